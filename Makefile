@@ -1,0 +1,104 @@
+# splitgpt: a plain Makefile.  `make` builds ./splitgpt; `make check` runs
+# every test (and builds the mock server they need); `make demo` runs
+# splitgpt on sample prompts against the mock.  SANITIZE=1 builds with
+# AddressSanitizer and UndefinedBehaviorSanitizer into build-asan/.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+mandir ?= $(MANDIR)
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wno-missing-field-initializers
+STD = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+LIBS_PKG = libcurl json-c zlib
+DEPCFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIBS_PKG))
+DEPLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG))
+
+ifeq ($(SANITIZE),1)
+BUILD = build-asan
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+else
+BUILD = build
+SANFLAGS =
+endif
+
+ALL_CFLAGS = $(STD) $(WARN) -Iinclude $(DEPCFLAGS) $(CFLAGS) $(SANFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+LDLIBS_ALL = $(DEPLIBS) -lm $(LDLIBS)
+
+SRCS = src/util.c src/frame.c src/reorder.c src/idset.c src/input.c \
+       src/record.c src/retry.c src/worker.c
+MAIN = src/main.c
+OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
+BIN = $(BUILD)/splitgpt
+
+UNIT_SRCS = $(wildcard tests/unit/t-*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+
+MOCK = $(BUILD)/mock
+MOCK_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd json-c zlib 2>/dev/null)
+MOCK_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd json-c zlib 2>/dev/null)
+
+.PHONY: all check unit demo install uninstall clean bench valgrind lint
+
+all: splitgpt
+
+ifeq ($(SANITIZE),1)
+splitgpt: $(BIN)
+else
+splitgpt: $(BIN)
+	cp $(BIN) $@
+endif
+
+$(BIN): $(OBJS) $(BUILD)/main.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/%.o: src/%.c include/*.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD):
+	mkdir -p $(BUILD)/unit
+
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(OBJS) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(OBJS) $(LDLIBS_ALL)
+
+$(MOCK): tests/mock/mock.c | $(BUILD)
+	@$(PKG_CONFIG) --exists libmicrohttpd || { echo "make: the mock server needs libmicrohttpd (apt-get install libmicrohttpd-dev)"; exit 1; }
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) $(MOCK_CFLAGS) -o $@ $< $(MOCK_LIBS) -lpthread -lm
+
+unit: $(UNIT_BINS)
+
+check: $(BIN) $(MOCK) $(UNIT_BINS)
+	BUILD=$(BUILD) SPLITGPT=$(CURDIR)/$(BIN) MOCK=$(CURDIR)/$(MOCK) \
+	    sh tests/run
+
+demo: $(BIN) $(MOCK)
+	sh tests/demo.sh $(CURDIR)/$(BIN) $(CURDIR)/$(MOCK)
+
+bench: $(BIN) $(MOCK)
+	sh tests/bench/bench.sh $(CURDIR)/$(BIN) $(CURDIR)/$(MOCK)
+
+valgrind: $(BIN) $(MOCK)
+	VALGRIND=1 BUILD=$(BUILD) SPLITGPT=$(CURDIR)/$(BIN) \
+	    MOCK=$(CURDIR)/$(MOCK) sh tests/run tests/t*-valgrind*.sh
+
+install: splitgpt
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(mandir)/man1
+	cp splitgpt $(DESTDIR)$(BINDIR)/splitgpt
+	chmod 755 $(DESTDIR)$(BINDIR)/splitgpt
+	cp man/splitgpt.1 $(DESTDIR)$(mandir)/man1/splitgpt.1
+	chmod 644 $(DESTDIR)$(mandir)/man1/splitgpt.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/splitgpt $(DESTDIR)$(mandir)/man1/splitgpt.1
+
+lint:
+	mandoc -Tlint -W warning man/splitgpt.1
+
+clean:
+	rm -rf build build-asan splitgpt

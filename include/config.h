@@ -1,0 +1,53 @@
+/*
+ * config.h: the run's settings, filled once by option parsing in the parent
+ * before any worker is forked, and read-only afterwards (each worker has
+ * its own copy through fork).
+ */
+#ifndef SPLITGPT_CONFIG_H
+#define SPLITGPT_CONFIG_H
+
+#include <stddef.h>	/* size_t */
+#include <stdint.h>	/* uint32_t */
+
+#define SPLITGPT_VERSION "0.1.0"
+
+enum out_format {
+	FORMAT_RECORD,	/* Batch API output records */
+	FORMAT_CONTENT	/* one JSON string (or null) per line */
+};
+
+struct config {
+	int jobs;			/* -P: worker processes */
+	const char *base_url;		/* no trailing slash */
+	const char *endpoint;		/* path for lines that don't name one */
+	const char *model;		/* defaults filled into bodies, or NULL */
+	const char *system;
+	long long max_tokens;		/* -1: not set */
+	const char *temperature;	/* kept as the user wrote it */
+	const char *body_defaults;	/* -d: a JSON object, checked */
+	int text;			/* --text: lines are plain prompts */
+	enum out_format format;
+
+	const char *api_key;		/* from the environment, never argv */
+	char **headers;			/* -H values, NULL terminated */
+	int nheaders;
+
+	long connect_timeout_ms;
+	long timeout_ms;		/* one attempt */
+	long max_time_ms;		/* one request, all attempts; 0: none */
+	int retries;			/* attempts = retries + 1 */
+	long backoff_max_ms;
+	long max_retry_wait_ms;		/* a server asking for longer: give up */
+
+	size_t max_line;		/* input line length */
+	size_t max_response;		/* response body size */
+	int max_depth;			/* JSON nesting */
+	size_t max_pending;		/* lines in flight + buffered results */
+	size_t max_buffer;		/* compressed bytes buffered */
+
+	int verbose;
+	int quiet;
+	uint32_t run_id;		/* makes record ids unique across runs */
+};
+
+#endif

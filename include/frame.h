@@ -1,0 +1,118 @@
+/*
+ * frame.h: the messages between the parent and its workers.
+ *
+ * Every message is a frame: a 16-byte header (type, payload length, the
+ * input line's sequence number), then the payload.  Integers are written
+ * little-endian byte by byte, so a frame means the same thing whatever the
+ * compiler does with structs, and the decoder can be fed arbitrary bytes
+ * (it is a fuzz target): it never reads past what it was given and rejects
+ * unknown types and payloads over the caller's limit.
+ *
+ * Each worker has its own pair of pipes, so frames from different workers
+ * never interleave and no frame needs to fit in PIPE_BUF.
+ *
+ * Payload fields are appended with frame_put_*() and read back, in the same
+ * order, with a struct frame_reader; a reader that runs off the end of the
+ * payload sets bad and returns zeros, so callers check bad once at the end.
+ */
+#ifndef SPLITGPT_FRAME_H
+#define SPLITGPT_FRAME_H
+
+#include <stddef.h>	/* size_t */
+#include <stdint.h>	/* uint32_t, uint64_t */
+
+#include "util.h"	/* struct buf */
+
+#define FRAME_HDR_SIZE 16
+#define FRAME_MAGIC 0x5347u	/* "SG": catches a desynchronised stream */
+
+enum frame_type {
+	FRAME_REQUEST = 1,	/* parent -> worker: one request to make */
+	FRAME_RESULT = 2,	/* worker -> parent: its output line */
+	FRAME_HINT = 3		/* worker -> parent: advice (rate limits, waits) */
+};
+
+struct frame {
+	enum frame_type type;
+	uint64_t seq;
+	const char *payload;	/* points into the decoded bytes */
+	uint32_t len;
+};
+
+/* Start a frame at the end of b; returns where it starts, for frame_end. */
+size_t frame_begin(struct buf *b, enum frame_type type, uint64_t seq);
+/* Fill in the length of the frame that starts at start. */
+void frame_end(struct buf *b, size_t start);
+
+void frame_put_u32(struct buf *b, uint32_t v);
+void frame_put_u64(struct buf *b, uint64_t v);
+/* A length-prefixed byte string. */
+void frame_put_bytes(struct buf *b, const void *p, size_t n);
+
+/*
+ * Decode one frame from p[0..n).  Returns the number of bytes it used (and
+ * fills f), 0 when p holds only part of a frame (if the header is complete,
+ * f->len says how long the payload will be), or -1 when the bytes are not a
+ * frame: bad magic, unknown type, or a payload longer than max.
+ */
+long frame_decode(const char *p, size_t n, size_t max, struct frame *f);
+
+struct frame_reader {
+	const char *p;
+	size_t n;
+	int bad;
+};
+
+void frame_reader_init(struct frame_reader *r, const struct frame *f);
+uint32_t frame_get_u32(struct frame_reader *r);
+uint64_t frame_get_u64(struct frame_reader *r);
+/* Returns a pointer into the payload and sets *n; NULL (and bad) if short. */
+const char *frame_get_bytes(struct frame_reader *r, size_t *n);
+
+/*
+ * The two messages.  A request carries what the worker needs to make the
+ * call and write the record; attempts counts the attempts already spent on
+ * it (by workers that died), so a resent request keeps its retry budget.
+ */
+struct msg_request {
+	uint64_t lineno;
+	uint32_t attempts;
+	const char *path;
+	size_t pathlen;
+	const char *id;
+	size_t idlen;
+	const char *body;
+	size_t bodylen;
+};
+
+/* What the parent learns from a result without inflating it. */
+enum {
+	RESULT_OK = 1,		/* a 2xx answer with a JSON body */
+	RESULT_QUOTA = 2,	/* error code insufficient_quota */
+	RESULT_STREAMED = 4
+};
+
+struct msg_result {
+	uint32_t status;	/* last HTTP status, 0 if none */
+	uint32_t error;		/* enum errcode, ERR_NONE for an answer */
+	uint32_t attempts;
+	uint32_t flags;
+	uint64_t prompt_tokens;
+	uint64_t completion_tokens;
+	uint64_t latency_us;	/* first attempt's start to the end */
+	uint64_t rawlen;	/* the output line's length inflated */
+	const char *data;	/* the output line, deflated */
+	size_t len;
+};
+
+void msg_request_encode(struct buf *b, uint64_t seq,
+    const struct msg_request *m);
+int msg_request_decode(const struct frame *f, struct msg_request *m);
+/* In an encoded request frame: count one more attempt, return the count. */
+unsigned msg_request_bump_attempts(struct buf *frame);
+/* Copy an encoded request frame's custom_id into id. */
+void msg_request_custom_id(const struct buf *frame, struct buf *id);
+void msg_result_encode(struct buf *b, uint64_t seq, const struct msg_result *m);
+int msg_result_decode(const struct frame *f, struct msg_result *m);
+
+#endif

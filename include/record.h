@@ -1,0 +1,77 @@
+/*
+ * record.h: output lines, in the OpenAI Batch API output format.
+ *
+ *   {"id":"batch_req_...","custom_id":"...",
+ *    "response":{"status_code":200,"request_id":"...","body":{...}},
+ *    "error":null}
+ *
+ * An HTTP answer that is JSON keeps "response", whatever its status; a
+ * failure with no usable answer has "response":null and an "error" object
+ * {"code","message","line"} whose code is one of enum errcode.  The
+ * server's body is embedded byte for byte (only raw newlines between
+ * tokens become spaces, so the record stays one line).
+ *
+ * With --format content a line is instead the answer's text as a JSON
+ * string, or null for any failure.
+ *
+ * Every function appends exactly one line, newline included, to out.
+ */
+#ifndef SPLITGPT_RECORD_H
+#define SPLITGPT_RECORD_H
+
+#include <stddef.h>	/* size_t */
+#include <stdint.h>	/* uint64_t */
+
+#include "config.h"	/* struct config */
+#include "util.h"	/* struct buf */
+
+/* The error codes, in the order of splitgpt(1) OUTPUT FORMAT. */
+enum errcode {
+	ERR_NONE = 0,
+	ERR_INVALID_JSON,	/* the line is not valid JSON */
+	ERR_INVALID_REQUEST,	/* valid JSON, but not a request */
+	ERR_LINE_TOO_LONG,	/* longer than --max-line-length */
+	ERR_DUPLICATE_ID,	/* custom_id seen before in this run */
+	ERR_TIMEOUT,		/* no complete answer in time */
+	ERR_CONNECTION,		/* refused, reset, DNS, TLS */
+	ERR_INVALID_RESPONSE,	/* an answer that is not JSON */
+	ERR_RESPONSE_TOO_LARGE,	/* longer than --max-response-size */
+	ERR_RETRY_TOO_LONG,	/* the server asked to wait too long */
+	ERR_RETRIES_EXHAUSTED,	/* an HTTP error on every attempt */
+	ERR_WORKER_CRASHED,	/* killed the worker on every attempt */
+	ERR_NOT_SENT,		/* the run halted or was interrupted */
+	ERR_INTERNAL,		/* a bug or a system failure */
+	ERR_COUNT
+};
+
+const char *errcode_name(enum errcode code);
+
+/* The record id: batch_req_ + run id + seq, unique and reproducible. */
+void record_id(char out[48], uint32_t run_id, uint64_t seq);
+
+/* The "error" member: code, message ("line N: ..."), and attempts made. */
+struct record_error {
+	enum errcode code;
+	const char *message;
+	uint64_t lineno;
+	unsigned attempts;	/* 0: not sent */
+};
+
+/*
+ * A record for an HTTP answer: status, the x-request-id value (may be
+ * NULL), and the body, which must be valid JSON.  content is the line for
+ * --format content, already JSON (a string, or an embedding's array); NULL
+ * or a status other than 2xx writes null.  err, when not NULL, goes in the
+ * "error" member beside the response: it tells why an answer that is still
+ * an error (say a 503 on every attempt) is final.
+ */
+void record_response(struct buf *out, const struct config *cfg, uint64_t seq,
+    const char *custom_id, size_t idlen, long status,
+    const char *request_id, const char *body, size_t bodylen,
+    const char *content, const struct record_error *err);
+
+/* A record for a failure with no usable answer: "response" is null. */
+void record_error(struct buf *out, const struct config *cfg, uint64_t seq,
+    const char *custom_id, size_t idlen, const struct record_error *err);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * worker.h: a worker process, the only place splitgpt uses libcurl.
+ *
+ * A worker is forked by the parent before it (or anyone) has called into
+ * libcurl, since libcurl is not fork-safe.  It then initialises libcurl,
+ * makes one easy handle that lives as long as the worker (so connections
+ * are kept alive between requests), and loops: read a request frame, make
+ * the call with its retries, write the output line, deflated, as a result
+ * frame.  It handles one request at a time, so the parent knows exactly
+ * which line a worker holds.  It stops when the request pipe closes.
+ */
+#ifndef SPLITGPT_WORKER_H
+#define SPLITGPT_WORKER_H
+
+#include <stddef.h>	/* size_t */
+
+#include "config.h"	/* struct config */
+#include "util.h"	/* struct buf */
+
+/* Serve requests from rfd, results to wfd; returns an exit status. */
+int worker_main(const struct config *cfg, int rfd, int wfd);
+
+/*
+ * Append base + path to out, without doubling a "/v1": a base URL that
+ * ends in /v1 and a path that starts with /v1/ share it.
+ */
+void url_join(struct buf *out, const char *base, const char *path, size_t n);
+
+/*
+ * From a parsed response body: the token counts (prompt and completion,
+ * or input and output) and, for --format content, the answer as JSON
+ * text (a string, or an embedding's array) appended to content.  Returns 1
+ * if content got something.
+ */
+struct json_object;
+int response_digest(struct json_object *body, unsigned long long *prompt,
+    unsigned long long *completion, struct buf *content);
+
+#endif

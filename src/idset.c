@@ -1,0 +1,131 @@
+/* idset.c: the set of custom_ids seen so far. */
+#include "idset.h"
+
+#include <stdio.h>	/* snprintf */
+#include <stdlib.h>	/* free */
+#include <string.h>	/* memset */
+
+#include "util.h"	/* xcalloc, hash64 */
+
+void idset_init(struct idset *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void idset_free(struct idset *s)
+{
+	free(s->slots);
+	free(s->autobits);
+	memset(s, 0, sizeof(*s));
+}
+
+static uint64_t fingerprint(const char *id, size_t n)
+{
+	uint64_t h = hash64(id, n);
+
+	/* splitmix64's finaliser spreads FNV's low bits over the table. */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h ? h : 1;
+}
+
+static int table_insert(uint64_t *slots, size_t size, uint64_t fp)
+{
+	size_t i = fp & (size - 1);
+
+	while (slots[i]) {
+		if (slots[i] == fp)
+			return 1;
+		i = (i + 1) & (size - 1);
+	}
+	slots[i] = fp;
+	return 0;
+}
+
+static int table_has(const struct idset *s, uint64_t fp)
+{
+	size_t i;
+
+	if (s->size == 0)
+		return 0;
+	for (i = fp & (s->size - 1); s->slots[i]; i = (i + 1) & (s->size - 1))
+		if (s->slots[i] == fp)
+			return 1;
+	return 0;
+}
+
+static void table_grow(struct idset *s)
+{
+	size_t size = s->size ? s->size * 2 : 1024, i;
+	uint64_t *slots = xcalloc(size, sizeof(*slots));
+
+	for (i = 0; i < s->size; i++)
+		if (s->slots[i])
+			table_insert(slots, size, s->slots[i]);
+	free(s->slots);
+	s->slots = slots;
+	s->size = size;
+}
+
+/* The N of an id "line-N" (N without leading zeros), or 0. */
+static uint64_t linelike(const char *id, size_t n)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n < 6 || n > 25 || memcmp(id, "line-", 5) != 0 || id[5] == '0')
+		return 0;
+	for (i = 5; i < n; i++) {
+		if (id[i] < '0' || id[i] > '9')
+			return 0;
+		v = v * 10 + (id[i] - '0');
+	}
+	return v;
+}
+
+static int autobit(const struct idset *s, uint64_t lineno)
+{
+	return lineno / 8 < s->autobytes &&
+	    (s->autobits[lineno / 8] >> (lineno % 8) & 1);
+}
+
+int idset_add_user(struct idset *s, const char *id, size_t n)
+{
+	uint64_t k = linelike(id, n);
+
+	if (k && autobit(s, k))
+		return 1;
+	if ((s->count + 1) * 4 > s->size * 3)
+		table_grow(s);
+	if (table_insert(s->slots, s->size, fingerprint(id, n)))
+		return 1;
+	s->count++;
+	if (k)
+		s->linelike++;
+	return 0;
+}
+
+int idset_add_auto(struct idset *s, uint64_t lineno)
+{
+	if (lineno / 8 >= s->autobytes) {
+		size_t nb = s->autobytes ? s->autobytes : 1024;
+
+		while (nb <= lineno / 8)
+			nb *= 2;
+		s->autobits = xrealloc(s->autobits, nb);
+		memset(s->autobits + s->autobytes, 0, nb - s->autobytes);
+		s->autobytes = nb;
+	}
+	s->autobits[lineno / 8] |= 1 << (lineno % 8);
+	if (s->linelike) {
+		char id[32];
+		int n = snprintf(id, sizeof(id), "line-%llu",
+		    (unsigned long long)lineno);
+
+		return table_has(s, fingerprint(id, n));
+	}
+	return 0;
+}

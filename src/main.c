@@ -1,0 +1,952 @@
+/*
+ * splitgpt: run a file of prompts through an OpenAI-compatible API with N
+ * worker processes, writing one answer line per input line, in input order.
+ *
+ * Design
+ *
+ * Processes.  The parent forks -P workers before anything calls into
+ * libcurl (libcurl is not fork-safe; the parent never calls it at all).
+ * Each worker has its own pair of pipes: requests go down one, results come
+ * up the other, so messages never interleave and need not fit in PIPE_BUF.
+ * A worker holds one request at a time, makes the call with blocking
+ * libcurl and its own retries, and sends back the finished output line,
+ * deflated, tagged with the line's sequence number (frame.h).
+ *
+ * The parent is a single poll(2) loop with three jobs.  Reader: it reads
+ * standard input in chunks when it has somewhere to send a line, so a slow
+ * producer never stops results from being written.  Dispatcher: it turns
+ * each line into a request (input.c) and gives it to an idle worker; a line
+ * that is not a valid request gets its error record at once, without a
+ * worker.  Collector: results go into a reorder ring (reorder.h) and every
+ * result whose predecessors are all written is inflated and written to
+ * standard output right away, so output streams.
+ *
+ * Order and exactly-once.  Sequence numbers count non-blank input lines.
+ * Every sequence number gets exactly one record: from a worker, or from the
+ * parent for a bad line, a line whose worker died on every attempt, or a
+ * line not sent because the run halted.  The ring refuses a second result
+ * for a sequence number, so a worker that dies after its result reached
+ * the parent can't cause a duplicate.  A worker that dies while holding a
+ * line (its result pipe reaches end of file first) is replaced by a new
+ * fork, and the line is sent again as a further attempt.
+ *
+ * Memory bound.  Let W = --max-pending (default max(1024, 64 P)), B =
+ * --max-buffer and L = --max-line-length.  The parent hands out line s only
+ * while s < next + W, where next is the first line not yet written, and
+ * only while the ring holds less than B bytes.  So the ring has at most W
+ * slots in use, holding at most B plus P results' deflated bytes (the
+ * results of lines already in flight when B was reached); the workers hold
+ * P lines of at most L bytes, and the parent a copy of each (to resend
+ * after a crash); the reader holds one partial line of at most L bytes and
+ * one read's worth of input; the custom_id set holds 8 bytes per id the
+ * input names (idset.h).  When one slow request holds the head of the
+ * ring, the other workers go on until W or B is reached, then the reader
+ * waits.  None of this depends on the input's size.
+ */
+#include <errno.h>	/* errno */
+#include <fcntl.h>	/* fcntl, open */
+#include <getopt.h>	/* getopt_long */
+#include <poll.h>	/* poll */
+#include <signal.h>	/* sigaction, kill */
+#include <stdio.h>	/* printf, FILE */
+#include <stdlib.h>	/* getenv, exit */
+#include <string.h>	/* strcmp, strchr */
+#include <sys/wait.h>	/* waitpid */
+#include <time.h>	/* time */
+#include <unistd.h>	/* fork, pipe, close */
+#include <zlib.h>	/* inflate */
+
+#include "config.h"	/* struct config */
+#include "frame.h"	/* messages to and from workers */
+#include "input.h"	/* line reader, classifier */
+#include "record.h"	/* error records */
+#include "reorder.h"	/* the reorder ring */
+#include "util.h"	/* messages, buffers */
+#include "worker.h"	/* worker_main */
+
+#define MAX_JOBS 4096
+#define OUT_FLUSH (256 * 1024)	/* write output at least this often */
+
+static const char usage_text[] =
+"usage: splitgpt [-hqVv] [-P jobs] [-m model] [-d json] [-H header]\n"
+"                [--text] [--format record|content] [option ...]\n"
+"                < input.jsonl > output.jsonl\n";
+
+static const char help_text[] =
+"Send each input line to an OpenAI-compatible API with N worker processes;\n"
+"write one output line per input line, in input order.\n"
+"\n"
+"Input (one per line, detected per line; gzip input is detected too):\n"
+"  Batch API request lines {\"custom_id\",\"method\",\"url\",\"body\"},\n"
+"  request bodies {\"messages\":...} or {\"input\":...}, {\"prompt\":\"...\"}\n"
+"  objects (optional \"id\", \"system\"), bare JSON strings, or with --text\n"
+"  plain text.  Blank lines are skipped.\n"
+"\n"
+"Options:\n"
+"  -P, --jobs N               worker processes, 1-4096 (default 8)\n"
+"  -m, --model NAME           model for lines that name none\n"
+"      --system TEXT          system message for lines that have none\n"
+"      --max-tokens N         max_tokens for lines that set none\n"
+"      --temperature T        temperature for lines that set none\n"
+"  -d, --body JSON            other default body fields, a JSON object\n"
+"      --endpoint PATH        path for lines that name none\n"
+"                             (default /v1/chat/completions)\n"
+"      --text                 every line is a plain-text prompt\n"
+"      --format FORMAT        record (Batch API output, default) or\n"
+"                             content (one JSON string or null per line)\n"
+"      --base-url URL         API base URL (default $OPENAI_BASE_URL,\n"
+"                             else https://api.openai.com/v1)\n"
+"  -H, --header 'NAME: VALUE' extra request header; -H @FILE reads\n"
+"                             headers from FILE, one per line\n"
+"      --connect-timeout S    seconds to connect (default 10)\n"
+"      --timeout S            seconds for one attempt (default 600)\n"
+"      --max-time S           seconds for one request, all attempts and\n"
+"                             waits included (default 0: no limit)\n"
+"      --retries N            retries after the first attempt, 0-100\n"
+"                             (default 5)\n"
+"      --backoff-max S        longest backoff between attempts (default 30)\n"
+"      --max-retry-wait S     give up when the server asks to wait longer\n"
+"                             (default 120)\n"
+"      --halt-after N[%]      stop sending after N failed requests, or\n"
+"                             when N% of at least 20 finished have failed\n"
+"      --max-line-length SIZE longest input line (default 4M)\n"
+"      --max-response-size SIZE  largest answer body (default 64M)\n"
+"      --max-depth N          deepest JSON nesting, 2-10000 (default 64)\n"
+"      --max-pending N        lines in flight plus results waiting to be\n"
+"                             written (default the larger of 1024 and 64 x P)\n"
+"      --max-buffer SIZE      compressed bytes of results waiting\n"
+"                             (default 256M)\n"
+"  -q, --quiet                no warnings about bad lines\n"
+"  -v, --verbose              a line on stderr per request\n"
+"  -h, --help                 this help\n"
+"  -V, --version              the version\n"
+"\n"
+"Environment: OPENAI_API_KEY (the key; never give it on the command line),\n"
+"OPENAI_BASE_URL.\n"
+"\n"
+"Exit status: 0 every line succeeded; 1 some lines got an error record;\n"
+"2 usage error; 3 halted early (unsent lines got \"not_sent\" records);\n"
+"4 internal error (output not writable, fork failed); 130 interrupted.\n";
+
+static void usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(EXIT_USAGE);
+}
+
+/* One worker process and what the parent knows of it. */
+struct slot {
+	pid_t pid;
+	int req_fd;		/* requests go down this */
+	int res_fd;		/* results come up this; -1 if none */
+	int busy;
+	uint64_t seq;		/* the line it holds, when busy */
+	uint64_t lineno;
+	struct buf sent;	/* that line's request frame, to resend */
+	struct buf rx;		/* bytes read from the worker, not yet used */
+};
+
+struct parent {
+	struct config *cfg;
+	struct slot *slots;
+	int *idle;		/* a stack of idle slot numbers */
+	int nidle;
+	struct linereader lr;
+	struct classifier *cls;
+	struct request req;
+	struct buf msg;
+	struct buf out;		/* output waiting for one write */
+	struct reorder ring;
+	z_stream z;		/* inflates results */
+	uint64_t next_seq;	/* the next line's sequence number */
+	int input_done;
+	int halted;		/* sending stopped; lines get not_sent */
+	const char *halt_why;
+	int stopping;		/* first signal: stop reading, drain */
+	unsigned idle_deaths;	/* workers that died holding nothing, in a row */
+	unsigned long long ok, failed, requests_failed, finished;
+	long long halt_count;	/* --halt-after N, or -1 */
+	int halt_percent;	/* --halt-after N%, or -1 */
+};
+
+static volatile sig_atomic_t signals_seen;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	signals_seen++;
+}
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		die_errno("fcntl");
+}
+
+static void spawn(struct parent *pp, int i)
+{
+	struct slot *s = &pp->slots[i];
+	int req[2], res[2], j;
+	pid_t pid;
+
+	if (pipe(req) < 0 || pipe(res) < 0)
+		die_errno("pipe");
+	pid = fork();
+	if (pid < 0)
+		die_errno("fork");
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		/* Only our own pipes: a worker holding another's would keep
+		 * it from seeing the end of its request pipe. */
+		for (j = 0; j < pp->cfg->jobs; j++) {
+			if (pp->slots[j].res_fd >= 0)
+				close(pp->slots[j].res_fd);
+			if (pp->slots[j].req_fd >= 0)
+				close(pp->slots[j].req_fd);
+		}
+		close(req[1]);
+		close(res[0]);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			if (null > 1)
+				close(null);
+		}
+		_exit(worker_main(pp->cfg, req[0], res[1]));
+	}
+	close(req[0]);
+	close(res[1]);
+	set_nonblock(res[0]);
+	s->pid = pid;
+	s->req_fd = req[1];
+	s->res_fd = res[0];
+	s->busy = 0;
+	buf_reset(&s->rx);
+}
+
+/* Queue a finished line for output; data is taken over. */
+static void put_result(struct parent *pp, uint64_t seq, char *data,
+    size_t len, size_t rawlen, int compressed)
+{
+	if (reorder_put(&pp->ring, seq, data, len, rawlen, compressed) < 0)
+		warnx("internal: a second result for line sequence %llu "
+		    "was dropped", (unsigned long long)seq);
+}
+
+/* An error record made by the parent itself. */
+static void parent_error(struct parent *pp, uint64_t seq, uint64_t lineno,
+    enum errcode code, const char *message, unsigned attempts)
+{
+	struct buf rec = { 0 };
+	struct record_error re = { code, message, lineno, attempts };
+
+	record_error(&rec, pp->cfg, seq, pp->req.custom_id.data,
+	    pp->req.custom_id.len, &re);
+	put_result(pp, seq, rec.data, rec.len, rec.len, 0);
+	pp->failed++;
+}
+
+static void send_to(struct parent *pp, int i)
+{
+	struct slot *s = &pp->slots[i];
+
+	if (write_full(s->req_fd, s->sent.data, s->sent.len) < 0 &&
+	    errno != EPIPE)
+		die_errno("writing to a worker");
+	/* On EPIPE the worker died; its end of file says so shortly. */
+	s->busy = 1;
+}
+
+static int admit(const struct parent *pp)
+{
+	const struct config *cfg = pp->cfg;
+
+	return pp->next_seq - pp->ring.next < cfg->max_pending &&
+	    pp->ring.bytes < cfg->max_buffer;
+}
+
+static int is_blank(const struct line *ln)
+{
+	size_t i;
+
+	for (i = 0; i < ln->len; i++)
+		if (ln->p[i] != ' ' && ln->p[i] != '\t' && ln->p[i] != '\r')
+			return 0;
+	return 1;
+}
+
+/* Take lines while there is a worker for them; 1 if input is wanted. */
+static int dispatch(struct parent *pp)
+{
+	const struct config *cfg = pp->cfg;
+	struct line ln;
+
+	while (!pp->input_done && !pp->stopping &&
+	    (pp->nidle > 0 || pp->halted) && admit(pp)) {
+		enum errcode code;
+		uint64_t seq;
+		int r = lr_next(&pp->lr, &ln);
+
+		if (r == 0)
+			return 1;
+		if (r < 0) {
+			pp->input_done = 1;
+			break;
+		}
+		if (!ln.too_long && is_blank(&ln))
+			continue;
+		seq = pp->next_seq++;
+		if (ln.too_long) {
+			code = input_too_long(pp->cls, ln.lineno, ln.len,
+			    &pp->req, &pp->msg);
+		} else {
+			code = input_classify(pp->cls, ln.p, ln.len, ln.lineno,
+			    &pp->req, &pp->msg);
+		}
+		if (code != ERR_NONE) {
+			if (!cfg->quiet)
+				warnx("%s", pp->msg.data);
+			parent_error(pp, seq, ln.lineno, code, pp->msg.data, 0);
+			continue;
+		}
+		if (pp->halted) {
+			buf_reset(&pp->msg);
+			buf_addf(&pp->msg, "line %llu: not sent: %s",
+			    (unsigned long long)ln.lineno, pp->halt_why);
+			parent_error(pp, seq, ln.lineno, ERR_NOT_SENT,
+			    pp->msg.data, 0);
+			continue;
+		}
+		{
+			int i = pp->idle[--pp->nidle];
+			struct slot *s = &pp->slots[i];
+			struct msg_request m = {
+				ln.lineno, 0,
+				pp->req.path.data, pp->req.path.len,
+				pp->req.custom_id.data, pp->req.custom_id.len,
+				pp->req.body.data, pp->req.body.len
+			};
+
+			buf_reset(&s->sent);
+			msg_request_encode(&s->sent, seq, &m);
+			s->seq = seq;
+			s->lineno = ln.lineno;
+			send_to(pp, i);
+		}
+	}
+	return 0;
+}
+
+static void halt(struct parent *pp, const char *why)
+{
+	if (pp->halted)
+		return;
+	pp->halted = 1;
+	pp->halt_why = why;
+	warnx("halting: %s; requests in flight finish, the rest are not sent",
+	    why);
+}
+
+static void count_result(struct parent *pp, const struct msg_result *m)
+{
+	pp->finished++;
+	if (m->flags & RESULT_OK) {
+		pp->ok++;
+		return;
+	}
+	pp->failed++;
+	pp->requests_failed++;
+	if (m->status == 401)
+		halt(pp, "the API key was rejected (HTTP 401)");
+	else if (m->flags & RESULT_QUOTA)
+		halt(pp, "the quota is exhausted (insufficient_quota)");
+	else if (pp->halt_count >= 0 &&
+	    pp->requests_failed >= (unsigned long long)pp->halt_count)
+		halt(pp, "--halt-after: too many failed requests");
+	else if (pp->halt_percent >= 0 && pp->finished >= 20 &&
+	    pp->requests_failed * 100 >= pp->halt_percent * pp->finished)
+		halt(pp, "--halt-after: too many failed requests");
+}
+
+static void mark_idle(struct parent *pp, int i)
+{
+	pp->slots[i].busy = 0;
+	pp->idle[pp->nidle++] = i;
+}
+
+/* Use every complete frame in the worker's buffer; -1 on nonsense. */
+static int take_frames(struct parent *pp, int i)
+{
+	struct slot *s = &pp->slots[i];
+	size_t off = 0;
+	int rc = 0;
+
+	for (;;) {
+		struct frame f;
+		struct msg_result m;
+		long used = frame_decode(s->rx.data + off, s->rx.len - off,
+		    UINT32_MAX, &f);
+
+		if (used == 0)
+			break;
+		if (used < 0 || f.type != FRAME_RESULT ||
+		    msg_result_decode(&f, &m) < 0 || !s->busy ||
+		    f.seq != s->seq) {
+			rc = -1;
+			break;
+		}
+		off += used;
+		if (!reorder_has(&pp->ring, f.seq)) {
+			put_result(pp, f.seq, xmemdup(m.data, m.len), m.len,
+			    m.rawlen, 1);
+			count_result(pp, &m);
+		}
+		pp->idle_deaths = 0;
+		mark_idle(pp, i);
+	}
+	buf_consume(&s->rx, off);
+	return rc;
+}
+
+/* A worker is gone: account for the line it held and start another. */
+static void bury(struct parent *pp, int i)
+{
+	const struct config *cfg = pp->cfg;
+	struct slot *s = &pp->slots[i];
+	int st = 0, held = s->busy;
+
+	close(s->res_fd);
+	close(s->req_fd);
+	s->res_fd = s->req_fd = -1;
+	while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!held) {
+		/* Not the line's fault; but a worker that can't start at
+		 * all would otherwise be respawned for ever. */
+		if (++pp->idle_deaths > (unsigned)cfg->jobs + 10)
+			die("workers keep dying (the last %s %d)",
+			    WIFSIGNALED(st) ? "by signal" : "with status",
+			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		for (int k = 0; k < pp->nidle; k++)
+			if (pp->idle[k] == i)
+				pp->idle[k] = pp->idle[--pp->nidle];
+		spawn(pp, i);
+		mark_idle(pp, i);
+		return;
+	}
+	spawn(pp, i);
+	if (reorder_has(&pp->ring, s->seq)) {
+		mark_idle(pp, i);
+		return;
+	}
+	{
+		unsigned attempts = msg_request_bump_attempts(&s->sent);
+
+		if (attempts > (unsigned)cfg->retries || pp->stopping) {
+			struct buf m = { 0 };
+
+			buf_addf(&m, "line %llu: the worker died (%s %d) on "
+			    "each of %u attempts",
+			    (unsigned long long)s->lineno,
+			    WIFSIGNALED(st) ? "signal" : "exit status",
+			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+			    attempts);
+			msg_request_custom_id(&s->sent, &pp->req.custom_id);
+			parent_error(pp, s->seq, s->lineno, ERR_WORKER_CRASHED,
+			    m.data, attempts);
+			pp->requests_failed++;
+			pp->finished++;
+			buf_release(&m);
+			mark_idle(pp, i);
+			return;
+		}
+	}
+	send_to(pp, i);
+}
+
+/* Read what a worker sent; bury it if it is gone. */
+static void collect(struct parent *pp, int i)
+{
+	struct slot *s = &pp->slots[i];
+
+	for (;;) {
+		ssize_t n;
+
+		buf_grow(&s->rx, 65536);
+		n = read(s->res_fd, s->rx.data + s->rx.len,
+		    s->rx.cap - s->rx.len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			die_errno("reading from a worker");
+		}
+		if (n == 0) {
+			if (take_frames(pp, i) < 0)
+				kill(s->pid, SIGKILL);
+			bury(pp, i);
+			return;
+		}
+		s->rx.len += n;
+		if (take_frames(pp, i) < 0) {
+			warnx("internal: worker %ld sent nonsense; replacing it",
+			    (long)s->pid);
+			kill(s->pid, SIGKILL);
+			buf_reset(&s->rx);
+			bury(pp, i);
+			return;
+		}
+		if ((size_t)n < 65536)
+			break;
+	}
+}
+
+static void write_out(struct parent *pp)
+{
+	if (pp->out.len == 0)
+		return;
+	if (write_full(1, pp->out.data, pp->out.len) < 0) {
+		if (errno == EPIPE) {
+			/* The reader is gone (| head): leave like cat does. */
+			int i;
+
+			for (i = 0; i < pp->cfg->jobs; i++)
+				if (pp->slots[i].pid > 0)
+					kill(pp->slots[i].pid, SIGKILL);
+			signal(SIGPIPE, SIG_DFL);
+			raise(SIGPIPE);
+		}
+		die_errno("standard output");
+	}
+	buf_reset(&pp->out);
+}
+
+/* Write every result whose predecessors are all written. */
+static void flush_ready(struct parent *pp)
+{
+	struct reorder_slot r;
+
+	while (reorder_take(&pp->ring, &r)) {
+		if (!r.compressed) {
+			buf_add(&pp->out, r.data, r.len);
+		} else {
+			buf_grow(&pp->out, r.rawlen);
+			inflateReset(&pp->z);
+			pp->z.next_in = (unsigned char *)r.data;
+			pp->z.avail_in = r.len;
+			pp->z.next_out = (unsigned char *)pp->out.data +
+			    pp->out.len;
+			pp->z.avail_out = r.rawlen;
+			if (inflate(&pp->z, Z_FINISH) != Z_STREAM_END ||
+			    pp->z.avail_out != 0)
+				die("internal: a result did not inflate");
+			pp->out.len += r.rawlen;
+			pp->out.data[pp->out.len] = 0;
+		}
+		free(r.data);
+		if (pp->out.len >= OUT_FLUSH)
+			write_out(pp);
+	}
+	write_out(pp);
+}
+
+static int busy_count(const struct parent *pp)
+{
+	return pp->cfg->jobs - pp->nidle;
+}
+
+static void run(struct parent *pp)
+{
+	const struct config *cfg = pp->cfg;
+	struct pollfd *pfd = xcalloc(cfg->jobs + 1, sizeof(*pfd));
+	int i, want_input;
+
+	for (i = 0; i < cfg->jobs; i++) {
+		spawn(pp, i);
+		mark_idle(pp, i);
+	}
+	for (;;) {
+		int n = 0, first_worker;
+
+		if (signals_seen == 1 && !pp->stopping) {
+			pp->stopping = 1;
+			if (!cfg->quiet)
+				warnx("interrupted: finishing the %d requests "
+				    "in flight (again to abort)", busy_count(pp));
+		}
+		if (signals_seen >= 2)
+			break;
+		want_input = dispatch(pp);
+		flush_ready(pp);
+		if ((pp->input_done || pp->stopping) && busy_count(pp) == 0)
+			break;
+		if (want_input && !pp->lr.eof) {
+			pfd[n].fd = 0;
+			pfd[n].events = POLLIN;
+			n++;
+		}
+		first_worker = n;
+		for (i = 0; i < cfg->jobs; i++) {
+			pfd[n].fd = pp->slots[i].res_fd;
+			pfd[n].events = POLLIN;
+			n++;
+		}
+		if (want_input && pp->lr.eof) {
+			/* Nothing to wait for: lr_next finishes the input. */
+			continue;
+		}
+		if (poll(pfd, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die_errno("poll");
+		}
+		if (first_worker == 1 && pfd[0].revents)
+			lr_fill(&pp->lr);
+		for (i = 0; i < cfg->jobs; i++)
+			if (pfd[first_worker + i].revents)
+				collect(pp, i);
+	}
+	free(pfd);
+}
+
+static void read_header_file(struct config *cfg, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (f == NULL)
+		die_errno("-H @%s", path);
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = 0;
+		if (n == 0 || line[0] == '#')
+			continue;
+		if (strchr(line, ':') == NULL)
+			die("-H @%s: \"%s\" is not NAME: VALUE", path, line);
+		cfg->headers = xrealloc(cfg->headers,
+		    (cfg->nheaders + 2) * sizeof(char *));
+		cfg->headers[cfg->nheaders++] = xstrdup(line);
+		cfg->headers[cfg->nheaders] = NULL;
+	}
+	free(line);
+	fclose(f);
+}
+
+static void add_header(struct config *cfg, const char *h)
+{
+	if (h[0] == '@') {
+		read_header_file(cfg, h + 1);
+		return;
+	}
+	if (strchr(h, ':') == NULL || strpbrk(h, "\r\n") != NULL)
+		die("-H %s: not NAME: VALUE", h);
+	cfg->headers = xrealloc(cfg->headers,
+	    (cfg->nheaders + 2) * sizeof(char *));
+	cfg->headers[cfg->nheaders++] = xstrdup(h);
+	cfg->headers[cfg->nheaders] = NULL;
+}
+
+enum {
+	OPT_SYSTEM = 256, OPT_MAX_TOKENS, OPT_TEMPERATURE, OPT_ENDPOINT,
+	OPT_TEXT, OPT_FORMAT, OPT_BASE_URL, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT,
+	OPT_MAX_TIME, OPT_RETRIES, OPT_BACKOFF_MAX, OPT_MAX_RETRY_WAIT,
+	OPT_HALT_AFTER, OPT_MAX_LINE, OPT_MAX_RESPONSE, OPT_MAX_DEPTH,
+	OPT_MAX_PENDING, OPT_MAX_BUFFER
+};
+
+static const struct option longopts[] = {
+	{ "jobs", required_argument, NULL, 'P' },
+	{ "model", required_argument, NULL, 'm' },
+	{ "system", required_argument, NULL, OPT_SYSTEM },
+	{ "max-tokens", required_argument, NULL, OPT_MAX_TOKENS },
+	{ "temperature", required_argument, NULL, OPT_TEMPERATURE },
+	{ "body", required_argument, NULL, 'd' },
+	{ "endpoint", required_argument, NULL, OPT_ENDPOINT },
+	{ "text", no_argument, NULL, OPT_TEXT },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "base-url", required_argument, NULL, OPT_BASE_URL },
+	{ "header", required_argument, NULL, 'H' },
+	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "max-time", required_argument, NULL, OPT_MAX_TIME },
+	{ "retries", required_argument, NULL, OPT_RETRIES },
+	{ "backoff-max", required_argument, NULL, OPT_BACKOFF_MAX },
+	{ "max-retry-wait", required_argument, NULL, OPT_MAX_RETRY_WAIT },
+	{ "halt-after", required_argument, NULL, OPT_HALT_AFTER },
+	{ "max-line-length", required_argument, NULL, OPT_MAX_LINE },
+	{ "max-response-size", required_argument, NULL, OPT_MAX_RESPONSE },
+	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
+	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
+	{ "max-buffer", required_argument, NULL, OPT_MAX_BUFFER },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static long seconds_ms(const char *opt, const char *arg, double min)
+{
+	return (long)(parse_seconds(opt, arg, min, 86400 * 7) * 1000 + 0.5);
+}
+
+static void parse_options(int argc, char **argv, struct config *cfg,
+    struct parent *pp)
+{
+	const char *env = getenv("OPENAI_BASE_URL");
+	long long pending = -1;
+	int c;
+	char *url;
+	size_t n;
+
+	cfg->jobs = 8;
+	cfg->base_url = env && *env ? env : "https://api.openai.com/v1";
+	cfg->endpoint = "/v1/chat/completions";
+	cfg->max_tokens = -1;
+	cfg->connect_timeout_ms = 10000;
+	cfg->timeout_ms = 600000;
+	cfg->retries = 5;
+	cfg->backoff_max_ms = 30000;
+	cfg->max_retry_wait_ms = 120000;
+	cfg->max_line = 4 << 20;
+	cfg->max_response = 64 << 20;
+	cfg->max_depth = 64;
+	cfg->max_buffer = 256 << 20;
+	pp->halt_count = -1;
+	pp->halt_percent = -1;
+
+	while ((c = getopt_long(argc, argv, "P:m:d:H:qvhV", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'P':
+			cfg->jobs = parse_num("-P", optarg, 1, MAX_JOBS);
+			break;
+		case 'm':
+			cfg->model = optarg;
+			break;
+		case OPT_SYSTEM:
+			cfg->system = optarg;
+			break;
+		case OPT_MAX_TOKENS:
+			cfg->max_tokens = parse_num("--max-tokens", optarg, 1,
+			    100000000);
+			break;
+		case OPT_TEMPERATURE:
+			cfg->temperature = optarg;
+			break;
+		case 'd':
+			cfg->body_defaults = optarg;
+			break;
+		case OPT_ENDPOINT:
+			if (optarg[0] != '/')
+				die("--endpoint %s: not a path such as "
+				    "/v1/chat/completions", optarg);
+			cfg->endpoint = optarg;
+			break;
+		case OPT_TEXT:
+			cfg->text = 1;
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "record") == 0)
+				cfg->format = FORMAT_RECORD;
+			else if (strcmp(optarg, "content") == 0)
+				cfg->format = FORMAT_CONTENT;
+			else
+				die("--format %s: not record or content",
+				    optarg);
+			break;
+		case OPT_BASE_URL:
+			cfg->base_url = optarg;
+			break;
+		case 'H':
+			add_header(cfg, optarg);
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			cfg->connect_timeout_ms = seconds_ms("--connect-timeout",
+			    optarg, 0.001);
+			break;
+		case OPT_TIMEOUT:
+			cfg->timeout_ms = seconds_ms("--timeout", optarg, 0.001);
+			break;
+		case OPT_MAX_TIME:
+			cfg->max_time_ms = seconds_ms("--max-time", optarg, 0);
+			break;
+		case OPT_RETRIES:
+			cfg->retries = parse_num("--retries", optarg, 0, 100);
+			break;
+		case OPT_BACKOFF_MAX:
+			cfg->backoff_max_ms = seconds_ms("--backoff-max", optarg,
+			    0);
+			break;
+		case OPT_MAX_RETRY_WAIT:
+			cfg->max_retry_wait_ms = seconds_ms("--max-retry-wait",
+			    optarg, 0);
+			break;
+		case OPT_HALT_AFTER:
+			n = strlen(optarg);
+			if (n > 1 && optarg[n - 1] == '%') {
+				char pct[32];
+
+				if (n >= sizeof(pct))
+					die("--halt-after %s: not N or N%%",
+					    optarg);
+				memcpy(pct, optarg, n - 1);
+				pct[n - 1] = 0;
+				pp->halt_percent = parse_num("--halt-after",
+				    pct, 1, 100);
+			} else {
+				pp->halt_count = parse_num("--halt-after",
+				    optarg, 1, 1000000000);
+			}
+			break;
+		case OPT_MAX_LINE:
+			cfg->max_line = parse_size("--max-line-length", optarg,
+			    64, 1LL << 30);
+			break;
+		case OPT_MAX_RESPONSE:
+			cfg->max_response = parse_size("--max-response-size",
+			    optarg, 1024, 1LL << 31);
+			break;
+		case OPT_MAX_DEPTH:
+			cfg->max_depth = parse_num("--max-depth", optarg, 2,
+			    10000);
+			break;
+		case OPT_MAX_PENDING:
+			pending = parse_num("--max-pending", optarg, 1,
+			    1 << 24);
+			break;
+		case OPT_MAX_BUFFER:
+			cfg->max_buffer = parse_size("--max-buffer", optarg,
+			    4096, 1LL << 40);
+			break;
+		case 'q':
+			cfg->quiet = 1;
+			break;
+		case 'v':
+			cfg->verbose = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			fputs("\n", stdout);
+			fputs(help_text, stdout);
+			exit(EXIT_OK);
+		case 'V':
+			puts("splitgpt " SPLITGPT_VERSION);
+			exit(EXIT_OK);
+		default:
+			usage();
+		}
+	}
+	if (optind != argc) {
+		warnx("%s: unexpected argument (input comes on standard input)",
+		    argv[optind]);
+		usage();
+	}
+	if (strncmp(cfg->base_url, "http://", 7) != 0 &&
+	    strncmp(cfg->base_url, "https://", 8) != 0)
+		die("--base-url %s: not an http:// or https:// URL",
+		    cfg->base_url);
+	url = xstrdup(cfg->base_url);
+	for (n = strlen(url); n > 8 && url[n - 1] == '/'; n--)
+		url[n - 1] = 0;
+	cfg->base_url = url;
+	if (pending < 0)
+		pending = cfg->jobs * 64 > 1024 ? cfg->jobs * 64 : 1024;
+	if (pending < cfg->jobs)
+		pending = cfg->jobs;	/* fewer would leave workers idle */
+	cfg->max_pending = pending;
+	if (cfg->max_response > (size_t)UINT32_MAX / 2)
+		cfg->max_response = UINT32_MAX / 2;
+	cfg->api_key = getenv("OPENAI_API_KEY");
+	if (cfg->body_defaults) {
+		struct classifier *check = classifier_new(cfg);
+
+		classifier_free(check);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct config cfg;
+	static struct parent pp;
+	struct sigaction sa;
+	int i, status;
+
+	/* Usage errors exit 2 wherever parsing dies. */
+	pp.cfg = &cfg;
+	die_status = EXIT_USAGE;
+	parse_options(argc, argv, &cfg, &pp);
+	die_status = EXIT_INTERNAL;
+	cfg.run_id = (uint32_t)(hash64(&pp, sizeof(&pp)) ^ now_us() ^
+	    ((uint64_t)getpid() << 16) ^ (uint64_t)time(NULL));
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	pp.slots = xcalloc(cfg.jobs, sizeof(*pp.slots));
+	for (i = 0; i < cfg.jobs; i++)
+		pp.slots[i].req_fd = pp.slots[i].res_fd = -1;
+	pp.idle = xcalloc(cfg.jobs, sizeof(*pp.idle));
+	pp.cls = classifier_new(&cfg);
+	reorder_init(&pp.ring, cfg.max_pending);
+	if (inflateInit(&pp.z) != Z_OK)
+		die("inflateInit failed");
+	/* Standard input stays blocking: it is read only when poll(2)
+	 * says it is readable, and O_NONBLOCK would leak to a terminal
+	 * or to the other processes that share the descriptor. */
+	lr_init(&pp.lr, 0, cfg.max_line);
+
+	run(&pp);
+
+	for (i = 0; i < cfg.jobs; i++) {
+		struct slot *s = &pp.slots[i];
+
+		if (signals_seen >= 2)
+			kill(s->pid, SIGKILL);
+		close(s->req_fd);	/* the worker sees end of file */
+	}
+	for (i = 0; i < cfg.jobs; i++) {
+		while (waitpid(pp.slots[i].pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		close(pp.slots[i].res_fd);
+		buf_release(&pp.slots[i].sent);
+		buf_release(&pp.slots[i].rx);
+	}
+	flush_ready(&pp);
+
+	if (signals_seen)
+		status = EXIT_INTERRUPTED;
+	else if (pp.halted)
+		status = EXIT_HALTED;
+	else if (pp.failed)
+		status = EXIT_FAILED;
+	else
+		status = EXIT_OK;
+
+	inflateEnd(&pp.z);
+	reorder_free(&pp.ring);
+	classifier_free(pp.cls);
+	lr_free(&pp.lr);
+	buf_release(&pp.req.path);
+	buf_release(&pp.req.custom_id);
+	buf_release(&pp.req.body);
+	buf_release(&pp.msg);
+	buf_release(&pp.out);
+	free(pp.slots);
+	free(pp.idle);
+	for (i = 0; i < cfg.nheaders; i++)
+		free(cfg.headers[i]);
+	free(cfg.headers);
+	free((char *)cfg.base_url);
+	return status;
+}

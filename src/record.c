@@ -1,0 +1,105 @@
+/* record.c: writing output lines. */
+#include "record.h"
+
+#include <inttypes.h>	/* PRIu64 */
+#include <stdio.h>	/* snprintf */
+#include <string.h>	/* strlen */
+
+static const char *const errnames[ERR_COUNT] = {
+	[ERR_NONE] = "none",
+	[ERR_INVALID_JSON] = "invalid_json",
+	[ERR_INVALID_REQUEST] = "invalid_request",
+	[ERR_LINE_TOO_LONG] = "line_too_long",
+	[ERR_DUPLICATE_ID] = "duplicate_custom_id",
+	[ERR_TIMEOUT] = "timeout",
+	[ERR_CONNECTION] = "connection_error",
+	[ERR_INVALID_RESPONSE] = "invalid_response",
+	[ERR_RESPONSE_TOO_LARGE] = "response_too_large",
+	[ERR_RETRY_TOO_LONG] = "retry_after_too_long",
+	[ERR_RETRIES_EXHAUSTED] = "retries_exhausted",
+	[ERR_WORKER_CRASHED] = "worker_crashed",
+	[ERR_NOT_SENT] = "not_sent",
+	[ERR_INTERNAL] = "internal_error",
+};
+
+const char *errcode_name(enum errcode code)
+{
+	if ((unsigned)code >= ERR_COUNT)
+		return "internal_error";
+	return errnames[code];
+}
+
+void record_id(char out[48], uint32_t run_id, uint64_t seq)
+{
+	snprintf(out, 48, "batch_req_%08" PRIx32 "%016" PRIx64, run_id, seq);
+}
+
+static void record_head(struct buf *out, const struct config *cfg,
+    uint64_t seq, const char *custom_id, size_t idlen)
+{
+	char id[48];
+
+	record_id(id, cfg->run_id, seq);
+	buf_adds(out, "{\"id\":\"");
+	buf_adds(out, id);
+	buf_adds(out, "\",\"custom_id\":");
+	buf_add_json_string(out, custom_id, idlen);
+}
+
+static void error_member(struct buf *out, const struct record_error *err)
+{
+	buf_adds(out, "{\"code\":\"");
+	buf_adds(out, errcode_name(err->code));
+	buf_adds(out, "\",\"message\":");
+	buf_add_json_string(out, err->message, strlen(err->message));
+	buf_addf(out, ",\"line\":%" PRIu64 ",\"attempts\":%u}",
+	    err->lineno, err->attempts);
+}
+
+void record_response(struct buf *out, const struct config *cfg, uint64_t seq,
+    const char *custom_id, size_t idlen, long status,
+    const char *request_id, const char *body, size_t bodylen,
+    const char *content, const struct record_error *err)
+{
+	size_t start, i;
+
+	if (cfg->format == FORMAT_CONTENT) {
+		buf_adds(out, content && status >= 200 && status < 300 ?
+		    content : "null");
+		buf_addc(out, '\n');
+		return;
+	}
+	record_head(out, cfg, seq, custom_id, idlen);
+	buf_addf(out, ",\"response\":{\"status_code\":%ld,\"request_id\":",
+	    status);
+	if (request_id)
+		buf_add_json_string(out, request_id, strlen(request_id));
+	else
+		buf_adds(out, "null");
+	buf_adds(out, ",\"body\":");
+	start = out->len;
+	buf_add(out, body, bodylen);
+	/* In valid JSON a raw CR or LF can only be white space. */
+	for (i = start; i < out->len; i++)
+		if (out->data[i] == '\n' || out->data[i] == '\r')
+			out->data[i] = ' ';
+	buf_adds(out, "},\"error\":");
+	if (err)
+		error_member(out, err);
+	else
+		buf_adds(out, "null");
+	buf_adds(out, "}\n");
+}
+
+void record_error(struct buf *out, const struct config *cfg, uint64_t seq,
+    const char *custom_id, size_t idlen, const struct record_error *err)
+{
+	if (cfg->format == FORMAT_CONTENT) {
+		buf_adds(out, "null\n");
+		return;
+	}
+	record_head(out, cfg, seq, custom_id, idlen);
+	buf_adds(out, ",\"response\":null,\"error\":");
+	error_member(out, err);
+	buf_adds(out, "}\n");
+}

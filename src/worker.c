@@ -1,0 +1,571 @@
+/* worker.c: making the HTTP calls, with retries, and writing the records. */
+#include "worker.h"
+
+#include <curl/curl.h>	/* libcurl easy interface */
+#include <json-c/json.h>	/* parsing response bodies */
+#include <signal.h>	/* signal, SIGINT */
+#include <stdlib.h>	/* free */
+#include <string.h>	/* strncasecmp, memcpy */
+#include <strings.h>	/* strncasecmp */
+#include <time.h>	/* time */
+#include <unistd.h>	/* getpid */
+#include <zlib.h>	/* deflate */
+
+#include "frame.h"	/* request and result messages */
+#include "record.h"	/* output lines */
+#include "retry.h"	/* the wait rule */
+
+/* Headers worth keeping from an answer; the rest are ignored. */
+struct answer_headers {
+	char request_id[128];
+	char retry_after_ms[32];
+	char retry_after[64];
+	char should_retry[16];
+};
+
+struct worker {
+	const struct config *cfg;
+	CURL *curl;
+	struct curl_slist *headers;
+	char errbuf[CURL_ERROR_SIZE];
+	struct buf url;
+	struct buf body;	/* the answer's body */
+	int too_large;		/* the body passed --max-response-size */
+	struct answer_headers h;
+	json_tokener *tok;
+	z_stream z;
+	struct buf line;	/* the output line */
+	struct buf packed;	/* the line, deflated */
+	struct buf frame;	/* the result frame */
+	struct buf content;
+	struct buf msg;		/* what went wrong, "line N: ..." */
+	struct buf why;		/* why the retries stopped early */
+	uint64_t rng;
+};
+
+/* What one attempt came to. */
+struct outcome {
+	enum errcode err;	/* ERR_NONE: an HTTP answer with a JSON body */
+	long status;		/* 0: no HTTP answer */
+	int retry;		/* worth another attempt */
+	int quota;		/* 429 insufficient_quota */
+	long wait_ms;		/* what the server asked for, or -1 */
+	json_object *json;	/* the parsed body, when it is JSON */
+};
+
+void url_join(struct buf *out, const char *base, const char *path, size_t n)
+{
+	size_t blen = strlen(base);
+
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	buf_add(out, base, blen);
+	if (blen >= 3 && memcmp(base + blen - 3, "/v1", 3) == 0 && n >= 4 &&
+	    memcmp(path, "/v1/", 4) == 0) {
+		path += 3;
+		n -= 3;
+	}
+	if (n == 0 || path[0] != '/')
+		buf_addc(out, '/');
+	buf_add(out, path, n);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct worker *w = arg;
+
+	n *= size;
+	if (w->body.len + n > w->cfg->max_response) {
+		w->too_large = 1;
+		return 0;	/* makes libcurl stop with CURLE_WRITE_ERROR */
+	}
+	buf_add(&w->body, p, n);
+	return n;
+}
+
+/* Copy a header's value, trimmed, into dst if the name matches. */
+static int take_header(const char *p, size_t n, const char *name, char *dst,
+    size_t dstlen)
+{
+	size_t k = strlen(name);
+
+	if (n <= k || p[k] != ':' || strncasecmp(p, name, k) != 0)
+		return 0;
+	p += k + 1;
+	n -= k + 1;
+	while (n > 0 && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' ||
+	    p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	if (n >= dstlen)
+		n = dstlen - 1;
+	memcpy(dst, p, n);
+	dst[n] = 0;
+	return 1;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct worker *w = arg;
+	struct answer_headers *h = &w->h;
+
+	n *= size;
+	/* A new status line starts a new answer (after a 100 Continue). */
+	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		memset(h, 0, sizeof(*h));
+		return n;
+	}
+	if (take_header(p, n, "x-request-id", h->request_id,
+	    sizeof(h->request_id)) ||
+	    take_header(p, n, "retry-after-ms", h->retry_after_ms,
+	    sizeof(h->retry_after_ms)) ||
+	    take_header(p, n, "retry-after", h->retry_after,
+	    sizeof(h->retry_after)) ||
+	    take_header(p, n, "x-should-retry", h->should_retry,
+	    sizeof(h->should_retry)))
+		return n;
+	return n;
+}
+
+static void worker_init(struct worker *w, const struct config *cfg)
+{
+	struct buf hb = { 0 };
+	int i;
+
+	memset(w, 0, sizeof(*w));
+	w->cfg = cfg;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		die("curl_global_init failed");
+	w->curl = curl_easy_init();
+	if (w->curl == NULL)
+		die("curl_easy_init failed");
+	w->tok = json_tokener_new_ex(cfg->max_depth);
+	if (w->tok == NULL)
+		die("out of memory for the JSON parser");
+	json_tokener_set_flags(w->tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	if (deflateInit(&w->z, 1) != Z_OK)
+		die("deflateInit failed");
+	w->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ now_us();
+
+	w->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	/* No 100-continue round trip for large bodies. */
+	w->headers = curl_slist_append(w->headers, "Expect:");
+	if (cfg->api_key && *cfg->api_key) {
+		buf_addf(&hb, "Authorization: Bearer %s", cfg->api_key);
+		w->headers = curl_slist_append(w->headers, hb.data);
+		/* The key is in the list now; don't leave a second copy. */
+		memset(hb.data, 0, hb.len);
+		buf_release(&hb);
+	}
+	for (i = 0; i < cfg->nheaders; i++)
+		w->headers = curl_slist_append(w->headers, cfg->headers[i]);
+	if (w->headers == NULL)
+		die("out of memory for request headers");
+
+	curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, w->headers);
+	curl_easy_setopt(w->curl, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(w->curl, CURLOPT_USERAGENT,
+	    "splitgpt/" SPLITGPT_VERSION);
+	curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT_MS,
+	    cfg->connect_timeout_ms);
+	curl_easy_setopt(w->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(w->curl, CURLOPT_ERRORBUFFER, w->errbuf);
+	curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, w);
+	curl_easy_setopt(w->curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(w->curl, CURLOPT_HEADERDATA, w);
+	curl_easy_setopt(w->curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(w->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+}
+
+static void worker_free(struct worker *w)
+{
+	curl_easy_cleanup(w->curl);
+	curl_slist_free_all(w->headers);
+	curl_global_cleanup();
+	json_tokener_free(w->tok);
+	deflateEnd(&w->z);
+	buf_release(&w->url);
+	buf_release(&w->body);
+	buf_release(&w->line);
+	buf_release(&w->packed);
+	buf_release(&w->frame);
+	buf_release(&w->content);
+	buf_release(&w->msg);
+	buf_release(&w->why);
+}
+
+/* A uniform draw in [0, 1) for the jitter (xorshift64*). */
+static double draw(struct worker *w)
+{
+	w->rng ^= w->rng >> 12;
+	w->rng ^= w->rng << 25;
+	w->rng ^= w->rng >> 27;
+	return (double)((w->rng * 0x2545f4914f6cdd1dULL) >> 11) / 9007199254740992.0;
+}
+
+static json_object *error_code_of(json_object *body)
+{
+	json_object *e, *code;
+
+	if (json_object_object_get_ex(body, "error", &e) &&
+	    json_object_object_get_ex(e, "code", &code))
+		return code;
+	return NULL;
+}
+
+/* Classify a finished transfer: curl's result and the HTTP answer. */
+static void judge(struct worker *w, CURLcode cc, struct outcome *o,
+    uint64_t lineno)
+{
+	json_object *code;
+	int should;
+
+	memset(o, 0, sizeof(*o));
+	o->wait_ms = -1;
+	buf_reset(&w->msg);
+	buf_addf(&w->msg, "line %llu: ", (unsigned long long)lineno);
+	if (cc != CURLE_OK) {
+		const char *why = w->errbuf[0] ? w->errbuf :
+		    curl_easy_strerror(cc);
+
+		switch (cc) {
+		case CURLE_OPERATION_TIMEDOUT:
+			o->err = ERR_TIMEOUT;
+			o->retry = 1;
+			buf_addf(&w->msg, "timed out: %s", why);
+			return;
+		case CURLE_WRITE_ERROR:
+			if (w->too_large) {
+				o->err = ERR_RESPONSE_TOO_LARGE;
+				buf_addf(&w->msg, "the answer is larger than "
+				    "--max-response-size (%zu bytes)",
+				    w->cfg->max_response);
+				return;
+			}
+			break;
+		case CURLE_COULDNT_RESOLVE_PROXY:
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+		case CURLE_GOT_NOTHING:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_HTTP2:
+		case CURLE_HTTP2_STREAM:
+		case CURLE_BAD_CONTENT_ENCODING:
+			o->retry = 1;
+			break;
+		default:
+			break;
+		}
+		o->err = ERR_CONNECTION;
+		buf_addf(&w->msg, "connection error: %s", why);
+		return;
+	}
+	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &o->status);
+	o->retry = retry_status(o->status);
+	json_tokener_reset(w->tok);
+	o->json = json_tokener_parse_ex(w->tok, w->body.data ? w->body.data :
+	    "", (int)w->body.len);
+	if (o->json && json_tokener_get_parse_end(w->tok) < w->body.len) {
+		/* Trailing white space is fine; anything else is not JSON. */
+		size_t i = json_tokener_get_parse_end(w->tok);
+
+		while (i < w->body.len && strchr(" \t\r\n", w->body.data[i]))
+			i++;
+		if (i < w->body.len) {
+			json_object_put(o->json);
+			o->json = NULL;
+		}
+	}
+	if (o->json == NULL || w->body.len > INT32_MAX) {
+		o->err = ERR_INVALID_RESPONSE;
+		if (o->status >= 200 && o->status < 300)
+			o->retry = 1;	/* a truncated answer */
+		buf_addf(&w->msg, "HTTP %ld answer is not JSON (%zu bytes)",
+		    o->status, w->body.len);
+	}
+	if (o->status == 429 && o->json && (code = error_code_of(o->json)) &&
+	    json_object_is_type(code, json_type_string) &&
+	    strcmp(json_object_get_string(code), "insufficient_quota") == 0) {
+		o->quota = 1;
+		o->retry = 0;
+	}
+	should = retry_should_header(w->h.should_retry);
+	if (should >= 0 && !o->quota && o->status >= 300)
+		o->retry = should;
+	if (o->status >= 200 && o->status < 300 && o->json)
+		o->retry = 0;
+	o->wait_ms = retry_after_ms_header(w->h.retry_after_ms[0] ?
+	    w->h.retry_after_ms : NULL);
+	if (o->wait_ms < 0)
+		o->wait_ms = retry_after_header(w->h.retry_after[0] ?
+		    w->h.retry_after : NULL, time(NULL));
+}
+
+static CURLcode perform(struct worker *w, const struct msg_request *rq,
+    long timeout_ms)
+{
+	buf_reset(&w->url);
+	url_join(&w->url, w->cfg->base_url, rq->path, rq->pathlen);
+	buf_reset(&w->body);
+	memset(&w->h, 0, sizeof(w->h));
+	w->too_large = 0;
+	w->errbuf[0] = 0;
+	curl_easy_setopt(w->curl, CURLOPT_URL, w->url.data);
+	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, rq->body);
+	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)rq->bodylen);
+	curl_easy_setopt(w->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	return curl_easy_perform(w->curl);
+}
+
+/* Make the call for one request, with its retries; fills res and w->line. */
+static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
+    struct msg_result *res)
+{
+	const struct config *cfg = w->cfg;
+	uint64_t start = now_us();
+	uint64_t deadline = cfg->max_time_ms ?
+	    start + (uint64_t)cfg->max_time_ms * 1000 : 0;
+	unsigned attempts = rq->attempts;
+	struct outcome o = { 0 };
+	struct record_error re = { 0 };
+	int ok;
+
+	buf_reset(&w->why);
+	for (;;) {
+		long timeout = cfg->timeout_ms, wait;
+		CURLcode cc;
+
+		if (deadline) {
+			uint64_t now = now_us();
+			long left = now < deadline ?
+			    (long)((deadline - now) / 1000) : 0;
+
+			if (left < timeout)
+				timeout = left > 0 ? left : 1;
+		}
+		attempts++;
+		json_object_put(o.json);
+		cc = perform(w, rq, timeout);
+		judge(w, cc, &o, rq->lineno);
+		if (!o.retry || attempts > (unsigned)cfg->retries)
+			break;
+		wait = o.wait_ms > 0 ? o.wait_ms :
+		    retry_backoff_ms(attempts, cfg->backoff_max_ms, draw(w));
+		if (o.wait_ms > cfg->max_retry_wait_ms) {
+			re.code = ERR_RETRY_TOO_LONG;
+			buf_addf(&w->why, "the server asked to wait %.1f s, "
+			    "more than --max-retry-wait %.1f s",
+			    o.wait_ms / 1000.0, cfg->max_retry_wait_ms / 1000.0);
+			break;
+		}
+		if (deadline && now_us() + (uint64_t)wait * 1000 >= deadline) {
+			buf_addf(&w->why, "--max-time %.1f s reached",
+			    cfg->max_time_ms / 1000.0);
+			break;
+		}
+		sleep_ms(wait);
+	}
+
+	memset(res, 0, sizeof(*res));
+	res->status = o.status;
+	res->attempts = attempts;
+	res->latency_us = now_us() - start;
+	buf_reset(&w->line);
+	buf_reset(&w->content);
+	re.lineno = rq->lineno;
+	re.attempts = attempts;
+	ok = o.json && o.status >= 200 && o.status < 300;
+	if (o.json) {
+		const struct record_error *err = NULL;
+		unsigned long long pt = 0, ct = 0;
+		int has_content;
+
+		has_content = response_digest(o.json, &pt, &ct, &w->content);
+		res->prompt_tokens = pt;
+		res->completion_tokens = ct;
+		if (ok)
+			res->flags |= RESULT_OK;
+		if (o.quota)
+			res->flags |= RESULT_QUOTA;
+		if (!ok && (o.retry || w->why.len)) {
+			/* Still an error after trying: say so, and why. */
+			if (re.code == ERR_NONE)
+				re.code = ERR_RETRIES_EXHAUSTED;
+			buf_addf(&w->msg, "HTTP %ld after %u attempts",
+			    o.status, attempts);
+			if (w->why.len)
+				buf_addf(&w->msg, "; %s", w->why.data);
+			re.message = w->msg.data;
+			err = &re;
+			res->error = re.code;
+		}
+		record_response(&w->line, cfg, seq, rq->id, rq->idlen,
+		    o.status, w->h.request_id[0] ? w->h.request_id : NULL,
+		    w->body.data, w->body.len,
+		    has_content ? w->content.data : NULL, err);
+		json_object_put(o.json);
+	} else {
+		if (re.code == ERR_NONE)
+			re.code = o.err;
+		if (attempts > 1)
+			buf_addf(&w->msg, " (after %u attempts)", attempts);
+		if (w->why.len)
+			buf_addf(&w->msg, "; %s", w->why.data);
+		re.message = w->msg.data;
+		res->error = re.code;
+		record_error(&w->line, cfg, seq, rq->id, rq->idlen, &re);
+	}
+}
+
+int response_digest(json_object *body, unsigned long long *prompt,
+    unsigned long long *completion, struct buf *content)
+{
+	json_object *usage, *v, *choices, *c0, *x;
+
+	*prompt = *completion = 0;
+	if (json_object_object_get_ex(body, "usage", &usage)) {
+		if (json_object_object_get_ex(usage, "prompt_tokens", &v) ||
+		    json_object_object_get_ex(usage, "input_tokens", &v))
+			*prompt = json_object_get_int64(v);
+		if (json_object_object_get_ex(usage, "completion_tokens", &v) ||
+		    json_object_object_get_ex(usage, "output_tokens", &v))
+			*completion = json_object_get_int64(v);
+	}
+	if (json_object_object_get_ex(body, "choices", &choices) &&
+	    (c0 = json_object_array_get_idx(choices, 0)) != NULL) {
+		/* chat: message.content; completions: text. */
+		if (json_object_object_get_ex(c0, "message", &x) &&
+		    json_object_object_get_ex(x, "content", &v) &&
+		    json_object_is_type(v, json_type_string)) {
+			buf_add_json_string(content, json_object_get_string(v),
+			    json_object_get_string_len(v));
+			return 1;
+		}
+		if (json_object_object_get_ex(c0, "text", &v) &&
+		    json_object_is_type(v, json_type_string)) {
+			buf_add_json_string(content, json_object_get_string(v),
+			    json_object_get_string_len(v));
+			return 1;
+		}
+		return 0;
+	}
+	if (json_object_object_get_ex(body, "output", &x) &&
+	    json_object_is_type(x, json_type_array)) {
+		/* responses: every output_text part of every message. */
+		struct buf text = { 0 };
+		size_t i, j;
+		int any = 0;
+
+		for (i = 0; i < json_object_array_length(x); i++) {
+			json_object *item = json_object_array_get_idx(x, i);
+			json_object *parts;
+
+			if (!json_object_object_get_ex(item, "content", &parts))
+				continue;
+			for (j = 0; j < json_object_array_length(parts); j++) {
+				json_object *part =
+				    json_object_array_get_idx(parts, j), *t;
+
+				if (json_object_object_get_ex(part, "type", &t) &&
+				    strcmp(json_object_get_string(t),
+				    "output_text") == 0 &&
+				    json_object_object_get_ex(part, "text", &t)) {
+					buf_adds(&text, json_object_get_string(t));
+					any = 1;
+				}
+			}
+		}
+		if (any)
+			buf_add_json_string(content, text.data, text.len);
+		buf_release(&text);
+		return any;
+	}
+	if (json_object_object_get_ex(body, "data", &x) &&
+	    (c0 = json_object_array_get_idx(x, 0)) != NULL &&
+	    json_object_object_get_ex(c0, "embedding", &v)) {
+		buf_adds(content, json_object_to_json_string_ext(v,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		return 1;
+	}
+	return 0;
+}
+
+/* Deflate w->line into a result frame and write it to the parent. */
+static int send_result(struct worker *w, int wfd, uint64_t seq,
+    struct msg_result *res)
+{
+	uLong bound = deflateBound(&w->z, w->line.len);
+
+	buf_reset(&w->packed);
+	buf_grow(&w->packed, bound);
+	deflateReset(&w->z);
+	w->z.next_in = (unsigned char *)w->line.data;
+	w->z.avail_in = w->line.len;
+	w->z.next_out = (unsigned char *)w->packed.data;
+	w->z.avail_out = bound;
+	if (deflate(&w->z, Z_FINISH) != Z_STREAM_END)
+		die("deflate failed");
+	w->packed.len = bound - w->z.avail_out;
+	res->rawlen = w->line.len;
+	res->data = w->packed.data;
+	res->len = w->packed.len;
+	buf_reset(&w->frame);
+	msg_result_encode(&w->frame, seq, res);
+	return write_full(wfd, w->frame.data, w->frame.len);
+}
+
+int worker_main(const struct config *cfg, int rfd, int wfd)
+{
+	struct worker w;
+	struct buf in = { 0 };
+	size_t max = cfg->max_line * 2 + 65536;
+	int status = 0;
+
+	/* ^C goes to the whole process group; the parent decides. */
+	signal(SIGINT, SIG_IGN);
+	worker_init(&w, cfg);
+	for (;;) {
+		struct frame f;
+		struct msg_request rq;
+		struct msg_result res;
+		ssize_t r;
+		long used;
+
+		buf_reset(&in);
+		buf_grow(&in, FRAME_HDR_SIZE);
+		r = read_full(rfd, in.data, FRAME_HDR_SIZE);
+		if (r == 0)
+			break;	/* the parent is done with us */
+		if (r < 0)
+			die_errno("worker: reading a request");
+		in.len = FRAME_HDR_SIZE;
+		used = frame_decode(in.data, in.len, max, &f);
+		if (used < 0)
+			die("worker: a request frame that makes no sense");
+		if (used == 0) {
+			buf_grow(&in, f.len);
+			if (read_full(rfd, in.data + in.len, f.len) != f.len)
+				die_errno("worker: reading a request");
+			in.len += f.len;
+			used = frame_decode(in.data, in.len, max, &f);
+		}
+		if (used <= 0 || msg_request_decode(&f, &rq) < 0)
+			die("worker: a request frame that makes no sense");
+		serve(&w, f.seq, &rq, &res);
+		if (send_result(&w, wfd, f.seq, &res) < 0) {
+			status = 1;	/* the parent is gone */
+			break;
+		}
+	}
+	buf_release(&in);
+	worker_free(&w);
+	return status;
+}
