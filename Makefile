@@ -31,7 +31,7 @@ ALL_CFLAGS = $(STD) $(WARN) -Iinclude $(DEPCFLAGS) $(CFLAGS) $(SANFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 LDLIBS_ALL = $(DEPLIBS) -lm $(LDLIBS)
 
-SRCS = src/util.c src/frame.c src/reorder.c src/idset.c src/input.c \
+SRCS = src/util.c src/frame.c src/reorder.c src/idset.c src/input.c src/jsoncheck.c \
        src/record.c src/retry.c src/worker.c
 MAIN = src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
@@ -69,7 +69,7 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(OBJS) | $(BUILD)
 
 $(MOCK): tests/mock/mock.c | $(BUILD)
 	@$(PKG_CONFIG) --exists libmicrohttpd || { echo "make: the mock server needs libmicrohttpd (apt-get install libmicrohttpd-dev)"; exit 1; }
-	$(CC) $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) $(MOCK_CFLAGS) -o $@ $< $(MOCK_LIBS) -lpthread -lm
+	$(CC) -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) $(MOCK_CFLAGS) -o $@ $< $(MOCK_LIBS) -lpthread -lm
 
 unit: $(UNIT_BINS)
 

@@ -8,6 +8,7 @@
 #include <unistd.h>	/* read */
 
 #include "idset.h"	/* struct idset */
+#include "jsoncheck.h"	/* json_check */
 
 #define READ_CHUNK (64 * 1024)
 #define INFLATE_CHUNK (256 * 1024)	/* decoded bytes per step */
@@ -244,11 +245,10 @@ struct classifier *classifier_new(const struct config *cfg)
 	struct classifier *c = xcalloc(1, sizeof(*c));
 
 	c->cfg = cfg;
-	c->tok = json_tokener_new_ex(cfg->max_depth);
+	/* json_check enforces the depth; json-c only needs room for it. */
+	c->tok = json_tokener_new_ex(cfg->max_depth + 1);
 	if (c->tok == NULL)
 		die("out of memory for the JSON parser");
-	json_tokener_set_flags(c->tok,
-	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	if (cfg->body_defaults) {
 		c->defaults = json_tokener_parse(cfg->body_defaults);
 		if (!json_object_is_type(c->defaults, json_type_object))
@@ -450,8 +450,10 @@ enum errcode input_classify(struct classifier *c, const char *line,
 	json_object *v = NULL, *body = NULL, *idv = NULL, *x;
 	enum kind kind = c->default_kind;
 	enum errcode rc = ERR_NONE;
+	struct json_problem problem;
 	const char *nul;
 	long bad;
+	int type;
 
 	buf_reset(&req->path);
 	buf_reset(&req->body);
@@ -462,7 +464,9 @@ enum errcode input_classify(struct classifier *c, const char *line,
 	buf_adds(&req->path, cfg->endpoint);
 
 	if (cfg->text) {
-		take_id(c, NULL, lineno, req);
+		if (take_id(c, NULL, lineno, req) != ERR_NONE)
+			FAIL(ERR_DUPLICATE_ID, "duplicate custom_id \"%s\"",
+			    req->custom_id.data);
 		if ((nul = memchr(line, 0, len)) != NULL)
 			FAIL(ERR_INVALID_REQUEST, "NUL byte at byte %zu",
 			    (size_t)(nul - line) + 1);
@@ -478,25 +482,35 @@ enum errcode input_classify(struct classifier *c, const char *line,
 		FAIL(ERR_INVALID_JSON, "invalid JSON at byte %zu: NUL byte",
 		    (size_t)(nul - line) + 1);
 	}
+	type = json_check(line, len, cfg->max_depth, &problem);
+	if (type == 0) {
+		take_id(c, NULL, lineno, req);
+		if (strcmp(problem.what, "nesting too deep") == 0)
+			FAIL(ERR_INVALID_JSON, "invalid JSON at byte %zu: "
+			    "nesting deeper than --max-depth %d",
+			    problem.at + 1, cfg->max_depth);
+		FAIL(ERR_INVALID_JSON, "invalid JSON at byte %zu: %s",
+		    problem.at + 1, problem.what);
+	}
+	if (type != '{' && type != '"') {
+		take_id(c, NULL, lineno, req);
+		FAIL(ERR_INVALID_REQUEST, "the line is %s, not a request "
+		    "object or a prompt string", type == '[' ? "an array" :
+		    type == 'n' ? "a number" : type == 'u' ? "null" :
+		    "a boolean");
+	}
 	json_tokener_reset(c->tok);
 	v = json_tokener_parse_ex(c->tok, line, (int)len);
-	if (v == NULL || json_tokener_get_parse_end(c->tok) < len) {
-		enum json_tokener_error e = json_tokener_get_error(c->tok);
-		size_t at = json_tokener_get_parse_end(c->tok);
-
+	if (v == NULL) {
 		take_id(c, NULL, lineno, req);
-		if (e == json_tokener_continue)
-			FAIL(ERR_INVALID_JSON, "invalid JSON at byte %zu: "
-			    "unexpected end of line", len + 1);
-		if (e == json_tokener_success)
-			FAIL(ERR_INVALID_JSON, "invalid JSON at byte %zu: "
-			    "unexpected data after the value", at + 1);
-		FAIL(ERR_INVALID_JSON, "invalid JSON at byte %zu: %s",
-		    at + 1, json_tokener_error_desc(e));
+		FAIL(ERR_INVALID_JSON, "invalid JSON: %s", json_tokener_error_desc(
+		    json_tokener_get_error(c->tok)));
 	}
 
 	if (json_object_is_type(v, json_type_string)) {
-		take_id(c, NULL, lineno, req);
+		if (take_id(c, NULL, lineno, req) != ERR_NONE)
+			FAIL(ERR_DUPLICATE_ID, "duplicate custom_id \"%s\"",
+			    req->custom_id.data);
 		body = prompt_body(kind, json_object_get_string(v),
 		    json_object_get_string_len(v), cfg->system);
 		goto build;

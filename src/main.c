@@ -525,12 +525,14 @@ static void write_out(struct parent *pp)
 	buf_reset(&pp->out);
 }
 
-/* Write every result whose predecessors are all written. */
-static void flush_ready(struct parent *pp)
+/* Write every result whose predecessors are all written; how many. */
+static size_t flush_ready(struct parent *pp)
 {
 	struct reorder_slot r;
+	size_t n = 0;
 
 	while (reorder_take(&pp->ring, &r)) {
+		n++;
 		if (!r.compressed) {
 			buf_add(&pp->out, r.data, r.len);
 		} else {
@@ -552,6 +554,7 @@ static void flush_ready(struct parent *pp)
 			write_out(pp);
 	}
 	write_out(pp);
+	return n;
 }
 
 static int busy_count(const struct parent *pp)
@@ -581,7 +584,10 @@ static void run(struct parent *pp)
 		if (signals_seen >= 2)
 			break;
 		want_input = dispatch(pp);
-		flush_ready(pp);
+		/* Writing moves the window: if dispatch stopped at its edge,
+		 * it may go on now. */
+		if (flush_ready(pp) > 0 && !want_input)
+			continue;
 		if ((pp->input_done || pp->stopping) && busy_count(pp) == 0)
 			break;
 		if (want_input && !pp->lr.eof) {

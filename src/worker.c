@@ -12,6 +12,7 @@
 #include <zlib.h>	/* deflate */
 
 #include "frame.h"	/* request and result messages */
+#include "jsoncheck.h"	/* json_check */
 #include "record.h"	/* output lines */
 #include "retry.h"	/* the wait rule */
 
@@ -140,11 +141,9 @@ static void worker_init(struct worker *w, const struct config *cfg)
 	w->curl = curl_easy_init();
 	if (w->curl == NULL)
 		die("curl_easy_init failed");
-	w->tok = json_tokener_new_ex(cfg->max_depth);
+	w->tok = json_tokener_new_ex(cfg->max_depth + 1);
 	if (w->tok == NULL)
 		die("out of memory for the JSON parser");
-	json_tokener_set_flags(w->tok,
-	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	if (deflateInit(&w->z, 1) != Z_OK)
 		die("deflateInit failed");
 	w->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ now_us();
@@ -221,6 +220,7 @@ static json_object *error_code_of(json_object *body)
 static void judge(struct worker *w, CURLcode cc, struct outcome *o,
     uint64_t lineno)
 {
+	struct json_problem problem;
 	json_object *code;
 	int should;
 
@@ -269,26 +269,21 @@ static void judge(struct worker *w, CURLcode cc, struct outcome *o,
 	}
 	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &o->status);
 	o->retry = retry_status(o->status);
-	json_tokener_reset(w->tok);
-	o->json = json_tokener_parse_ex(w->tok, w->body.data ? w->body.data :
-	    "", (int)w->body.len);
-	if (o->json && json_tokener_get_parse_end(w->tok) < w->body.len) {
-		/* Trailing white space is fine; anything else is not JSON. */
-		size_t i = json_tokener_get_parse_end(w->tok);
-
-		while (i < w->body.len && strchr(" \t\r\n", w->body.data[i]))
-			i++;
-		if (i < w->body.len) {
-			json_object_put(o->json);
-			o->json = NULL;
-		}
+	/* Only an object is embedded: strict JSON, or the record breaks. */
+	if (w->body.len <= INT32_MAX && w->body.data &&
+	    memchr(w->body.data, 0, w->body.len) == NULL &&
+	    json_check(w->body.data, w->body.len, w->cfg->max_depth,
+	    &problem) == '{') {
+		json_tokener_reset(w->tok);
+		o->json = json_tokener_parse_ex(w->tok, w->body.data,
+		    (int)w->body.len);
 	}
-	if (o->json == NULL || w->body.len > INT32_MAX) {
+	if (o->json == NULL) {
 		o->err = ERR_INVALID_RESPONSE;
 		if (o->status >= 200 && o->status < 300)
 			o->retry = 1;	/* a truncated answer */
-		buf_addf(&w->msg, "HTTP %ld answer is not JSON (%zu bytes)",
-		    o->status, w->body.len);
+		buf_addf(&w->msg, "HTTP %ld answer is not a JSON object "
+		    "(%zu bytes)", o->status, w->body.len);
 	}
 	if (o->status == 429 && o->json && (code = error_code_of(o->json)) &&
 	    json_object_is_type(code, json_type_string) &&

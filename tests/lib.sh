@@ -1,0 +1,123 @@
+# tests/lib.sh: sourced by every tests/tNNNN-*.sh script.
+#
+# Each check prints one TAP line.  mock_start runs the mock server on
+# 127.0.0.1 with an ephemeral port; everything started here is stopped when
+# the script exits, and every wait is bounded.
+set -u
+: "${SPLITGPT:=$PWD/build/splitgpt}"
+: "${MOCK:=$PWD/build/mock}"
+TOP=$(pwd)
+T=$(mktemp -d "${TMPDIR:-/tmp}/splitgpt-t.XXXXXX")
+# A made-up key: tests check that it never leaks into output.
+OPENAI_API_KEY=sk-test-7b0f3c9e1d2a4c5b8e6f
+export OPENAI_API_KEY
+unset OPENAI_BASE_URL
+_n=0
+_pids=
+
+cleanup() {
+	for p in $_pids; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $_pids; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# ok STATUS DESCRIPTION: a check passes when STATUS is 0.
+ok() {
+	_n=$((_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $_n - $2"
+	else
+		echo "not ok $_n - $2"
+	fi
+	return "$1"
+}
+
+# is GOT WANT DESCRIPTION
+is() {
+	if [ "$1" = "$2" ]; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		printf '#   got:  %s\n#   want: %s\n' "$1" "$2"
+		return 1
+	fi
+}
+
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() {
+	_d=$1
+	shift
+	if "$@"; then ok 0 "$_d"; else ok 1 "$_d"; fi
+}
+
+diag() {
+	printf '# %s\n' "$*"
+}
+
+# mock_start [mock options...]: start a mock; sets MOCK_URL (the API base,
+# ending in /v1), MOCK_ROOT and MOCK_PID.  A second call starts another.
+mock_start() {
+	rm -f "$T/port"
+	"$MOCK" --port 0 --port-file "$T/port" --lifetime 900 "$@" \
+	    2>>"$T/mock.log" &
+	MOCK_PID=$!
+	_pids="$_pids $MOCK_PID"
+	_i=0
+	while [ ! -s "$T/port" ] && [ $_i -lt 100 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	if [ ! -s "$T/port" ]; then
+		echo "Bail out! the mock server did not start"
+		cat "$T/mock.log"
+		exit 1
+	fi
+	MOCK_ROOT="http://127.0.0.1:$(cat "$T/port")"
+	MOCK_URL="$MOCK_ROOT/v1"
+}
+
+mock_stop() {
+	kill "$MOCK_PID" 2>/dev/null
+	wait "$MOCK_PID" 2>/dev/null
+}
+
+# mock_stats JQ-FILTER: a figure from the mock's counters.
+mock_stats() {
+	curl -s --max-time 10 "$MOCK_ROOT/stats" | jq -r "$1"
+}
+
+mock_reset() {
+	curl -s --max-time 10 -X POST "$MOCK_ROOT/reset" >/dev/null
+}
+
+# sg [options...]: run splitgpt against the mock, bounded in time.
+sg() {
+	timeout -k 5 "${SG_TIMEOUT:-300}" "$SPLITGPT" --base-url "$MOCK_URL" "$@"
+}
+
+# prompts N [PREFIX]: N lines {"prompt":"PREFIX-i"} with ids.
+prompts() {
+	awk -v n="$1" -v p="${2:-p}" 'BEGIN {
+		for (i = 1; i <= n; i++)
+			printf "{\"prompt\":\"%s-%d\",\"id\":\"%s-%d\"}\n", p, i, p, i
+	}'
+}
+
+# in_order FILE N [PREFIX]: every record i (1-based) answers PREFIX-i, ok.
+in_order() {
+	jq -r '[.custom_id, .response.status_code,
+	    .response.body.choices[0].message.content] | @tsv' "$1" |
+	awk -F'\t' -v n="$2" -v p="${3:-p}" '
+		$1 != p "-" NR || $2 != 200 || $3 != "echo: " p "-" NR {
+			bad++
+			if (bad < 5) print "# line " NR ": " $0
+		}
+		END { if (NR != n) { print "# " NR " records, want " n; bad++ }
+		      exit bad > 0 }'
+}

@@ -1,0 +1,54 @@
+# Each bad line gives exactly one error record that names its line, and
+# the run goes on.
+. tests/lib.sh
+mock_start
+
+big=$(head -c 10485760 /dev/zero | tr '\0' 'x')
+deep=$(awk 'BEGIN { for (i = 0; i < 100; i++) printf "["; for (i = 0; i < 100; i++) printf "]" }')
+{
+	echo '"ok-1"'
+	echo '{"prompt": "unterminated'
+	echo '[1,2,3]'
+	echo '{"custom_id":"nb","method":"POST","url":"/v1/chat/completions","body":"not an object"}'
+	printf '"%s"\n' "$big"
+	printf '"nul\000byte"\n'
+	printf '"bad \377 utf8"\n'
+	echo "$deep"
+	echo '{"prompt":"dup","id":"d1"}'
+	echo '{"prompt":"dup again","id":"d1"}'
+	echo "{'single':'quotes'}"
+	echo '{"unrelated":true}'
+	echo '"ok-2"'
+} >"$T/in"
+sg -P 3 <"$T/in" >"$T/out" 2>"$T/err"
+is "$?" 1 "exit 1 when some lines failed"
+is "$(wc -l <"$T/out")" 13 "one record per line, bad ones included"
+check "every record is valid JSON" jq -e . "$T/out" >/dev/null
+is "$(jq -r '.error.code // "ok"' "$T/out" | tr '\n' ' ')" \
+    "ok invalid_json invalid_request invalid_request line_too_long invalid_json invalid_json invalid_json ok duplicate_custom_id invalid_json invalid_request ok " \
+    "each bad line has the right code"
+is "$(jq -r '.error.line // 0' "$T/out" | tr '\n' ' ')" \
+    "0 2 3 4 5 6 7 8 0 10 11 12 0 " "each error names its line number"
+check "each message starts with its line" sh -c \
+    "jq -r 'select(.error) | [.error.line, .error.message] | @tsv' '$T/out' |
+     awk -F'\t' 'index(\$2, \"line \" \$1 \": \") != 1 { exit 1 }'"
+is "$(jq -r 'select(.custom_id=="nb") | .error.message' "$T/out")" \
+    "line 4: body is a string, not an object" "a body that is not an object, named"
+is "$(sed -n 5p "$T/out" | jq -r .error.message)" \
+    "line 5: the line is 10485762 bytes, longer than --max-line-length 4194304" \
+    "a 10 MB line is refused by length"
+check "nesting deeper than the limit is named" sh -c \
+    "sed -n 8p '$T/out' | jq -r .error.message | grep -q 'nesting deeper than --max-depth 64'"
+is "$(sed -n 10p "$T/out" | jq -r .error.message)" 'line 10: duplicate custom_id "d1"' \
+    "a duplicate custom_id is an error for the later line"
+is "$(sed -n 9p "$T/out" | jq -r .response.status_code)" 200 "the first d1 is answered"
+is "$(jq -r 'select(.error) | .response' "$T/out" | sort -u)" null "error records have response null"
+is "$(grep -c '^splitgpt: line [0-9]*: ' "$T/err")" 10 "each bad line is reported on stderr"
+is "$(mock_stats .requests)" 3 "bad lines never reach the server"
+
+sg -q <"$T/in" >/dev/null 2>"$T/qerr"
+is "$(wc -c <"$T/qerr")" 0 "-q: nothing on stderr"
+
+# A file of nothing but bad lines.
+printf 'x\ny\n' | sg --format content >"$T/c"
+is "$(tr '\n' ' ' <"$T/c")" "null null " "--format content: null for bad lines"

@@ -1,0 +1,81 @@
+/* Framing: round trips, partial input, and nonsense rejected. */
+#include <stdlib.h>
+
+#include "frame.h"
+#include "unit.h"
+
+int main(void)
+{
+	struct buf b = { 0 };
+	struct frame f;
+	struct msg_request rq = { 17, 2, "/v1/chat/completions", 20, "id-1", 4,
+	    "{\"a\":1}", 7 }, rq2;
+	struct msg_result rs = { 200, 0, 3, 1, 11, 22, 33, 44, "zz\0z", 4 }, rs2;
+	struct buf id = { 0 };
+	long used;
+	size_t i;
+
+	msg_request_encode(&b, 42, &rq);
+	used = frame_decode(b.data, b.len, 1 << 20, &f);
+	CHECK_INT(used, b.len, "a request frame decodes whole");
+	CHECK_INT(f.seq, 42, "its sequence number survives");
+	CHECK(f.type == FRAME_REQUEST, "its type survives");
+	CHECK(msg_request_decode(&f, &rq2) == 0, "the request decodes");
+	CHECK(rq2.lineno == 17 && rq2.attempts == 2, "lineno and attempts");
+	CHECK(rq2.pathlen == 20 && !memcmp(rq2.path, rq.path, 20), "path");
+	CHECK(rq2.idlen == 4 && !memcmp(rq2.id, "id-1", 4), "custom_id");
+	CHECK(rq2.bodylen == 7 && !memcmp(rq2.body, "{\"a\":1}", 7), "body");
+
+	CHECK_INT(msg_request_bump_attempts(&b), 3, "bumping attempts counts on");
+	frame_decode(b.data, b.len, 1 << 20, &f);
+	msg_request_decode(&f, &rq2);
+	CHECK_INT(rq2.attempts, 3, "the bumped count is in the frame");
+	msg_request_custom_id(&b, &id);
+	CHECK_STR(id.data, "id-1", "the custom_id can be read back");
+
+	for (i = 0; i < b.len; i++)
+		if (frame_decode(b.data, i, 1 << 20, &f) != 0)
+			break;
+	CHECK_INT(i, b.len, "every strict prefix is 'incomplete', not a frame");
+
+	CHECK_INT(frame_decode(b.data, b.len, 10, &f), -1,
+	    "a payload over the limit is refused");
+	b.data[0] ^= 1;
+	CHECK_INT(frame_decode(b.data, b.len, 1 << 20, &f), -1,
+	    "bad magic is refused");
+	b.data[0] ^= 1;
+	b.data[2] = 9;
+	CHECK_INT(frame_decode(b.data, b.len, 1 << 20, &f), -1,
+	    "an unknown type is refused");
+
+	buf_reset(&b);
+	msg_result_encode(&b, 7, &rs);
+	msg_result_encode(&b, 8, &rs);
+	used = frame_decode(b.data, b.len, 1 << 20, &f);
+	CHECK(used > 0 && (size_t)used < b.len, "two frames back to back: first");
+	CHECK(msg_result_decode(&f, &rs2) == 0 && f.seq == 7, "result decodes");
+	CHECK(rs2.status == 200 && rs2.attempts == 3 && rs2.flags == 1 &&
+	    rs2.prompt_tokens == 11 && rs2.completion_tokens == 22 &&
+	    rs2.latency_us == 33 && rs2.rawlen == 44, "result fields");
+	CHECK(rs2.len == 4 && !memcmp(rs2.data, "zz\0z", 4),
+	    "result bytes, NUL included");
+	CHECK(frame_decode(b.data + used, b.len - used, 1 << 20, &f) > 0 &&
+	    f.seq == 8, "then the second");
+	CHECK(msg_request_decode(&f, &rq2) < 0,
+	    "a result is not decoded as a request");
+
+	/* A payload whose inner length runs past its end. */
+	buf_reset(&b);
+	{
+		size_t s = frame_begin(&b, FRAME_RESULT, 1);
+
+		frame_put_u32(&b, 1);
+		frame_put_u32(&b, 1000);
+		frame_end(&b, s);
+	}
+	frame_decode(b.data, b.len, 1 << 20, &f);
+	CHECK(msg_result_decode(&f, &rs2) < 0, "a short payload is refused");
+	buf_release(&b);
+	buf_release(&id);
+	return unit_done();
+}

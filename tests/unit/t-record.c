@@ -1,0 +1,116 @@
+/* Output records, the URL join and what is read from an answer. */
+#include <json-c/json.h>
+#include <stdlib.h>
+
+#include "jsoncheck.h"
+#include "record.h"
+#include "unit.h"
+#include "worker.h"
+
+static int valid(const struct buf *b)
+{
+	struct json_problem p;
+
+	return b->len > 0 && b->data[b->len - 1] == '\n' &&
+	    memchr(b->data, '\n', b->len) == b->data + b->len - 1 &&
+	    json_check(b->data, b->len - 1, 64, &p) == '{';
+}
+
+int main(void)
+{
+	struct config cfg = { 0 };
+	struct buf b = { 0 }, c = { 0 };
+	struct record_error re = { ERR_TIMEOUT, "line 3: timed out \"x\"", 3, 2 };
+	const char *body = "{\"a\":\n1,\r\n\"b\":\"x\"}";
+	unsigned long long pt, ct;
+	json_object *o;
+	char id[48];
+
+	cfg.run_id = 0xabc;
+	record_id(id, 0xabc, 5);
+	CHECK_STR(id, "batch_req_00000abc0000000000000005", "record ids");
+
+	record_response(&b, &cfg, 5, "c\"1", 3, 200, "req_9", body, strlen(body),
+	    NULL, NULL);
+	CHECK_STR(b.data, "{\"id\":\"batch_req_00000abc0000000000000005\",\"custom_id\":\"c\\\"1\","
+	    "\"response\":{\"status_code\":200,\"request_id\":\"req_9\",\"body\":{\"a\": 1,  \"b\":\"x\"}},"
+	    "\"error\":null}\n", "a success record, the body's raw newlines made spaces");
+	CHECK(valid(&b), "... is one line of valid JSON");
+
+	buf_reset(&b);
+	record_response(&b, &cfg, 6, "c", 1, 503, NULL, "{}", 2, NULL, &re);
+	CHECK(strstr(b.data, "\"status_code\":503,\"request_id\":null,\"body\":{}},\"error\":{\"code\":\"timeout\"") != NULL,
+	    "an HTTP error record keeps the response and says why");
+	CHECK(valid(&b), "... is valid JSON");
+
+	buf_reset(&b);
+	record_error(&b, &cfg, 7, "line-3", 6, &re);
+	CHECK_STR(b.data, "{\"id\":\"batch_req_00000abc0000000000000007\",\"custom_id\":\"line-3\","
+	    "\"response\":null,\"error\":{\"code\":\"timeout\",\"message\":\"line 3: timed out \\\"x\\\"\","
+	    "\"line\":3,\"attempts\":2}}\n", "a failure record");
+	CHECK(valid(&b), "... is valid JSON");
+
+	buf_reset(&b);
+	record_error(&b, &cfg, 7, "\x01\x1f", 2, &re);
+	CHECK(strstr(b.data, "\"custom_id\":\"\\u0001\\u001f\"") != NULL, "control bytes escaped");
+
+	cfg.format = FORMAT_CONTENT;
+	buf_reset(&b);
+	record_response(&b, &cfg, 1, "x", 1, 200, NULL, "{}", 2, "\"hi\"", NULL);
+	CHECK_STR(b.data, "\"hi\"\n", "content format: the text");
+	buf_reset(&b);
+	record_response(&b, &cfg, 1, "x", 1, 500, NULL, "{}", 2, "\"hi\"", NULL);
+	CHECK_STR(b.data, "null\n", "content format: an HTTP error is null");
+	buf_reset(&b);
+	record_error(&b, &cfg, 1, "x", 1, &re);
+	CHECK_STR(b.data, "null\n", "content format: a failure is null");
+
+	for (int i = 0; i < ERR_COUNT; i++)
+		CHECK(strcmp(errcode_name(i), "internal_error") != 0 || i == ERR_INTERNAL,
+		    "error code %d has a name: %s", i, errcode_name(i));
+
+	buf_reset(&b);
+	url_join(&b, "http://h:1/v1", "/v1/chat/completions", 20);
+	CHECK_STR(b.data, "http://h:1/v1/chat/completions", "url: /v1 is not doubled");
+	buf_reset(&b);
+	url_join(&b, "http://h:1/v1/", "/v1/embeddings", 14);
+	CHECK_STR(b.data, "http://h:1/v1/embeddings", "url: trailing slash on the base");
+	buf_reset(&b);
+	url_join(&b, "http://h:1/openai", "/v1/embeddings", 14);
+	CHECK_STR(b.data, "http://h:1/openai/v1/embeddings", "url: a base without /v1");
+	buf_reset(&b);
+	url_join(&b, "http://h:1/v1", "/chat/completions", 17);
+	CHECK_STR(b.data, "http://h:1/v1/chat/completions", "url: a path without /v1");
+	buf_reset(&b);
+	url_join(&b, "http://h:1/v10", "/v1/x", 5);
+	CHECK_STR(b.data, "http://h:1/v10/v1/x", "url: /v10 is not /v1");
+
+	o = json_tokener_parse("{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"hé \\\"q\\\"\"}}],"
+	    "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":34}}");
+	CHECK(response_digest(o, &pt, &ct, &c) && pt == 12 && ct == 34, "chat: usage read");
+	CHECK_STR(c.data, "\"hé \\\"q\\\"\"", "chat: content as a JSON string");
+	json_object_put(o);
+	buf_reset(&c);
+	o = json_tokener_parse("{\"choices\":[{\"text\":\"t\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}");
+	CHECK(response_digest(o, &pt, &ct, &c) && !strcmp(c.data, "\"t\""), "completions: text");
+	json_object_put(o);
+	buf_reset(&c);
+	o = json_tokener_parse("{\"output\":[{\"type\":\"reasoning\"},{\"type\":\"message\",\"content\":"
+	    "[{\"type\":\"output_text\",\"text\":\"a\"},{\"type\":\"output_text\",\"text\":\"b\"}]}],"
+	    "\"usage\":{\"input_tokens\":5,\"output_tokens\":6}}");
+	CHECK(response_digest(o, &pt, &ct, &c) && !strcmp(c.data, "\"ab\"") && pt == 5 && ct == 6,
+	    "responses: output_text parts joined, input/output tokens");
+	json_object_put(o);
+	buf_reset(&c);
+	o = json_tokener_parse("{\"data\":[{\"embedding\":[0.5,-1]}],\"usage\":{\"prompt_tokens\":3}}");
+	CHECK(response_digest(o, &pt, &ct, &c) && !strcmp(c.data, "[0.5,-1]") && pt == 3,
+	    "embeddings: the vector");
+	json_object_put(o);
+	buf_reset(&c);
+	o = json_tokener_parse("{\"choices\":[{\"message\":{\"content\":null,\"tool_calls\":[]}}]}");
+	CHECK(!response_digest(o, &pt, &ct, &c), "chat with no text: nothing");
+	json_object_put(o);
+	buf_release(&b);
+	buf_release(&c);
+	return unit_done();
+}
