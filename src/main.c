@@ -697,6 +697,15 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* "--name" for longopts[i], in a static buffer. */
+static const char *longname(int i)
+{
+	static char name[40];
+
+	snprintf(name, sizeof(name), "--%s", longopts[i].name);
+	return name;
+}
+
 static long seconds_ms(const char *opt, const char *arg, double min)
 {
 	return (long)(parse_seconds(opt, arg, min, 86400 * 7) * 1000 + 0.5);
@@ -707,7 +716,7 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 {
 	const char *env = getenv("OPENAI_BASE_URL");
 	long long pending = -1;
-	int c;
+	int c, longindex = -1;
 	char *url;
 	size_t n;
 
@@ -728,10 +737,15 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 	pp->halt_percent = -1;
 
 	while ((c = getopt_long(argc, argv, "P:m:d:H:qvhV", longopts,
-	    NULL)) != -1) {
+	    &longindex)) != -1) {
+		/* Errors name the option the way it was written. */
+		const char *name = longindex >= 0 ? longname(longindex) : NULL;
+
+		longindex = -1;
 		switch (c) {
 		case 'P':
-			cfg->jobs = parse_num("-P", optarg, 1, MAX_JOBS);
+			cfg->jobs = parse_num(name ? name : "-P", optarg, 1,
+			    MAX_JOBS);
 			break;
 		case 'm':
 			cfg->model = optarg;
@@ -870,11 +884,9 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 	if (cfg->max_response > (size_t)UINT32_MAX / 2)
 		cfg->max_response = UINT32_MAX / 2;
 	cfg->api_key = getenv("OPENAI_API_KEY");
-	if (cfg->body_defaults) {
-		struct classifier *check = classifier_new(cfg);
-
-		classifier_free(check);
-	}
+	/* The classifier checks -d and --temperature; fail here, as a
+	 * usage error, rather than later. */
+	classifier_free(classifier_new(cfg));
 }
 
 int main(int argc, char **argv)

@@ -2,8 +2,8 @@
 # a hang; so does one that never answers, within --timeout.
 . tests/lib.sh
 
-# A port nothing listens on: bind one, note it, close it.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+# A port nothing listens on: the mock's, once it has stopped.
+mock_start; port=${MOCK_ROOT##*:}; mock_stop   # a port nothing listens on now
 prompts 20 r >"$T/in"
 timeout 60 "$SPLITGPT" --base-url "http://127.0.0.1:$port/v1" -P 4 --retries 1 \
     --backoff-max 0.1 <"$T/in" >"$T/out" 2>"$T/err"

@@ -1,0 +1,645 @@
+#!/bin/bash
+# tests/bench/bench.sh: splitgpt's benchmark, against the mock server.
+#
+#   bash tests/bench/bench.sh [SPLITGPT [MOCK]]      (or: make bench)
+#
+# Environment:
+#   BENCH_OUT=DIR   where the TSV files and efficiency.png go (build/bench)
+#   BENCH_QUICK=1   a small run (about a minute) to smoke-test the script
+#   BENCH_BIG=N     lines of the big memory run (1000000; 0 skips it)
+#
+# This is not a test: it asserts nothing about timings.  It prints a table
+# and writes TSV.  Everything runs against the mock on 127.0.0.1 (an
+# ephemeral port), started and stopped here; every loop is bounded and every
+# run is under timeout(1).  The machine may be shared and small, so compare
+# the ratios measured within one run, not absolute numbers across runs.
+# See tests/bench/README.md for what each section measures.
+
+# `make bench` runs this with sh; it needs bash ($EPOCHREALTIME, /dev/tcp).
+if [ -z "${BASH_VERSION:-}" ]; then
+	exec bash "$0" "$@"
+fi
+set -u
+export LC_ALL=C
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+say() {
+	printf '# %s\n' "$*" >&2
+}
+
+abspath() {
+	case $1 in
+	/*) printf '%s\n' "$1" ;;
+	*) printf '%s/%s\n' "$PWD" "$1" ;;
+	esac
+}
+
+SPLITGPT=$(abspath "${1:-build/splitgpt}")
+MOCK=$(abspath "${2:-build/mock}")
+[ -x "$SPLITGPT" ] || die "no splitgpt at $SPLITGPT (run make)"
+[ -x "$MOCK" ] || die "no mock at $MOCK (run make build/mock)"
+for t in /usr/bin/time timeout curl awk jq xargs pgrep; do
+	command -v "$t" >/dev/null 2>&1 || die "needs $t"
+done
+HAVE_PARALLEL=0
+command -v parallel >/dev/null 2>&1 && HAVE_PARALLEL=1
+HAVE_STRACE=0
+command -v strace >/dev/null 2>&1 && HAVE_STRACE=1
+HAVE_GNUPLOT=0
+command -v gnuplot >/dev/null 2>&1 && HAVE_GNUPLOT=1
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+OUT=$(abspath "${BENCH_OUT:-build/bench}")
+mkdir -p "$OUT" || die "cannot create $OUT"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/splitgpt-bench.XXXXXX") || die "mktemp"
+
+# A made-up key; the mock does not check it.  Peers send the same header.
+OPENAI_API_KEY=sk-bench-0000000000000000
+export OPENAI_API_KEY
+unset OPENAI_BASE_URL
+MODEL=mock-model
+
+MOCK_PID=
+cleanup() {
+	if [ -n "$MOCK_PID" ]; then
+		kill "$MOCK_PID" 2>/dev/null
+		wait "$MOCK_PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- sizes ----------------------------------------------------------------
+
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	MAKESPAN="64:16:200 256:64:50 512:256:100"	# N:P:latency_ms
+	PEER_MAKESPAN=2		# how many of those rows get peers
+	TP_N=1000
+	TP_PS="8 32 64"
+	PEER_N=200
+	PEER_PS="8 32"
+	STRAGGLE="256:64:50"
+	MEM_NS="2000"
+	FR_N=128
+	FR_REPS=1
+	SWEEP_PS="1 4 16 64"
+	SWEEP_MIN=32
+else
+	MAKESPAN="400:16:200 2000:64:50 5000:256:100"
+	PEER_MAKESPAN=${BENCH_PEER_ROWS:-3}
+	TP_N=20000
+	TP_PS="8 32 64"
+	PEER_N=2000
+	PEER_PS="8 32"
+	STRAGGLE="2000:64:50"
+	BIG=${BENCH_BIG:-1000000}
+	MEM_NS="10000"
+	[ "$BIG" -gt 0 ] 2>/dev/null && MEM_NS="$MEM_NS $BIG"
+	FR_N=256
+	FR_REPS=3
+	SWEEP_PS="1 4 16 64 256"
+	SWEEP_MIN=400
+fi
+FR_P=64
+MEM_P=16
+
+# ---- small helpers --------------------------------------------------------
+
+# usdiff T0 T1: seconds between two $EPOCHREALTIME values, to the microsecond
+usdiff() {
+	local a=${1/./} b=${2/./} d
+	d=$((10#$b - 10#$a))
+	printf '%d.%06d\n' $((d / 1000000)) $((d % 1000000))
+}
+
+# calc AWK-EXPRESSION [FORMAT]
+calc() {
+	awk "BEGIN { printf \"${2:-%.3f}\", $1 }"
+}
+
+# ideal N P LATENCY_MS: ceil(N/P) x latency, in seconds
+ideal() {
+	awk -v n="$1" -v p="$2" -v l="$3" \
+	    'BEGIN { printf "%.3f", int((n + p - 1) / p) * l / 1000 }'
+}
+
+# per-run timeout: generous, so it only catches a hang
+tmo() {	# N IDEAL_S PER_SECOND
+	awk -v n="$1" -v i="$2" -v r="$3" 'BEGIN { printf "%d", 60 + 10 * i + n / r }'
+}
+
+gen_prompts() {	# N FILE: {"prompt":"p-1","id":"p-1"} ...
+	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++)
+	    printf "{\"prompt\":\"p-%d\",\"id\":\"p-%d\"}\n", i, i }' >"$2"
+}
+
+gen_bodies() {	# N FILE: one chat request body per line, for the peers
+	awk -v n="$1" -v m="$MODEL" 'BEGIN { for (i = 1; i <= n; i++)
+	    printf "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"p-%d\"}]}\n", m, i }' >"$2"
+}
+
+# inputs are generated once per size and kept in $TMP
+prompts() {
+	[ -s "$TMP/prompts.$1" ] || gen_prompts "$1" "$TMP/prompts.$1"
+	printf '%s\n' "$TMP/prompts.$1"
+}
+bodies() {
+	[ -s "$TMP/bodies.$1" ] || gen_bodies "$1" "$TMP/bodies.$1"
+	printf '%s\n' "$TMP/bodies.$1"
+}
+
+# answers FILE: distinct "echo: p-K" answers in FILE
+answers() {
+	grep -o 'echo: p-[0-9]*' "$1" | sort -u | wc -l
+}
+
+# ---- the mock -------------------------------------------------------------
+
+mock_stop() {
+	if [ -n "$MOCK_PID" ]; then
+		kill "$MOCK_PID" 2>/dev/null
+		wait "$MOCK_PID" 2>/dev/null
+		MOCK_PID=
+	fi
+}
+
+# mock_start [mock options]: (re)start the mock, warm it, zero its counters
+mock_start() {
+	local i=0
+	mock_stop
+	rm -f "$TMP/port"
+	"$MOCK" --port 0 --port-file "$TMP/port" --lifetime 3600 "$@" \
+	    2>>"$TMP/mock.err" &
+	MOCK_PID=$!
+	while [ ! -s "$TMP/port" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -s "$TMP/port" ] || { cat "$TMP/mock.err" >&2; die "the mock did not start"; }
+	PORT=$(cat "$TMP/port")
+	ROOT=http://127.0.0.1:$PORT
+	URL=$ROOT/v1
+	# warm: a few curls and a small splitgpt run (page cache, threads)
+	for i in 1 2 3; do
+		curl -sS -m 30 -o /dev/null -H 'Content-Type: application/json' \
+		    -d '{"model":"mock-model","messages":[{"role":"user","content":"warm"}]}' \
+		    "$URL/chat/completions" || die "the mock does not answer"
+	done
+	printf '{"prompt":"warm-%d"}\n' 1 2 3 4 |
+	    timeout -k 5 60 "$SPLITGPT" -q -m "$MODEL" -P 2 --base-url "$URL" \
+	    >/dev/null 2>&1
+	mock_reset
+}
+
+mock_reset() {
+	curl -sS -m 10 -X POST -o /dev/null "$ROOT/reset"
+}
+
+# mock_note: the mock's counters since the last reset, for the notes column
+mock_note() {
+	curl -sS -m 10 "$ROOT/stats?keys=0" |
+	    jq -r '"mock_requests=\(.requests) mock_ok=\(.ok) max_in_flight=\(.max_in_flight)"' \
+	    2>/dev/null
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+mock_ticks() {	# user+system clock ticks the mock has used
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$MOCK_PID/stat"
+}
+
+# ---- running one command --------------------------------------------------
+
+# run_timed TIMEOUT IN OUT CMD...: run CMD under timeout and GNU time; sets
+# WALL (seconds, measured around the command by $EPOCHREALTIME), CPU (user +
+# system of the command and every child it waited for), RC
+run_timed() {
+	local to=$1 in=$2 out=$3 t0 t1
+	shift 3
+	rm -f "$TMP/time"
+	t0=$EPOCHREALTIME
+	timeout -k 5 "$to" /usr/bin/time -f '%e %U %S %M' -o "$TMP/time" \
+	    "$@" <"$in" >"$out" 2>"$TMP/cmd.err"
+	RC=$?
+	t1=$EPOCHREALTIME
+	WALL=$(usdiff "$t0" "$t1")
+	parse_time
+}
+
+parse_time() {
+	CPU=
+	if [ -s "$TMP/time" ]; then
+		CPU=$(tail -n 1 "$TMP/time" | awk '{ printf "%.2f", $2 + $3 }')
+	fi
+}
+
+# sample PID: print "VmHWM-of-PID sum-of-VmRSS-over-PID-and-its-children"
+sample() {
+	awk -v p="$1" -v kids="$(pgrep -P "$1" | tr '\n' ' ')" '
+	function rd(f,   l, a, r) {
+		r = 0
+		while ((getline l < f) > 0) {
+			if (l ~ /^VmRSS:/) { split(l, a, " "); r = a[2] }
+			if (l ~ /^VmHWM:/) { split(l, a, " "); hwm = a[2] }
+		}
+		close(f)
+		return r
+	}
+	BEGIN {
+		hwm = ""
+		t = rd("/proc/" p "/status")
+		if (hwm == "")
+			exit 1		# gone, or a zombie
+		h = hwm
+		n = split(kids, k, " ")
+		for (i = 1; i <= n; i++)
+			t += rd("/proc/" k[i] "/status")
+		print h, t
+	}'
+}
+
+# run_sampled TIMEOUT IN OUT CMD...: like run_timed, and samples the memory
+# of CMD's process (and its children) every ~50 ms; sets also PEAK (VmHWM of
+# the process at the last sample) and TOTAL (largest sum of VmRSS)
+run_sampled() {
+	local to=$1 in=$2 out=$3 w tm c i s max
+	shift 3
+	rm -f "$TMP/time" "$TMP/wall"
+	(
+		t0=$EPOCHREALTIME
+		timeout -k 5 "$to" /usr/bin/time -f '%e %U %S %M' \
+		    -o "$TMP/time" "$@" <"$in" >"$out" 2>"$TMP/cmd.err"
+		rc=$?
+		echo "$t0 $EPOCHREALTIME $rc" >"$TMP/wall"
+	) &
+	w=$!
+	# the chain is: subshell -> timeout -> time -> CMD
+	c=
+	i=0
+	while [ -z "$c" ] && [ $i -lt 500 ]; do
+		tm=$(pgrep -P "$w" | head -n 1)
+		[ -n "$tm" ] && tm=$(pgrep -P "$tm" | head -n 1)
+		[ -n "$tm" ] && c=$(pgrep -P "$tm" | head -n 1)
+		[ -n "$c" ] || sleep 0.01
+		i=$((i + 1))
+	done
+	PEAK=
+	TOTAL=
+	max=$((to * 20 + 100))
+	i=0
+	while [ -n "$c" ] && [ $i -lt $max ]; do
+		s=$(sample "$c") || break
+		set -- $s
+		PEAK=$1
+		[ "$2" -gt "${TOTAL:-0}" ] && TOTAL=$2
+		sleep 0.05
+		i=$((i + 1))
+	done
+	wait "$w"
+	set -- $(cat "$TMP/wall" 2>/dev/null)
+	WALL=$(usdiff "$1" "$2")
+	RC=$3
+	parse_time
+}
+
+# ---- results --------------------------------------------------------------
+
+COLS='name	N	P	latency_ms	wall_s	ideal_s	efficiency	cpu_s	cpu_per_1000	rps	parent_peak_rss_kb	total_rss_kb	notes'
+: >"$OUT/results.tsv"
+printf '%s\n' "$COLS" >"$OUT/results.tsv"
+for f in makespan throughput peers stragglers memory first_request sweep; do
+	printf '%s\n' "$COLS" >"$OUT/$f.tsv"
+done
+
+# row FILE NAME N P LAT WALL IDEAL CPU PEAK TOTAL NOTES: derive efficiency,
+# cpu per 1000 and rps; append to FILE.tsv and results.tsv; print a line
+row() {
+	local file=$1 name=$2 n=$3 p=$4 lat=$5 wall=$6 ideal=$7 cpu=$8
+	local peak=$9 total=${10} notes=${11} eff= c1k= rps= line
+	if [ -n "$ideal" ] && [ -n "$wall" ]; then
+		eff=$(calc "$ideal / $wall")
+	fi
+	[ -n "$cpu" ] && c1k=$(calc "$cpu * 1000 / $n")
+	[ -n "$wall" ] && rps=$(calc "$n / $wall" %.0f)
+	line="$name	$n	$p	$lat	$wall	$ideal	$eff	$cpu	$c1k	$rps	$peak	$total	$notes"
+	printf '%s\n' "$line" >>"$OUT/$file.tsv"
+	printf '%s\n' "$line" >>"$OUT/results.tsv"
+	printf '%s\n' "$line" | awk -F'\t' '{
+		printf "%-26s %8s %4s %4s %8.3f %7s %6s %7s %7s %7s %8s %8s  %s\n",
+		    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 }'
+	LAST_EFF=$eff
+	LAST_C1K=$c1k
+}
+
+header() {
+	printf '\n== %s\n' "$1"
+	printf '%-26s %8s %4s %4s %8s %7s %6s %7s %7s %7s %8s %8s  %s\n' \
+	    name N P lat wall_s ideal_s eff cpu_s cpu/1k rps peak_kb total_kb notes
+}
+
+# completeness note: "" when all N answers are there
+check_note() {	# OUT_FILE N RC
+	local got
+	got=$(answers "$1")
+	CHECK="answers=$got/$2"
+	[ "$got" -eq "$2" ] || CHECK="WARNING:answers=$got/$2"
+	[ "$3" -eq 0 ] || CHECK="$CHECK rc=$3"
+	[ "$3" -eq 124 ] && CHECK="$CHECK TIMEOUT"
+}
+
+# ---- the three programs ---------------------------------------------------
+
+# splitgpt_run N P LAT [sampled]: run splitgpt on N prompts; sets the
+# variables of run_timed/run_sampled plus CHECK and MNOTE
+splitgpt_run() {
+	local n=$1 p=$2 lat=$3 in id to
+	in=$(prompts "$n")
+	id=$(ideal "$n" "$p" "$lat")
+	to=$(tmo "$n" "$id" 1000)
+	mock_reset
+	if [ "${4:-}" = sampled ]; then
+		run_sampled "$to" "$in" "$TMP/out" \
+		    "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL"
+	else
+		PEAK= TOTAL=
+		run_timed "$to" "$in" "$TMP/out" \
+		    "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL"
+	fi
+	MNOTE=$(mock_note)
+	check_note "$TMP/out" "$n" "$RC"
+}
+
+# peer_run xargs|parallel N P LAT: one curl per request, P at a time
+peer_run() {
+	local kind=$1 n=$2 p=$3 lat=$4 in id to
+	in=$(bodies "$n")
+	id=$(ideal "$n" "$p" "$lat")
+	to=$(tmo "$n" "$id" 20)
+	set -- curl -sS --max-time 60 -H 'Content-Type: application/json' \
+	    -H "Authorization: Bearer $OPENAI_API_KEY" -w '\n' \
+	    "$URL/chat/completions" --data-binary
+	mock_reset
+	case $kind in
+	xargs)
+		run_timed "$to" "$in" "$TMP/out" \
+		    xargs -d '\n' -n 1 -P "$p" "$@"
+		;;
+	parallel)
+		run_timed "$to" "$in" "$TMP/out" \
+		    parallel --will-cite -k -j "$p" "$@"
+		;;
+	esac
+	MNOTE=$(mock_note)
+	check_note "$TMP/out" "$n" "$RC"
+}
+
+# ---- start ----------------------------------------------------------------
+
+# the launcher's own cost (timeout + GNU time), included in every wall_s
+LAUNCH=$(
+	for i in 1 2 3 4 5; do
+		t0=$EPOCHREALTIME
+		timeout 10 /usr/bin/time -o /dev/null true
+		t1=$EPOCHREALTIME
+		usdiff "$t0" "$t1"
+	done | sort -n | sed -n 3p
+)
+[ "$HAVE_PARALLEL" = 1 ] && parallel --will-cite true ::: 1 >/dev/null 2>&1
+
+{
+	echo "splitgpt benchmark  $(date -u '+%Y-%m-%d %H:%M:%SZ')  $(uname -srm)"
+	echo "splitgpt: $SPLITGPT ($("$SPLITGPT" --version 2>&1 | head -n 1))"
+	echo "cpus: $(nproc)  load: $(cut -d' ' -f1-3 /proc/loadavg)  quick: $QUICK"
+	echo "launcher overhead (timeout + GNU time, in every wall_s): ${LAUNCH}s"
+	echo "efficiency = ideal/wall, ideal = ceil(N/P) x latency;" \
+	    "cpu = user+sys incl. waited-for children"
+} | tee "$OUT/info.txt"
+
+# ---- 1 and 6: makespan, with peers ----------------------------------------
+
+header "1. makespan efficiency (6: peers on the same mock, same N and P)"
+: >"$TMP/cmp"
+k=0
+for spec in $MAKESPAN; do
+	IFS=: read -r n p lat <<EOF
+$spec
+EOF
+	k=$((k + 1))
+	say "makespan N=$n P=$p latency=${lat}ms"
+	mock_start --latency "$lat"
+	id=$(ideal "$n" "$p" "$lat")
+	splitgpt_run "$n" "$p" "$lat"
+	row makespan splitgpt "$n" "$p" "$lat" "$WALL" "$id" "$CPU" "" "" \
+	    "$CHECK $MNOTE"
+	s_eff=$LAST_EFF s_c1k=$LAST_C1K
+	[ $k -le "$PEER_MAKESPAN" ] || continue
+	for peer in xargs parallel; do
+		[ "$peer" = parallel ] && [ "$HAVE_PARALLEL" = 0 ] && continue
+		say "  peer $peer"
+		peer_run "$peer" "$n" "$p" "$lat"
+		row peers "makespan:$peer-curl" "$n" "$p" "$lat" "$WALL" "$id" \
+		    "$CPU" "" "" "$CHECK $MNOTE"
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$peer-curl" \
+		    "$n" "$p" "$lat" "$s_eff" "$LAST_EFF" "$s_c1k" "$LAST_C1K" \
+		    "$CHECK" >>"$TMP/cmp"
+	done
+done
+
+# ---- 2 and 6: throughput at zero latency, with peers ----------------------
+
+header "2. throughput at zero latency (6: peers at N=$PEER_N)"
+mock_start --latency 0
+for p in $TP_PS; do
+	say "throughput N=$TP_N P=$p"
+	m0=$(mock_ticks)
+	splitgpt_run "$TP_N" "$p" 0
+	m1=$(mock_ticks)
+	mcpu=$(calc "($m1 - $m0) / $CLK_TCK" %.2f)
+	row throughput splitgpt "$TP_N" "$p" 0 "$WALL" "" "$CPU" "" "" \
+	    "$CHECK mock_cpu_s=$mcpu $MNOTE"
+done
+for p in $PEER_PS; do
+	say "throughput peers N=$PEER_N P=$p"
+	m0=$(mock_ticks)
+	splitgpt_run "$PEER_N" "$p" 0
+	m1=$(mock_ticks)
+	mcpu=$(calc "($m1 - $m0) / $CLK_TCK" %.2f)
+	row peers "throughput:splitgpt" "$PEER_N" "$p" 0 "$WALL" "" "$CPU" \
+	    "" "" "$CHECK mock_cpu_s=$mcpu $MNOTE"
+	s_rps=$(calc "$PEER_N / $WALL" %.0f) s_c1k=$LAST_C1K
+	for peer in xargs parallel; do
+		[ "$peer" = parallel ] && [ "$HAVE_PARALLEL" = 0 ] && continue
+		say "  peer $peer"
+		m0=$(mock_ticks)
+		peer_run "$peer" "$PEER_N" "$p" 0
+		m1=$(mock_ticks)
+		mcpu=$(calc "($m1 - $m0) / $CLK_TCK" %.2f)
+		row peers "throughput:$peer-curl" "$PEER_N" "$p" 0 "$WALL" "" \
+		    "$CPU" "" "" "$CHECK mock_cpu_s=$mcpu $MNOTE"
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$peer-curl" \
+		    "$PEER_N" "$p" 0 "rps:$s_rps" \
+		    "rps:$(calc "$PEER_N / $WALL" %.0f)" "$s_c1k" "$LAST_C1K" \
+		    "$CHECK" >>"$TMP/cmp"
+	done
+done
+
+# ---- 3: stragglers --------------------------------------------------------
+
+header "3. stragglers (mock --slow 0.01:20)"
+IFS=: read -r n p lat <<EOF
+$STRAGGLE
+EOF
+say "stragglers N=$n P=$p latency=${lat}ms"
+mock_start --latency "$lat" --slow 0.01:20
+id=$(ideal "$n" "$p" "$lat")
+# a bound that counts the slow requests' work: expected 1% of N at 20 x
+wb=$(awk -v n="$n" -v p="$p" -v l="$lat" 'BEGIN {
+	s = n * 0.01; w = ((n - s) * l + s * 20 * l) / p / 1000
+	i = int((n + p - 1) / p) * l / 1000; if (i > w) w = i
+	if (w < 20 * l / 1000) w = 20 * l / 1000
+	printf "%.3f", w }')
+splitgpt_run "$n" "$p" "$lat"
+row stragglers splitgpt "$n" "$p" "$lat" "$WALL" "$id" "$CPU" "" "" \
+    "$CHECK work_bound_s=$wb eff_vs_work_bound=$(calc "$wb / $WALL") $MNOTE"
+
+# ---- 4: memory ------------------------------------------------------------
+
+header "4. memory (P=$MEM_P, latency 0; peak = VmHWM of the parent, total = sum of VmRSS)"
+mock_start --latency 0
+for n in $MEM_NS; do
+	say "memory N=$n P=$MEM_P (generating input)"
+	in=$(prompts "$n")
+	say "memory N=$n P=$MEM_P (running)"
+	splitgpt_run "$n" "$MEM_P" 0 sampled
+	maxrss=$(tail -n 1 "$TMP/time" 2>/dev/null | awk '{ print $4 }')
+	row memory splitgpt "$n" "$MEM_P" 0 "$WALL" "" "$CPU" "$PEAK" "$TOTAL" \
+	    "$CHECK time_maxrss_kb=$maxrss $MNOTE"
+	rm -f "$TMP/out"
+done
+rm -f "$TMP/prompts.${BIG:-none}"
+
+# ---- 5: time to the first request -----------------------------------------
+
+header "5. time from exec to the first request on the wire (P=$FR_P)"
+mock_start --latency 0 --log "$TMP/fr.log"
+
+# calibrate TAG: map the mock's log clock (ms since it started) to ours.
+# A raw HTTP request through bash's /dev/tcp (no fork between the two
+# timestamps); the mock logs it between CAL_A and CAL_B.  Sets CAL_MID (our
+# microseconds) and CAL_MS (the mock's ms), CAL_ERR (half the bracket, ms).
+calibrate() {
+	local body req line ta tb
+	body="{\"model\":\"$MODEL\",\"messages\":[{\"role\":\"user\",\"content\":\"calib-$1\"}]}"
+	req=$(printf 'POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' "${#body}" "$body")
+	exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return 1
+	ta=$EPOCHREALTIME
+	printf '%s' "$req" >&3
+	read -r -t 10 line <&3
+	tb=$EPOCHREALTIME
+	exec 3<&- 3>&-
+	ta=${ta/./} tb=${tb/./}
+	CAL_MID=$(((10#$ta + 10#$tb) / 2))
+	CAL_ERR=$(calc "($tb - $ta) / 2000" %.2f)
+	CAL_MS=
+	local i=0
+	while [ -z "$CAL_MS" ] && [ $i -lt 50 ]; do
+		CAL_MS=$(awk -F'\t' -v k="calib-$1" '$3 == k { print $1; exit }' \
+		    "$TMP/fr.log")
+		[ -n "$CAL_MS" ] || sleep 0.02
+		i=$((i + 1))
+	done
+	[ -n "$CAL_MS" ]
+}
+
+in=$(prompts "$FR_N")
+: >"$TMP/fr.vals"
+for rep in $(seq 1 "$FR_REPS"); do
+	say "first request, run $rep of $FR_REPS"
+	calibrate "$rep" || die "calibration failed"
+	skip=$(wc -l <"$TMP/fr.log")
+	mock_reset
+	rm -f "$TMP/t0"
+	# the timestamp is taken in the process that then execs splitgpt
+	timeout -k 5 60 bash -c 'printf "%s\n" "$EPOCHREALTIME" >"$0"; exec "$@"' \
+	    "$TMP/t0" "$SPLITGPT" -q -m "$MODEL" -P "$FR_P" --base-url "$URL" \
+	    <"$in" >"$TMP/out" 2>"$TMP/cmd.err"
+	RC=$?
+	t1=$EPOCHREALTIME
+	t0=$(cat "$TMP/t0")
+	WALL=$(usdiff "$t0" "$t1")
+	MNOTE=$(mock_note)
+	check_note "$TMP/out" "$FR_N" "$RC"
+	# the log's lines for this run, sorted by the mock's ms: the first and
+	# the P-th (every worker has sent one by then)
+	set -- $(tail -n +"$((skip + 1))" "$TMP/fr.log" |
+	    awk -F'\t' '$3 ~ /^p-/ { print $1 }' | sort -n |
+	    awk -v p="$FR_P" 'NR == 1 { f = $1 } NR == p { q = $1 }
+	    END { print f, q }')
+	t0us=${t0/./}
+	first=$(calc "(($1 + 0.5) * 1000 + $CAL_MID - $CAL_MS * 1000 - 0.5 * 1000 - $t0us) / 1000" %.1f)
+	pth=$(calc "(($2 + 0.5) * 1000 + $CAL_MID - $CAL_MS * 1000 - 0.5 * 1000 - $t0us) / 1000" %.1f)
+	# cross-check with strace: execve to the first connect() to the mock
+	st=
+	if [ "$HAVE_STRACE" = 1 ]; then
+		timeout -k 5 60 strace -f --seccomp-bpf -ttt -e trace=execve,connect \
+		    -o "$TMP/strace" "$SPLITGPT" -q -m "$MODEL" -P "$FR_P" \
+		    --base-url "$URL" <"$in" >/dev/null 2>"$TMP/cmd.err" ||
+		    say "strace run failed: $(head -n 1 "$TMP/cmd.err")"
+		st=$(awk -v port="$PORT" '
+		    /execve\(/ && e == "" { e = $2 }
+		    /connect\(/ && index($0, "htons(" port ")") && c == "" { c = $2 }
+		    END { if (e != "" && c != "") printf "%.1f", (c - e) * 1000 }' \
+		    "$TMP/strace" 2>/dev/null)
+	fi
+	echo "$first" >>"$TMP/fr.vals"
+	row first_request splitgpt "$FR_N" "$FR_P" 0 "$WALL" "" "" "" "" \
+	    "$CHECK first_request_ms=$first pth_request_ms=$pth calib_err_ms=$CAL_ERR strace_first_connect_ms=${st:-n/a} $MNOTE"
+done
+FR_MEDIAN=$(sort -n "$TMP/fr.vals" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+
+# ---- 7: efficiency and CPU against P --------------------------------------
+
+header "7. efficiency and CPU/1000 against P (latency 50 ms; N = max($SWEEP_MIN, 8P))"
+mock_start --latency 50
+for p in $SWEEP_PS; do
+	n=$((8 * p))
+	[ $n -lt $SWEEP_MIN ] && n=$SWEEP_MIN
+	say "sweep N=$n P=$p"
+	id=$(ideal "$n" "$p" 50)
+	splitgpt_run "$n" "$p" 50
+	row sweep splitgpt "$n" "$p" 50 "$WALL" "$id" "$CPU" "" "" "$CHECK $MNOTE"
+done
+mock_stop
+
+if [ "$HAVE_GNUPLOT" = 1 ]; then
+	gnuplot -e "datafile='$OUT/sweep.tsv'; outfile='$OUT/efficiency.png'" \
+	    "$HERE/plot.gp" 2>"$TMP/gnuplot.err" ||
+	    say "gnuplot failed: $(head -n 3 "$TMP/gnuplot.err")"
+else
+	say "no gnuplot: efficiency.png not drawn"
+fi
+
+# ---- summary: splitgpt against the peers ----------------------------------
+
+{
+	printf '\n== 6. splitgpt against its peers (same mock, same N and P, same run)\n'
+	printf '%-15s %6s %4s %4s %12s %12s %7s %9s %9s %7s  %s\n' peer N P lat \
+	    splitgpt peer ratio cpu1k_sg cpu1k_peer ratio check
+	awk -F'\t' '{
+		s = $5; q = $6; unit = "eff"
+		if (s ~ /^rps:/) { sub(/^rps:/, "", s); sub(/^rps:/, "", q); unit = "rps" }
+		r = (q + 0 > 0) ? sprintf("%.2fx", s / q) : "-"
+		c = ($7 + 0 > 0) ? sprintf("%.1fx", $8 / $7) : "-"
+		printf "%-15s %6s %4s %4s %12s %12s %7s %9s %9s %7s  %s\n", $1, $2, $3,
+		    $4, unit "=" s, unit "=" q, r, $7, $8, c, $9
+	}' "$TMP/cmp"
+	echo "(ratio: splitgpt's efficiency or rps over the peer's; CPU ratio: the peer's CPU/1000 over splitgpt's)"
+	printf '\nfirst request median: %s ms (P=%s)\n' "$FR_MEDIAN" "$FR_P"
+	printf 'TSV: %s/*.tsv' "$OUT"
+	[ -s "$OUT/efficiency.png" ] && printf '   plot: %s/efficiency.png' "$OUT"
+	printf '\n'
+} | tee "$OUT/summary.txt"
