@@ -121,3 +121,27 @@ in_order() {
 		END { if (NR != n) { print "# " NR " records, want " n; bad++ }
 		      exit bad > 0 }'
 }
+
+# sg_bg IN OUT [options...]: start splitgpt in the background under
+# timeout(1); SG_WAIT is the pid to wait for, SG_PID splitgpt's own.
+sg_bg() {
+	_in=$1
+	_out=$2
+	shift 2
+	timeout -k 5 "${SG_TIMEOUT:-300}" "$SPLITGPT" --base-url "$MOCK_URL" \
+	    "$@" <"$_in" >"$_out" 2>>"$T/sg_bg.err" &
+	SG_WAIT=$!
+	_pids="$_pids $SG_WAIT"
+	SG_PID=
+	_i=0
+	while [ -z "$SG_PID" ] && [ $_i -lt 50 ]; do
+		SG_PID=$(pgrep -P "$SG_WAIT" 2>/dev/null | head -1)
+		[ -n "$SG_PID" ] || sleep 0.05
+		_i=$((_i + 1))
+	done
+}
+
+# workers PID: the worker processes of a splitgpt parent.
+workers() {
+	pgrep -P "$1" 2>/dev/null
+}

@@ -390,7 +390,7 @@ peer_run() {
 		;;
 	parallel)
 		run_timed "$to" "$in" "$TMP/out" \
-		    parallel --will-cite -k -j "$p" "$@"
+		    parallel --will-cite -q -k -j "$p" "$@"
 		;;
 	esac
 	MNOTE=$(mock_note)
@@ -616,7 +616,7 @@ done
 mock_stop
 
 if [ "$HAVE_GNUPLOT" = 1 ]; then
-	gnuplot -e "datafile='$OUT/sweep.tsv'; outfile='$OUT/efficiency.png'" \
+	gnuplot -e "datafile='$OUT/sweep.tsv'; outfile='$OUT/efficiency.png'; nmin=$SWEEP_MIN" \
 	    "$HERE/plot.gp" 2>"$TMP/gnuplot.err" ||
 	    say "gnuplot failed: $(head -n 3 "$TMP/gnuplot.err")"
 else

@@ -4,10 +4,12 @@
 #       tests/bench/plot.gp
 #
 # datafile is bench.sh's sweep.tsv (a header line, then one row per P;
-# columns: 3 P, 2 N, 4 latency_ms, 7 efficiency, 9 cpu_per_1000).
+# columns: 3 P, 2 N, 4 latency_ms, 7 efficiency, 9 cpu_per_1000); nmin is
+# the smallest N of the sweep, for the title.
 
 if (!exists("datafile")) datafile = 'build/bench/sweep.tsv'
 if (!exists("outfile")) outfile = 'build/bench/efficiency.png'
+if (!exists("nmin")) nmin = 400
 
 if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
 	set terminal pngcairo size 900,560 enhanced font "sans,10"
@@ -17,7 +19,7 @@ if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
 set output outfile
 
 set datafile separator "\t"
-set title "splitgpt against the mock, latency 50 ms, N = max(400, 8P)\nefficiency = ceil(N/P) x latency / wall;  CPU = user+sys of splitgpt and its workers"
+set title sprintf("splitgpt against the mock, latency 50 ms, N = max(%d, 8P)\n", nmin) . "efficiency = ceil(N/P) x latency / wall;  CPU = user+sys of splitgpt and its workers"
 set xlabel "P (worker processes)"
 set logscale x 2
 set xrange [0.7:370]
