@@ -100,6 +100,7 @@ struct msg_result {
 	uint64_t prompt_tokens;
 	uint64_t completion_tokens;
 	uint64_t latency_us;	/* first attempt's start to the end */
+	uint64_t started_ms;	/* wall clock at the first attempt */
 	uint64_t rawlen;	/* the output line's length inflated */
 	const char *data;	/* the output line, deflated */
 	size_t len;

@@ -62,6 +62,13 @@ int lr_fill(struct linereader *lr);
 /* Next line: 1 (filled *ln), 0 (need lr_fill), -1 (no more lines). */
 int lr_next(struct linereader *lr, struct line *ln);
 
+/*
+ * Count the non-blank lines of a regular file (gzip or not) with pread(2)
+ * from offset 0, so the descriptor's position is left alone.  For the
+ * progress line's total; holds no line in memory.
+ */
+uint64_t count_lines(int fd);
+
 struct request {
 	struct buf path;	/* e.g. /v1/chat/completions */
 	struct buf custom_id;

@@ -39,7 +39,7 @@ enum errcode {
 	ERR_RETRY_TOO_LONG,	/* the server asked to wait too long */
 	ERR_RETRIES_EXHAUSTED,	/* an HTTP error on every attempt */
 	ERR_WORKER_CRASHED,	/* killed the worker on every attempt */
-	ERR_NOT_SENT,		/* the run halted or was interrupted */
+	ERR_NOT_SENT,		/* the run halted before sending it */
 	ERR_INTERNAL,		/* a bug or a system failure */
 	ERR_COUNT
 };

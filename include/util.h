@@ -16,6 +16,7 @@
 #define SPLITGPT_UTIL_H
 
 #include <stddef.h>	/* size_t */
+#include <signal.h>	/* sig_atomic_t */
 #include <stdint.h>	/* uint64_t */
 #include <sys/types.h>	/* ssize_t */
 
@@ -83,8 +84,13 @@ int write_full(int fd, const void *p, size_t n);
 /* Milliseconds and microseconds on the monotonic clock. */
 uint64_t now_ms(void);
 uint64_t now_us(void);
-/* Sleep for ms milliseconds, resuming after signals. */
-void sleep_ms(uint64_t ms);
+/* Milliseconds since the epoch, for logs. */
+uint64_t wall_ms(void);
+/*
+ * Sleep for ms milliseconds, resuming after signals, unless *stop becomes
+ * non-zero (stop may be NULL).
+ */
+void sleep_ms(uint64_t ms, volatile sig_atomic_t *stop);
 
 /*
  * Parse a whole decimal number / a decimal duration in seconds ("1.5")

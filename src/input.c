@@ -160,6 +160,56 @@ int lr_next(struct linereader *lr, struct line *ln)
 	}
 }
 
+uint64_t count_lines(int fd)
+{
+	static unsigned char in[READ_CHUNK], out[INFLATE_CHUNK];
+	z_stream z;
+	off_t off = 0;
+	uint64_t lines = 0;
+	int gz = -1, text = 0, zrc = Z_OK;
+	ssize_t n;
+
+	memset(&z, 0, sizeof(z));
+	while ((n = pread(fd, in, sizeof(in), off)) > 0) {
+		off += n;
+		if (gz < 0) {
+			gz = n >= 2 && in[0] == 0x1f && in[1] == 0x8b;
+			if (gz && inflateInit2(&z, 15 + 16) != Z_OK)
+				return 0;
+		}
+		z.next_in = in;
+		z.avail_in = n;
+		do {
+			const unsigned char *p = in;
+			size_t len = n, i;
+
+			if (gz) {
+				z.next_out = out;
+				z.avail_out = sizeof(out);
+				zrc = inflate(&z, Z_NO_FLUSH);
+				if (zrc == Z_STREAM_END && z.avail_in > 0)
+					inflateReset(&z);
+				else if (zrc != Z_OK && zrc != Z_STREAM_END &&
+				    zrc != Z_BUF_ERROR)
+					z.avail_in = 0;
+				p = out;
+				len = sizeof(out) - z.avail_out;
+			}
+			for (i = 0; i < len; i++) {
+				if (p[i] == '\n') {
+					lines += text;
+					text = 0;
+				} else if (p[i] != ' ' && p[i] != '\t' &&
+				    p[i] != '\r')
+					text = 1;
+			}
+		} while (gz && (z.avail_in > 0 || z.avail_out == 0));
+	}
+	if (gz > 0)
+		inflateEnd(&z);
+	return lines + text;
+}
+
 /*
  * UTF-8 validity, by the table of well-formed byte sequences in Unicode
  * 3.9 (no overlong forms, no surrogates, nothing above U+10FFFF).
@@ -571,7 +621,8 @@ enum errcode input_classify(struct classifier *c, const char *line,
 		json_object *p, *sys = NULL;
 		const char *system = cfg->system;
 
-		json_object_object_get_ex(v, "id", &idv);
+		if (!json_object_object_get_ex(v, "id", &idv))
+			json_object_object_get_ex(v, "custom_id", &idv);
 		if (idv && !json_object_is_type(idv, json_type_string) &&
 		    !json_object_is_type(idv, json_type_int)) {
 			take_id(c, NULL, lineno, req);
@@ -595,6 +646,7 @@ enum errcode input_classify(struct classifier *c, const char *line,
 		if (kind == K_COMPLETIONS) {
 			body = json_object_get(v);
 			json_object_object_del(body, "id");
+			json_object_object_del(body, "custom_id");
 			json_object_object_del(body, "system");
 			goto build;
 		}
@@ -605,7 +657,7 @@ enum errcode input_classify(struct classifier *c, const char *line,
 		    json_object_get_string_len(p), system);
 		json_object_object_foreach(v, key, val) {
 			if (strcmp(key, "prompt") && strcmp(key, "id") &&
-			    strcmp(key, "system"))
+			    strcmp(key, "custom_id") && strcmp(key, "system"))
 				json_object_object_add(body, key,
 				    json_object_get(val));
 		}

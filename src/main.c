@@ -51,6 +51,8 @@
 #include <stdio.h>	/* printf, FILE */
 #include <stdlib.h>	/* getenv, exit */
 #include <string.h>	/* strcmp, strchr */
+#include <sys/resource.h>	/* getrusage */
+#include <sys/stat.h>	/* fstat */
 #include <sys/wait.h>	/* waitpid */
 #include <time.h>	/* time */
 #include <unistd.h>	/* fork, pipe, close */
@@ -59,18 +61,21 @@
 #include "config.h"	/* struct config */
 #include "frame.h"	/* messages to and from workers */
 #include "input.h"	/* line reader, classifier */
+#include "output.h"	/* stdout or -o FILE, resume */
 #include "record.h"	/* error records */
 #include "reorder.h"	/* the reorder ring */
+#include "stats.h"	/* counts, progress, summary, job log */
 #include "util.h"	/* messages, buffers */
 #include "worker.h"	/* worker_main */
 
 #define MAX_JOBS 4096
 #define OUT_FLUSH (256 * 1024)	/* write output at least this often */
+#define DRAW_US 250000		/* redraw the progress line this often */
 
 static const char usage_text[] =
 "usage: splitgpt [-hqVv] [-P jobs] [-m model] [-d json] [-H header]\n"
-"                [--text] [--format record|content] [option ...]\n"
-"                < input.jsonl > output.jsonl\n";
+"                [-o file [--resume]] [--text] [--format record|content]\n"
+"                [option ...] < input.jsonl > output.jsonl\n";
 
 static const char help_text[] =
 "Send each input line to an OpenAI-compatible API with N worker processes;\n"
@@ -116,7 +121,17 @@ static const char help_text[] =
 "                             written (default the larger of 1024 and 64 x P)\n"
 "      --max-buffer SIZE      compressed bytes of results waiting\n"
 "                             (default 256M)\n"
-"  -q, --quiet                no warnings about bad lines\n"
+"  -o, --output FILE          write the records to FILE (replaced whole,\n"
+"                             through FILE.partial) instead of stdout\n"
+"      --resume               with -o: keep FILE's successes, send the rest\n"
+"      --progress             draw a progress line on stderr (default when\n"
+"                             stderr is a terminal)\n"
+"      --no-progress          no progress line\n"
+"      --stats FILE           write the summary's figures to FILE as JSON\n"
+"      --joblog FILE          a tab-separated line per finished line\n"
+"      --price-in USD         price per million prompt tokens, for the cost\n"
+"      --price-out USD        price per million completion tokens\n"
+"  -q, --quiet                no warnings, no summary, no progress\n"
 "  -v, --verbose              a line on stderr per request\n"
 "  -h, --help                 this help\n"
 "  -V, --version              the version\n"
@@ -167,6 +182,23 @@ struct parent {
 	unsigned long long ok, failed, requests_failed, finished;
 	long long halt_count;	/* --halt-after N, or -1 */
 	int halt_percent;	/* --halt-after N%, or -1 */
+
+	struct stats st;
+	struct output sink;
+	const char *out_path;	/* -o */
+	int resume;
+	struct buf reused;	/* a record taken from the -o file */
+	int progress;		/* draw the progress line */
+	int drawn;		/* a progress line is on the screen */
+	uint64_t drawn_at;
+	int counter_fd;		/* the line counter's answer, or -1 */
+	pid_t counter_pid;
+	struct buf scratch;	/* an inflated result, for the journal */
+	const char *joblog_path;
+	int joblog_fd;		/* -1: no job log */
+	struct buf jl;
+	const char *stats_path;
+	struct buf idbuf;
 };
 
 static volatile sig_atomic_t signals_seen;
@@ -247,6 +279,12 @@ static void parent_error(struct parent *pp, uint64_t seq, uint64_t lineno,
 	    pp->req.custom_id.len, &re);
 	put_result(pp, seq, rec.data, rec.len, rec.len, 0);
 	pp->failed++;
+	pp->st.done++;
+	pp->st.failed++;
+	pp->st.by_code[code]++;
+	if (pp->joblog_fd >= 0)
+		joblog_line(&pp->jl, seq, pp->req.custom_id.data,
+		    pp->req.custom_id.len, wall_ms(), 0, attempts, 0, code, 0, 0);
 }
 
 static void send_to(struct parent *pp, int i)
@@ -306,6 +344,26 @@ static int dispatch(struct parent *pp)
 			code = input_classify(pp->cls, ln.p, ln.len, ln.lineno,
 			    &pp->req, &pp->msg);
 		}
+		if (pp->resume) {
+			int r2 = output_reuse(&pp->sink, ln.lineno,
+			    pp->req.custom_id.data, pp->req.custom_id.len,
+			    &pp->reused, &pp->msg);
+
+			if (r2 < 0) {
+				die_status = EXIT_USAGE;
+				die("%s", pp->msg.data);
+			}
+			if (r2 > 0) {
+				put_result(pp, seq, xmemdup(pp->reused.data,
+				    pp->reused.len), pp->reused.len,
+				    pp->reused.len, 0);
+				pp->ok++;
+				pp->st.done++;
+				pp->st.ok++;
+				pp->st.reused++;
+				continue;
+			}
+		}
 		if (code != ERR_NONE) {
 			if (!cfg->quiet)
 				warnx("%s", pp->msg.data);
@@ -346,12 +404,37 @@ static void halt(struct parent *pp, const char *why)
 		return;
 	pp->halted = 1;
 	pp->halt_why = why;
-	warnx("halting: %s; requests in flight finish, the rest are not sent",
+	if (!pp->cfg->quiet)
+		warnx("halting: %s; requests in flight finish, the rest are not sent",
 	    why);
 }
 
-static void count_result(struct parent *pp, const struct msg_result *m)
+static void count_result(struct parent *pp, int i, uint64_t seq,
+    const struct msg_result *m)
 {
+	struct stats *st = &pp->st;
+
+	st->done++;
+	st->requests++;
+	st->retries += m->attempts > 1 ? m->attempts - 1 : 0;
+	st->prompt_tokens += m->prompt_tokens;
+	st->completion_tokens += m->completion_tokens;
+	stats_latency(st, m->latency_us);
+	if (m->flags & RESULT_OK)
+		st->ok++;
+	else {
+		st->failed++;
+		if (m->error != ERR_NONE && m->error < ERR_COUNT)
+			st->by_code[m->error]++;
+		else
+			st->http_errors++;
+	}
+	if (pp->joblog_fd >= 0) {
+		msg_request_custom_id(&pp->slots[i].sent, &pp->idbuf);
+		joblog_line(&pp->jl, seq, pp->idbuf.data, pp->idbuf.len,
+		    m->started_ms, m->latency_us, m->attempts, m->status,
+		    m->error, m->prompt_tokens, m->completion_tokens);
+	}
 	pp->finished++;
 	if (m->flags & RESULT_OK) {
 		pp->ok++;
@@ -377,6 +460,32 @@ static void mark_idle(struct parent *pp, int i)
 	pp->idle[pp->nidle++] = i;
 }
 
+/* Inflate a result of len bytes (rawlen inflated) onto the end of out. */
+static void inflate_onto(struct parent *pp, struct buf *out, const char *data,
+    size_t len, size_t rawlen)
+{
+	buf_grow(out, rawlen);
+	inflateReset(&pp->z);
+	pp->z.next_in = (unsigned char *)data;
+	pp->z.avail_in = len;
+	pp->z.next_out = (unsigned char *)out->data + out->len;
+	pp->z.avail_out = rawlen;
+	if (inflate(&pp->z, Z_FINISH) != Z_STREAM_END || pp->z.avail_out != 0)
+		die("internal: a result did not inflate");
+	out->len += rawlen;
+	out->data[out->len] = 0;
+}
+
+/* A success that must wait for earlier lines: journal it (-o only). */
+static void journal(struct parent *pp, const struct msg_result *m)
+{
+	if (!(m->flags & RESULT_OK))
+		return;
+	buf_reset(&pp->scratch);
+	inflate_onto(pp, &pp->scratch, m->data, m->len, m->rawlen);
+	output_journal(&pp->sink, pp->scratch.data, pp->scratch.len);
+}
+
 /* Use every complete frame in the worker's buffer; -1 on nonsense. */
 static int take_frames(struct parent *pp, int i)
 {
@@ -400,9 +509,11 @@ static int take_frames(struct parent *pp, int i)
 		}
 		off += used;
 		if (!reorder_has(&pp->ring, f.seq)) {
+			if (pp->out_path && f.seq != pp->ring.next)
+				journal(pp, &m);
 			put_result(pp, f.seq, xmemdup(m.data, m.len), m.len,
 			    m.rawlen, 1);
-			count_result(pp, &m);
+			count_result(pp, i, f.seq, &m);
 		}
 		pp->idle_deaths = 0;
 		mark_idle(pp, i);
@@ -449,7 +560,7 @@ static void bury(struct parent *pp, int i)
 			struct buf m = { 0 };
 
 			buf_addf(&m, "line %llu: the worker died (%s %d) on "
-			    "each of %u attempts",
+			    "each of %u attempt(s)",
 			    (unsigned long long)s->lineno,
 			    WIFSIGNALED(st) ? "signal" : "exit status",
 			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
@@ -459,6 +570,8 @@ static void bury(struct parent *pp, int i)
 			    m.data, attempts);
 			pp->requests_failed++;
 			pp->finished++;
+			pp->st.requests++;
+			pp->st.retries += attempts - 1;
 			buf_release(&m);
 			mark_idle(pp, i);
 			return;
@@ -505,24 +618,107 @@ static void collect(struct parent *pp, int i)
 	}
 }
 
+/* The reader of standard output is gone (| head): leave as cat does. */
+static void broken_pipe(struct parent *pp)
+{
+	int i;
+
+	for (i = 0; i < pp->cfg->jobs; i++)
+		if (pp->slots[i].pid > 0)
+			kill(pp->slots[i].pid, SIGKILL);
+	for (i = 0; i < pp->cfg->jobs; i++)
+		if (pp->slots[i].pid > 0)
+			waitpid(pp->slots[i].pid, NULL, 0);
+	if (pp->counter_pid > 0)
+		kill(pp->counter_pid, SIGKILL);
+	signal(SIGPIPE, SIG_DFL);
+	raise(SIGPIPE);
+	_exit(EXIT_INTERNAL);
+}
+
 static void write_out(struct parent *pp)
 {
 	if (pp->out.len == 0)
 		return;
-	if (write_full(1, pp->out.data, pp->out.len) < 0) {
-		if (errno == EPIPE) {
-			/* The reader is gone (| head): leave like cat does. */
-			int i;
-
-			for (i = 0; i < pp->cfg->jobs; i++)
-				if (pp->slots[i].pid > 0)
-					kill(pp->slots[i].pid, SIGKILL);
-			signal(SIGPIPE, SIG_DFL);
-			raise(SIGPIPE);
-		}
-		die_errno("standard output");
+	if (output_write(&pp->sink, pp->out.data, pp->out.len) < 0) {
+		if (errno == EPIPE && pp->out_path == NULL)
+			broken_pipe(pp);
+		die_errno("%s", pp->out_path ? pp->out_path : "standard output");
 	}
 	buf_reset(&pp->out);
+}
+
+static void write_joblog(struct parent *pp)
+{
+	if (pp->joblog_fd < 0 || pp->jl.len == 0)
+		return;
+	if (write_full(pp->joblog_fd, pp->jl.data, pp->jl.len) < 0)
+		die_errno("--joblog %s", pp->joblog_path);
+	buf_reset(&pp->jl);
+}
+
+static void draw_progress(struct parent *pp, int final)
+{
+	struct buf line = { 0 };
+	uint64_t now = now_us();
+
+	if (!pp->progress || (!final && now - pp->drawn_at < DRAW_US))
+		return;
+	pp->drawn_at = now;
+	stats_rate(&pp->st, now);
+	buf_adds(&line, "\r");
+	if (!final) {
+		buf_adds(&line, "splitgpt: ");
+		stats_progress(&pp->st, now, &line);
+	}
+	buf_adds(&line, "\033[K");
+	(void)write_full(2, line.data, line.len);
+	pp->drawn = !final;
+	buf_release(&line);
+}
+
+/* A child that counts the input's lines, for the progress line's total. */
+static void start_counter(struct parent *pp)
+{
+	struct stat sb;
+	int p[2];
+
+	pp->counter_fd = -1;
+	if (fstat(0, &sb) < 0 || !S_ISREG(sb.st_mode) || pipe(p) < 0)
+		return;
+	pp->counter_pid = fork();
+	if (pp->counter_pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	if (pp->counter_pid == 0) {
+		char num[32];
+		int n;
+
+		close(p[0]);
+		n = snprintf(num, sizeof(num), "%llu",
+		    (unsigned long long)count_lines(0));
+		(void)write_full(p[1], num, n);
+		_exit(0);
+	}
+	close(p[1]);
+	pp->counter_fd = p[0];
+}
+
+static void read_counter(struct parent *pp)
+{
+	char num[32];
+	ssize_t n = read(pp->counter_fd, num, sizeof(num) - 1);
+
+	if (n > 0) {
+		num[n] = 0;
+		pp->st.total = strtoull(num, NULL, 10);
+	}
+	close(pp->counter_fd);
+	pp->counter_fd = -1;
+	waitpid(pp->counter_pid, NULL, 0);
+	pp->counter_pid = 0;
 }
 
 /* Write every result whose predecessors are all written; how many. */
@@ -533,27 +729,16 @@ static size_t flush_ready(struct parent *pp)
 
 	while (reorder_take(&pp->ring, &r)) {
 		n++;
-		if (!r.compressed) {
+		if (!r.compressed)
 			buf_add(&pp->out, r.data, r.len);
-		} else {
-			buf_grow(&pp->out, r.rawlen);
-			inflateReset(&pp->z);
-			pp->z.next_in = (unsigned char *)r.data;
-			pp->z.avail_in = r.len;
-			pp->z.next_out = (unsigned char *)pp->out.data +
-			    pp->out.len;
-			pp->z.avail_out = r.rawlen;
-			if (inflate(&pp->z, Z_FINISH) != Z_STREAM_END ||
-			    pp->z.avail_out != 0)
-				die("internal: a result did not inflate");
-			pp->out.len += r.rawlen;
-			pp->out.data[pp->out.len] = 0;
-		}
+		else
+			inflate_onto(pp, &pp->out, r.data, r.len, r.rawlen);
 		free(r.data);
 		if (pp->out.len >= OUT_FLUSH)
 			write_out(pp);
 	}
 	write_out(pp);
+	write_joblog(pp);
 	return n;
 }
 
@@ -565,18 +750,25 @@ static int busy_count(const struct parent *pp)
 static void run(struct parent *pp)
 {
 	const struct config *cfg = pp->cfg;
-	struct pollfd *pfd = xcalloc(cfg->jobs + 1, sizeof(*pfd));
+	struct pollfd *pfd = xcalloc(cfg->jobs + 3, sizeof(*pfd));
 	int i, want_input;
 
 	for (i = 0; i < cfg->jobs; i++) {
 		spawn(pp, i);
 		mark_idle(pp, i);
 	}
+	if (pp->progress)
+		start_counter(pp);
 	for (;;) {
-		int n = 0, first_worker;
+		int n = 0, first_worker, other;
 
 		if (signals_seen == 1 && !pp->stopping) {
 			pp->stopping = 1;
+			/* Requests in flight finish their attempt and make no
+			 * more; their records are written, then we stop. */
+			for (i = 0; i < cfg->jobs; i++)
+				kill(pp->slots[i].pid, SIGUSR1);
+			draw_progress(pp, 1);
 			if (!cfg->quiet)
 				warnx("interrupted: finishing the %d requests "
 				    "in flight (again to abort)", busy_count(pp));
@@ -601,11 +793,24 @@ static void run(struct parent *pp)
 			pfd[n].events = POLLIN;
 			n++;
 		}
+		other = n;
+		if (pp->out_path == NULL) {
+			/* No events asked: POLLERR says the reader is gone. */
+			pfd[n].fd = 1;
+			pfd[n].events = 0;
+			n++;
+		}
+		if (pp->counter_fd >= 0) {
+			pfd[n].fd = pp->counter_fd;
+			pfd[n].events = POLLIN;
+			n++;
+		}
 		if (want_input && pp->lr.eof) {
 			/* Nothing to wait for: lr_next finishes the input. */
 			continue;
 		}
-		if (poll(pfd, n, -1) < 0) {
+		draw_progress(pp, 0);
+		if (poll(pfd, n, pp->progress ? DRAW_US / 1000 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			die_errno("poll");
@@ -615,6 +820,12 @@ static void run(struct parent *pp)
 		for (i = 0; i < cfg->jobs; i++)
 			if (pfd[first_worker + i].revents)
 				collect(pp, i);
+		for (i = other; i < n; i++) {
+			if (pfd[i].fd == 1 && (pfd[i].revents & (POLLERR | POLLHUP)))
+				broken_pipe(pp);
+			if (pfd[i].fd == pp->counter_fd && pfd[i].revents)
+				read_counter(pp);
+		}
 	}
 	free(pfd);
 }
@@ -663,7 +874,8 @@ enum {
 	OPT_TEXT, OPT_FORMAT, OPT_BASE_URL, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT,
 	OPT_MAX_TIME, OPT_RETRIES, OPT_BACKOFF_MAX, OPT_MAX_RETRY_WAIT,
 	OPT_HALT_AFTER, OPT_MAX_LINE, OPT_MAX_RESPONSE, OPT_MAX_DEPTH,
-	OPT_MAX_PENDING, OPT_MAX_BUFFER
+	OPT_MAX_PENDING, OPT_MAX_BUFFER, OPT_RESUME, OPT_PROGRESS,
+	OPT_NO_PROGRESS, OPT_STATS, OPT_JOBLOG, OPT_PRICE_IN, OPT_PRICE_OUT
 };
 
 static const struct option longopts[] = {
@@ -690,6 +902,14 @@ static const struct option longopts[] = {
 	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
 	{ "max-buffer", required_argument, NULL, OPT_MAX_BUFFER },
+	{ "output", required_argument, NULL, 'o' },
+	{ "resume", no_argument, NULL, OPT_RESUME },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "stats", required_argument, NULL, OPT_STATS },
+	{ "joblog", required_argument, NULL, OPT_JOBLOG },
+	{ "price-in", required_argument, NULL, OPT_PRICE_IN },
+	{ "price-out", required_argument, NULL, OPT_PRICE_OUT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -716,7 +936,7 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 {
 	const char *env = getenv("OPENAI_BASE_URL");
 	long long pending = -1;
-	int c, longindex = -1;
+	int c, longindex = -1, progress = -1;
 	char *url;
 	size_t n;
 
@@ -736,7 +956,7 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 	pp->halt_count = -1;
 	pp->halt_percent = -1;
 
-	while ((c = getopt_long(argc, argv, "P:m:d:H:qvhV", longopts,
+	while ((c = getopt_long(argc, argv, "P:m:d:H:o:qvhV", longopts,
 	    &longindex)) != -1) {
 		/* Errors name the option the way it was written. */
 		const char *name = longindex >= 0 ? longname(longindex) : NULL;
@@ -845,6 +1065,32 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 			cfg->max_buffer = parse_size("--max-buffer", optarg,
 			    4096, 1LL << 40);
 			break;
+		case 'o':
+			pp->out_path = optarg;
+			break;
+		case OPT_RESUME:
+			pp->resume = 1;
+			break;
+		case OPT_PROGRESS:
+			progress = 1;
+			break;
+		case OPT_NO_PROGRESS:
+			progress = 0;
+			break;
+		case OPT_STATS:
+			pp->stats_path = optarg;
+			break;
+		case OPT_JOBLOG:
+			pp->joblog_path = optarg;
+			break;
+		case OPT_PRICE_IN:
+			pp->st.price_in = parse_seconds("--price-in", optarg, 0,
+			    1e6);
+			break;
+		case OPT_PRICE_OUT:
+			pp->st.price_out = parse_seconds("--price-out", optarg,
+			    0, 1e6);
+			break;
 		case 'q':
 			cfg->quiet = 1;
 			break;
@@ -868,6 +1114,14 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 		    argv[optind]);
 		usage();
 	}
+	if (pp->resume && pp->out_path == NULL)
+		die("--resume needs -o FILE: the file to resume");
+	if (pp->resume && cfg->format != FORMAT_RECORD)
+		die("--resume needs --format record: content lines have no "
+		    "custom_id to match");
+	/* --progress wins; else -q or --no-progress; else a terminal. */
+	pp->progress = progress >= 0 ? progress :
+	    !cfg->quiet && isatty(2);
 	if (strncmp(cfg->base_url, "http://", 7) != 0 &&
 	    strncmp(cfg->base_url, "https://", 8) != 0)
 		die("--base-url %s: not an http:// or https:// URL",
@@ -898,9 +1152,20 @@ int main(int argc, char **argv)
 
 	/* Usage errors exit 2 wherever parsing dies. */
 	pp.cfg = &cfg;
+	stats_init(&pp.st);
 	die_status = EXIT_USAGE;
 	parse_options(argc, argv, &cfg, &pp);
 	die_status = EXIT_INTERNAL;
+	pp.joblog_fd = -1;
+	pp.counter_fd = -1;
+	if (pp.joblog_path) {
+		pp.joblog_fd = open(pp.joblog_path,
+		    O_WRONLY | O_CREAT | O_TRUNC, 0666);
+		if (pp.joblog_fd < 0)
+			die_errno("--joblog %s", pp.joblog_path);
+		joblog_header(&pp.jl);
+	}
+	output_open(&pp.sink, pp.out_path, pp.resume);
 	cfg.run_id = (uint32_t)(hash64(&pp, sizeof(&pp)) ^ now_us() ^
 	    ((uint64_t)getpid() << 16) ^ (uint64_t)time(NULL));
 
@@ -941,6 +1206,39 @@ int main(int argc, char **argv)
 		buf_release(&pp.slots[i].rx);
 	}
 	flush_ready(&pp);
+	draw_progress(&pp, 1);
+	if (pp.counter_pid > 0) {
+		kill(pp.counter_pid, SIGKILL);
+		waitpid(pp.counter_pid, NULL, 0);
+	}
+	if (pp.resume && pp.input_done && output_left_over(&pp.sink) > 0) {
+		output_close(&pp.sink, pp.ring.count == 0);
+		die_status = EXIT_USAGE;
+		die("--resume: %s has more records than the input has lines: "
+		    "is it the same input?", pp.out_path);
+	}
+	output_close(&pp.sink, pp.ring.count == 0);
+	if (pp.joblog_fd >= 0 && close(pp.joblog_fd) < 0)
+		die_errno("--joblog %s", pp.joblog_path);
+	if (!cfg.quiet) {
+		struct buf sum = { 0 };
+
+		stats_summary(&pp.st, now_us(), &sum);
+		(void)write_full(2, sum.data, sum.len);
+		buf_release(&sum);
+	}
+	if (pp.stats_path) {
+		struct buf js = { 0 };
+		struct rusage ru;
+		FILE *f = fopen(pp.stats_path, "w");
+
+		getrusage(RUSAGE_SELF, &ru);
+		stats_json(&pp.st, now_us(), ru.ru_maxrss, &js);
+		if (f == NULL || fwrite(js.data, 1, js.len, f) != js.len ||
+		    fclose(f) != 0)
+			die_errno("--stats %s", pp.stats_path);
+		buf_release(&js);
+	}
 
 	if (signals_seen)
 		status = EXIT_INTERRUPTED;
@@ -960,6 +1258,10 @@ int main(int argc, char **argv)
 	buf_release(&pp.req.body);
 	buf_release(&pp.msg);
 	buf_release(&pp.out);
+	buf_release(&pp.jl);
+	buf_release(&pp.reused);
+	buf_release(&pp.idbuf);
+	buf_release(&pp.scratch);
 	free(pp.slots);
 	free(pp.idle);
 	for (i = 0; i < cfg.nheaders; i++)

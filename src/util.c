@@ -287,11 +287,19 @@ uint64_t now_ms(void)
 	return now_us() / 1000;
 }
 
-void sleep_ms(uint64_t ms)
+uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sleep_ms(uint64_t ms, volatile sig_atomic_t *stop)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+	while (!(stop && *stop) && nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
 

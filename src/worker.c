@@ -44,6 +44,15 @@ struct worker {
 	uint64_t rng;
 };
 
+/* Set by SIGUSR1: the parent is stopping; make no further attempts. */
+static volatile sig_atomic_t stop_retrying;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	stop_retrying = 1;
+}
+
 /* What one attempt came to. */
 struct outcome {
 	enum errcode err;	/* ERR_NONE: an HTTP answer with a JSON body */
@@ -325,7 +334,7 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
     struct msg_result *res)
 {
 	const struct config *cfg = w->cfg;
-	uint64_t start = now_us();
+	uint64_t start = now_us(), started_ms = wall_ms();
 	uint64_t deadline = cfg->max_time_ms ?
 	    start + (uint64_t)cfg->max_time_ms * 1000 : 0;
 	unsigned attempts = rq->attempts;
@@ -352,6 +361,10 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
 		judge(w, cc, &o, rq->lineno);
 		if (!o.retry || attempts > (unsigned)cfg->retries)
 			break;
+		if (stop_retrying) {
+			buf_adds(&w->why, "interrupted");
+			break;
+		}
 		wait = o.wait_ms > 0 ? o.wait_ms :
 		    retry_backoff_ms(attempts, cfg->backoff_max_ms, draw(w));
 		if (o.wait_ms > cfg->max_retry_wait_ms) {
@@ -366,13 +379,18 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
 			    cfg->max_time_ms / 1000.0);
 			break;
 		}
-		sleep_ms(wait);
+		sleep_ms(wait, &stop_retrying);
+		if (stop_retrying) {
+			buf_adds(&w->why, "interrupted");
+			break;
+		}
 	}
 
 	memset(res, 0, sizeof(*res));
 	res->status = o.status;
 	res->attempts = attempts;
 	res->latency_us = now_us() - start;
+	res->started_ms = started_ms;
 	buf_reset(&w->line);
 	buf_reset(&w->content);
 	re.lineno = rq->lineno;
@@ -394,8 +412,8 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
 			/* Still an error after trying: say so, and why. */
 			if (re.code == ERR_NONE)
 				re.code = ERR_RETRIES_EXHAUSTED;
-			buf_addf(&w->msg, "HTTP %ld after %u attempts",
-			    o.status, attempts);
+			buf_addf(&w->msg, "HTTP %ld after %u attempt%s",
+			    o.status, attempts, attempts == 1 ? "" : "s");
 			if (w->why.len)
 				buf_addf(&w->msg, "; %s", w->why.data);
 			re.message = w->msg.data;
@@ -524,8 +542,15 @@ int worker_main(const struct config *cfg, int rfd, int wfd)
 	size_t max = cfg->max_line * 2 + 65536;
 	int status = 0;
 
-	/* ^C goes to the whole process group; the parent decides. */
+	struct sigaction sa;
+
+	/* ^C goes to the whole process group; the parent decides, and
+	 * tells us with SIGUSR1 to stop retrying. */
 	signal(SIGINT, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
 	worker_init(&w, cfg);
 	for (;;) {
 		struct frame f;

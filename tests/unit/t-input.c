@@ -108,6 +108,11 @@ static void classify_tests(void)
 	    "{\"role\":\"user\",\"content\":\"hi\"}],\"temperature\":0}",
 	    "... system first, other fields kept");
 	CHECK_STR(req.custom_id.data, "p1", "... id from \"id\"");
+	CHECK(classify("{\"prompt\":\"hi\",\"custom_id\":\"p1b\"}", 2) == ERR_NONE,
+	    "the prompt form with custom_id");
+	CHECK_STR(req.custom_id.data, "p1b", "... used as the id");
+	CHECK_STR(req.body.data, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+	    "... and kept out of the body");
 
 	CHECK(classify("{\"custom_id\":\"r1\",\"method\":\"POST\",\"url\":\"/v1/embeddings\",\"body\":{\"input\":\"x\",\"model\":\"e\"}}", 3) == ERR_NONE,
 	    "a Batch API line");

@@ -1,0 +1,85 @@
+/*
+ * output.h: where the records go, and resuming from an earlier -o file.
+ *
+ * Without -o, records go to standard output as they are ready.  With
+ * -o FILE they go to FILE.partial, in order, as they are ready; FILE itself
+ * is only ever replaced whole, by rename(2), so it never holds a partial
+ * line.  When the run ends (or is interrupted), FILE.partial's records are
+ * merged with whatever records of FILE lie beyond them and the result
+ * replaces FILE.  A run killed with SIGKILL leaves FILE.partial behind;
+ * the next --resume merges it first, so every answer that reached the
+ * partial file is kept.
+ *
+ * Results that finish out of order wait in the reorder ring before they
+ * can be written; so that a SIGKILL does not lose them (they were paid
+ * for), they are also appended as they arrive to FILE.journal.  --resume
+ * indexes the journal's successes by custom_id (a fingerprint and an
+ * offset each: at most --max-pending of them per killed run) and reuses
+ * them for lines FILE has no success for.  A run that ends with nothing
+ * left in the ring removes the journal.
+ *
+ * Resuming: FILE holds records in input order for a prefix of the input.
+ * output_reuse() reads them one by one in step with the input lines; a
+ * success (a 2xx response and no error) whose custom_id matches the line
+ * is written again as it is, without a request; anything else is sent
+ * again.  A custom_id that does not match means FILE came from another
+ * input, and the run is refused.  Memory stays bounded: one record at a
+ * time.
+ */
+#ifndef SPLITGPT_OUTPUT_H
+#define SPLITGPT_OUTPUT_H
+
+#include <stddef.h>	/* size_t */
+#include <stdint.h>	/* uint64_t */
+#include <stdio.h>	/* FILE */
+
+#include "util.h"	/* struct buf */
+
+struct output {
+	int fd;			/* records are written here */
+	const char *path;	/* -o FILE, or NULL for stdout */
+	char *partial;		/* FILE.partial */
+	FILE *old;		/* FILE, read in step with the input */
+	uint64_t old_read;	/* records read from it */
+	char *journal_path;	/* FILE.journal */
+	int journal_fd;		/* appended to, or -1 */
+	int journal_used;	/* something was appended this run */
+	struct jentry *jmap;	/* the journal's successes */
+	size_t jsize, jcount;
+	struct buf line;
+	struct buf id;
+};
+
+/* Open the sink; with resume, merge a leftover partial file first. */
+void output_open(struct output *o, const char *path, int resume);
+
+/*
+ * With --resume: look at FILE's next record for the line with this
+ * custom_id.  Returns 1 and fills rec when it is a success to reuse, 0
+ * when the line must be sent, -1 (with msg) when the ids differ.
+ */
+int output_reuse(struct output *o, uint64_t lineno, const char *id,
+    size_t idlen, struct buf *rec, struct buf *msg);
+
+/* Keep a result that can't be written yet (it waits for earlier ones). */
+void output_journal(struct output *o, const char *rec, size_t n);
+
+/* Records of FILE beyond the input's end: a sign of another input. */
+uint64_t output_left_over(struct output *o);
+
+/* Write bytes of whole records; -1 with errno on failure. */
+int output_write(struct output *o, const char *p, size_t n);
+
+/*
+ * Finish: with -o, fsync and merge FILE.partial into FILE; drained says
+ * every result was written, so the journal is no longer needed.
+ */
+void output_close(struct output *o, int drained);
+
+/*
+ * Read one record line: its custom_id into id; returns 1 for a success,
+ * 0 for any other record, -1 if the line is not a record.
+ */
+int record_parse(const char *line, size_t len, struct buf *id);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * stats.h: what a run has done, for the progress line, the summary, the
+ * --stats file and the job log.
+ *
+ * Everything is counted in the parent as results arrive.  Latencies go
+ * into a histogram of logarithmic buckets (2% wide, from 1 ms to about
+ * 100 hours), so percentiles cost a fixed few kilobytes however long the
+ * run, and are exact to within a bucket.
+ */
+#ifndef SPLITGPT_STATS_H
+#define SPLITGPT_STATS_H
+
+#include <stdint.h>	/* uint64_t */
+#include <stdio.h>	/* FILE */
+
+#include "record.h"	/* ERR_COUNT */
+#include "util.h"	/* struct buf */
+
+#define LAT_BUCKETS 1000
+
+struct stats {
+	uint64_t start_us;	/* monotonic */
+	uint64_t total;		/* lines expected, 0 if unknown */
+	uint64_t done;		/* records made */
+	uint64_t ok;
+	uint64_t failed;
+	uint64_t reused;	/* successes taken from the -o file */
+	uint64_t by_code[ERR_COUNT];
+	uint64_t http_errors;	/* records with a non-2xx response */
+	uint64_t retries;	/* attempts beyond the first */
+	uint64_t requests;	/* requests that reached a worker */
+	uint64_t prompt_tokens;
+	uint64_t completion_tokens;
+	uint64_t lat_count;
+	uint64_t lat_max_us;
+	uint32_t lat[LAT_BUCKETS];
+	double price_in;	/* per million tokens; 0 if not given */
+	double price_out;
+	/* For the live rate: a snapshot a few seconds old. */
+	uint64_t rate_at_us, rate_done, rate_tokens;
+	double rate_rps, rate_tps;
+};
+
+void stats_init(struct stats *s);
+void stats_latency(struct stats *s, uint64_t us);
+/* The latency at quantile q in [0, 1], in microseconds (upper bound). */
+uint64_t stats_quantile(const struct stats *s, double q);
+/* Refresh the live rates from a snapshot at least 2 s old. */
+void stats_rate(struct stats *s, uint64_t now_us);
+
+/* "1.5k", "2.3M": counts in a few characters. */
+void fmt_count(char *out, size_t n, double v);
+/* "45s", "3m12s", "2h05m": durations. */
+void fmt_duration(char *out, size_t n, double seconds);
+
+/* The progress line, without a line end. */
+void stats_progress(const struct stats *s, uint64_t now_us, struct buf *out);
+/* The summary, several lines each starting "splitgpt: ". */
+void stats_summary(const struct stats *s, uint64_t now_us, struct buf *out);
+/* The same figures as a JSON object, one line. */
+void stats_json(const struct stats *s, uint64_t now_us, long parent_maxrss_kb,
+    struct buf *out);
+
+/* The job log's header line and one line per record. */
+void joblog_header(struct buf *out);
+void joblog_line(struct buf *out, uint64_t seq, const char *custom_id,
+    size_t idlen, uint64_t start_ms, uint64_t latency_us, unsigned attempts,
+    unsigned status, enum errcode code, uint64_t prompt_tokens,
+    uint64_t completion_tokens);
+
+#endif

@@ -1,0 +1,233 @@
+/* stats.c: counting, percentiles, and the words and numbers shown. */
+#include "stats.h"
+
+#include <inttypes.h>	/* PRIu64 */
+#include <math.h>	/* log, pow */
+#include <string.h>	/* memset */
+
+#define LAT_BASE 1.02	/* each bucket 2% wider than the last */
+
+void stats_init(struct stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->start_us = now_us();
+	s->rate_at_us = s->start_us;
+}
+
+static int bucket(uint64_t us)
+{
+	double ms = us / 1000.0;
+	int b;
+
+	if (ms <= 1)
+		return 0;
+	b = (int)(log(ms) / log(LAT_BASE)) + 1;
+	return b < LAT_BUCKETS ? b : LAT_BUCKETS - 1;
+}
+
+void stats_latency(struct stats *s, uint64_t us)
+{
+	s->lat[bucket(us)]++;
+	s->lat_count++;
+	if (us > s->lat_max_us)
+		s->lat_max_us = us;
+}
+
+uint64_t stats_quantile(const struct stats *s, double q)
+{
+	uint64_t want, seen = 0, top;
+	int b;
+
+	if (s->lat_count == 0)
+		return 0;
+	want = (uint64_t)ceil(q * s->lat_count);
+	if (want < 1)
+		want = 1;
+	for (b = 0; b < LAT_BUCKETS; b++) {
+		seen += s->lat[b];
+		if (seen >= want)
+			break;
+	}
+	top = (uint64_t)(pow(LAT_BASE, b) * 1000);
+	return top < s->lat_max_us ? top : s->lat_max_us;
+}
+
+void stats_rate(struct stats *s, uint64_t now)
+{
+	double dt = (now - s->rate_at_us) / 1e6;
+	uint64_t tokens = s->prompt_tokens + s->completion_tokens;
+
+	if (dt < 2)
+		return;
+	s->rate_rps = (s->done - s->reused - s->rate_done) / dt;
+	s->rate_tps = (tokens - s->rate_tokens) / dt;
+	s->rate_at_us = now;
+	s->rate_done = s->done - s->reused;
+	s->rate_tokens = tokens;
+}
+
+void fmt_count(char *out, size_t n, double v)
+{
+	if (v < 1000)
+		snprintf(out, n, "%.0f", v);
+	else if (v < 1e6)
+		snprintf(out, n, "%.1fk", v / 1e3);
+	else if (v < 1e9)
+		snprintf(out, n, "%.1fM", v / 1e6);
+	else
+		snprintf(out, n, "%.1fG", v / 1e9);
+}
+
+void fmt_duration(char *out, size_t n, double sec)
+{
+	long s = sec < 0 ? 0 : (long)(sec + 0.5);
+
+	if (s < 60)
+		snprintf(out, n, "%lds", s);
+	else if (s < 3600)
+		snprintf(out, n, "%ldm%02lds", s / 60, s % 60);
+	else
+		snprintf(out, n, "%ldh%02ldm", s / 3600, s / 60 % 60);
+}
+
+static double elapsed(const struct stats *s, uint64_t now)
+{
+	return (now - s->start_us) / 1e6;
+}
+
+/* Requests per second: the live rate once there is one, else overall. */
+static double rps(const struct stats *s, uint64_t now)
+{
+	double t = elapsed(s, now);
+
+	if (s->rate_rps > 0)
+		return s->rate_rps;
+	return t > 0 ? (s->done - s->reused) / t : 0;
+}
+
+void stats_progress(const struct stats *s, uint64_t now, struct buf *out)
+{
+	char a[16], b[16], c[16], eta[16];
+	double r = rps(s, now);
+
+	fmt_count(a, sizeof(a), (double)s->done);
+	buf_addf(out, "%s", a);
+	if (s->total) {
+		fmt_count(b, sizeof(b), (double)s->total);
+		buf_addf(out, "/%s %.1f%%", b,
+		    s->total ? 100.0 * s->done / s->total : 0);
+	}
+	buf_addf(out, " | %.1f req/s", r);
+	if (s->total && s->done < s->total && r > 0) {
+		fmt_duration(eta, sizeof(eta), (s->total - s->done) / r);
+		buf_addf(out, " | ETA %s", eta);
+	} else {
+		fmt_duration(eta, sizeof(eta), elapsed(s, now));
+		buf_addf(out, " | %s", eta);
+	}
+	buf_addf(out, " | ok %" PRIu64 " failed %" PRIu64 " retried %" PRIu64,
+	    s->ok, s->failed, s->retries);
+	fmt_count(a, sizeof(a), (double)s->prompt_tokens);
+	fmt_count(b, sizeof(b), (double)s->completion_tokens);
+	fmt_count(c, sizeof(c), s->rate_tps);
+	buf_addf(out, " | tokens %s in %s out", a, b);
+	if (s->rate_tps > 0)
+		buf_addf(out, " (%s/s)", c);
+}
+
+static double cost(const struct stats *s)
+{
+	return (s->prompt_tokens * s->price_in +
+	    s->completion_tokens * s->price_out) / 1e6;
+}
+
+void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
+{
+	double t = elapsed(s, now);
+	int i, first = 1;
+
+	buf_addf(out, "splitgpt: %" PRIu64 " line%s: %" PRIu64 " ok, %" PRIu64
+	    " failed", s->done, s->done == 1 ? "" : "s", s->ok, s->failed);
+	for (i = 1; i < ERR_COUNT; i++) {
+		if (!s->by_code[i])
+			continue;
+		buf_addf(out, "%s%s %" PRIu64, first ? " (" : ", ",
+		    errcode_name(i), s->by_code[i]);
+		first = 0;
+	}
+	if (s->http_errors)
+		buf_addf(out, "%shttp_error %" PRIu64, first ? " (" : ", ",
+		    s->http_errors), first = 0;
+	buf_addf(out, "%s; %" PRIu64 " retries", first ? "" : ")", s->retries);
+	if (s->reused)
+		buf_addf(out, "; %" PRIu64 " reused from the output file",
+		    s->reused);
+	buf_addf(out, "\nsplitgpt: tokens: %" PRIu64 " prompt, %" PRIu64
+	    " completion", s->prompt_tokens, s->completion_tokens);
+	if (s->price_in > 0 || s->price_out > 0)
+		buf_addf(out, "; estimated cost $%.4f", cost(s));
+	buf_addf(out, "\nsplitgpt: %.2f s, %.1f requests/s; latency p50 %.3f s,"
+	    " p95 %.3f s, max %.3f s\n", t,
+	    t > 0 ? (s->done - s->reused) / t : 0,
+	    stats_quantile(s, 0.5) / 1e6, stats_quantile(s, 0.95) / 1e6,
+	    s->lat_max_us / 1e6);
+}
+
+void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
+    struct buf *out)
+{
+	double t = elapsed(s, now);
+	int i, first = 1;
+
+	buf_addf(out, "{\"lines\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"failed\":%"
+	    PRIu64 ",\"reused\":%" PRIu64 ",\"errors\":{", s->done, s->ok,
+	    s->failed, s->reused);
+	for (i = 1; i < ERR_COUNT; i++) {
+		if (!s->by_code[i])
+			continue;
+		buf_addf(out, "%s\"%s\":%" PRIu64, first ? "" : ",",
+		    errcode_name(i), s->by_code[i]);
+		first = 0;
+	}
+	buf_addf(out, "},\"http_errors\":%" PRIu64 ",\"requests\":%" PRIu64
+	    ",\"retries\":%" PRIu64 ",\"prompt_tokens\":%" PRIu64
+	    ",\"completion_tokens\":%" PRIu64 ",\"seconds\":%.3f"
+	    ",\"requests_per_second\":%.3f,\"latency_p50\":%.6f"
+	    ",\"latency_p95\":%.6f,\"latency_max\":%.6f",
+	    s->http_errors, s->requests, s->retries, s->prompt_tokens,
+	    s->completion_tokens, t, t > 0 ? (s->done - s->reused) / t : 0,
+	    stats_quantile(s, 0.5) / 1e6, stats_quantile(s, 0.95) / 1e6,
+	    s->lat_max_us / 1e6);
+	if (s->price_in > 0 || s->price_out > 0)
+		buf_addf(out, ",\"cost\":%.6f", cost(s));
+	else
+		buf_adds(out, ",\"cost\":null");
+	buf_addf(out, ",\"parent_max_rss_kb\":%ld}\n", maxrss_kb);
+}
+
+void joblog_header(struct buf *out)
+{
+	buf_adds(out, "Seq\tCustomId\tStarttime\tJobRuntime\tAttempts\t"
+	    "Status\tError\tPromptTokens\tCompletionTokens\n");
+}
+
+void joblog_line(struct buf *out, uint64_t seq, const char *custom_id,
+    size_t idlen, uint64_t start_ms, uint64_t latency_us, unsigned attempts,
+    unsigned status, enum errcode code, uint64_t prompt_tokens,
+    uint64_t completion_tokens)
+{
+	size_t i;
+
+	buf_addf(out, "%" PRIu64 "\t", seq + 1);
+	/* A TSV field can't hold tabs or line ends. */
+	for (i = 0; i < idlen; i++) {
+		char c = custom_id[i];
+
+		buf_addc(out, c == '\t' || c == '\n' || c == '\r' ? ' ' : c);
+	}
+	buf_addf(out, "\t%" PRIu64 ".%03u\t%.3f\t%u\t%u\t%s\t%" PRIu64 "\t%"
+	    PRIu64 "\n", start_ms / 1000, (unsigned)(start_ms % 1000),
+	    latency_us / 1e6, attempts, status,
+	    code == ERR_NONE ? "-" : errcode_name(code), prompt_tokens,
+	    completion_tokens);
+}

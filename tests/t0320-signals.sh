@@ -1,0 +1,45 @@
+# Signals and broken pipes: the first SIGINT finishes what is in flight,
+# a second aborts; | head exits promptly and leaves no worker behind.
+. tests/lib.sh
+mock_start --latency 400 --seed 3
+
+prompts 200 s >"$T/in"
+sg_bg "$T/in" "$T/out" -P 8
+sleep 1
+kill -INT "$SG_PID"
+wait "$SG_WAIT"
+is "$?" 130 "SIGINT: exit 130"
+n=$(wc -l <"$T/out")
+check "SIGINT: the requests in flight were finished and written ($n lines)" \
+    sh -c "[ $n -ge 8 ] && [ $n -lt 200 ]"
+is "$(jq -r .response.status_code "$T/out" | sort -u)" 200 "SIGINT: all of them answered"
+check "SIGINT: in order" sh -c "jq -r .custom_id '$T/out' | awk '\$0 != \"s-\" NR { exit 1 }'"
+check "SIGINT: the summary was printed" grep -q 'lines:' "$T/sg_bg.err"
+
+: >"$T/sg_bg.err"
+mock_stop
+mock_start --latency 5000
+sg_bg "$T/in" "$T/out" -P 8
+sleep 0.5
+kill -INT "$SG_PID"
+sleep 0.3
+kill -INT "$SG_PID"
+wait "$SG_WAIT"
+is "$?" 130 "a second SIGINT aborts at once: exit 130"
+check "... leaving whole lines only" sh -c "[ ! -s '$T/out' ] || jq -e . '$T/out' >/dev/null"
+check "... and no worker" test -z "$(workers "$SG_PID")"
+
+# | head -3: exit promptly and quietly.
+mock_stop
+mock_start --latency 200
+prompts 1000 h >"$T/in"
+( "$SPLITGPT" --base-url "$MOCK_URL" -P 4 <"$T/in" 2>"$T/herr"; echo $? >"$T/status" ) | head -3 >"$T/head" &
+hp=$!
+i=0
+while [ ! -s "$T/status" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+wait $hp
+is "$(wc -l <"$T/head")" 3 "| head -3 gets its three lines"
+check "splitgpt exits soon after head does (within 5 s)" test -s "$T/status"
+is "$(cat "$T/status" 2>/dev/null)" 141 "... killed by SIGPIPE like any filter"
+is "$(wc -c <"$T/herr")" 0 "... quietly"
+check "... and no worker is left" sh -c "! pgrep -f '[s]plitgpt --base-url $MOCK_URL' >/dev/null"
