@@ -31,8 +31,8 @@ ALL_CFLAGS = $(STD) $(WARN) -Iinclude $(DEPCFLAGS) $(CFLAGS) $(SANFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 LDLIBS_ALL = $(DEPLIBS) -lm $(LDLIBS)
 
-SRCS = src/util.c src/frame.c src/reorder.c src/idset.c src/input.c src/jsoncheck.c src/stats.c src/output.c \
-       src/record.c src/retry.c src/worker.c
+SRCS = src/util.c src/frame.c src/reorder.c src/idset.c src/input.c src/jsoncheck.c src/stats.c src/output.c src/ratelimit.c \
+       src/record.c src/retry.c src/sse.c src/worker.c
 MAIN = src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 BIN = $(BUILD)/splitgpt

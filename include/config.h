@@ -38,6 +38,9 @@ struct config {
 	int retries;			/* attempts = retries + 1 */
 	long backoff_max_ms;
 	long max_retry_wait_ms;		/* a server asking for longer: give up */
+	int stream;			/* --stream: ask for event streams */
+	long idle_timeout_ms;		/* a stream silent this long is cut;
+					 * 0: never */
 
 	size_t max_line;		/* input line length */
 	size_t max_response;		/* response body size */

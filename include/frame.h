@@ -89,7 +89,7 @@ struct msg_request {
 enum {
 	RESULT_OK = 1,		/* a 2xx answer with a JSON body */
 	RESULT_QUOTA = 2,	/* error code insufficient_quota */
-	RESULT_STREAMED = 4
+	RESULT_STREAMED = 4	/* the answer came as an event stream */
 };
 
 struct msg_result {
@@ -101,6 +101,8 @@ struct msg_result {
 	uint64_t completion_tokens;
 	uint64_t latency_us;	/* first attempt's start to the end */
 	uint64_t started_ms;	/* wall clock at the first attempt */
+	uint64_t first_token_us;	/* streamed: the last attempt's start
+					 * to its first token; else 0 */
 	uint64_t rawlen;	/* the output line's length inflated */
 	const char *data;	/* the output line, deflated */
 	size_t len;

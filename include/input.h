@@ -74,6 +74,8 @@ struct request {
 	struct buf custom_id;
 	struct buf body;	/* serialised JSON object */
 	int user_id;		/* custom_id came from the line */
+	long long prompt_est;	/* estimated prompt tokens (ratelimit.h) */
+	long long max_out;	/* max output tokens asked for, times n */
 };
 
 struct classifier;

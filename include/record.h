@@ -35,6 +35,7 @@ enum errcode {
 	ERR_TIMEOUT,		/* no complete answer in time */
 	ERR_CONNECTION,		/* refused, reset, DNS, TLS */
 	ERR_INVALID_RESPONSE,	/* an answer that is not JSON */
+	ERR_STREAM_ERROR,	/* a stream that reported an error */
 	ERR_RESPONSE_TOO_LARGE,	/* longer than --max-response-size */
 	ERR_RETRY_TOO_LONG,	/* the server asked to wait too long */
 	ERR_RETRIES_EXHAUSTED,	/* an HTTP error on every attempt */

@@ -99,6 +99,8 @@ void sleep_ms(uint64_t ms, volatile sig_atomic_t *stop);
  */
 long long parse_num(const char *opt, const char *s, long long min, long long max);
 double parse_seconds(const char *opt, const char *s, double min, double max);
+/* A decimal number, not necessarily whole ("0.15", "540"). */
+double parse_real(const char *opt, const char *s, double min, double max);
 /* Sizes with an optional K, M or G suffix (powers of 1024). */
 long long parse_size(const char *opt, const char *s, long long min, long long max);
 

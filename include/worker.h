@@ -8,6 +8,16 @@
  * the call with its retries, write the output line, deflated, as a result
  * frame.  It handles one request at a time, so the parent knows exactly
  * which line a worker holds.  It stops when the request pipe closes.
+ *
+ * Streaming: with --stream the worker adds "stream":true to chat,
+ * completions and Responses bodies that do not set it.  Any answer that
+ * comes as text/event-stream (asked for by --stream or by the line) is
+ * parsed as it arrives, in the write callback, and reassembled (sse.h)
+ * into the object an unstreamed call returns; that object is the record's
+ * body, so the output is the same.  A stream silent for --idle-timeout is
+ * cut from the progress callback and retried as a timeout; one that ends
+ * before [DONE] is retried as a cut-off body; an error event midway is
+ * retried when transient and otherwise ends as stream_error.
  */
 #ifndef SPLITGPT_WORKER_H
 #define SPLITGPT_WORKER_H

@@ -9,6 +9,7 @@
 
 #include "idset.h"	/* struct idset */
 #include "jsoncheck.h"	/* json_check */
+#include "ratelimit.h"	/* estimate_tokens */
 
 #define READ_CHUNK (64 * 1024)
 #define INFLATE_CHUNK (256 * 1024)	/* decoded bytes per step */
@@ -451,6 +452,67 @@ static const char *type_name(json_object *v)
 	return "a value";
 }
 
+/* Tokens in the text of a value: strings, and the text of its parts. */
+static long long text_tokens(json_object *v, int depth)
+{
+	long long t = 0;
+	size_t i;
+
+	if (depth > 8)
+		return 0;
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return estimate_tokens(json_object_get_string(v),
+		    json_object_get_string_len(v));
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(v); i++)
+			t += text_tokens(json_object_array_get_idx(v, i),
+			    depth + 1);
+		return t;
+	case json_type_object: {
+		json_object *x;
+
+		/* A message: its content; a part: its text; a message
+		 * each costs a few tokens of its own. */
+		if (json_object_object_get_ex(v, "content", &x))
+			return 4 + text_tokens(x, depth + 1);
+		if (json_object_object_get_ex(v, "text", &x))
+			return text_tokens(x, depth + 1);
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+/* The request's token estimate: its prompt text, its output allowance. */
+static void estimate(json_object *body, struct request *req)
+{
+	static const char *const text_keys[] = { "messages", "prompt",
+	    "input", "instructions", "system" };
+	static const char *const out_keys[] = { "max_tokens",
+	    "max_completion_tokens", "max_output_tokens" };
+	json_object *x;
+	long long n = 1;
+	size_t k;
+
+	req->prompt_est = 0;
+	req->max_out = 0;
+	for (k = 0; k < sizeof(text_keys) / sizeof(*text_keys); k++)
+		if (json_object_object_get_ex(body, text_keys[k], &x))
+			req->prompt_est += text_tokens(x, 0);
+	for (k = 0; k < sizeof(out_keys) / sizeof(*out_keys); k++)
+		if (json_object_object_get_ex(body, out_keys[k], &x) &&
+		    json_object_get_int64(x) > 0) {
+			req->max_out = json_object_get_int64(x);
+			break;
+		}
+	if (json_object_object_get_ex(body, "n", &x) &&
+	    json_object_get_int64(x) > 1 && json_object_get_int64(x) < 1000)
+		n = json_object_get_int64(x);
+	req->max_out *= n;
+}
+
 #define FAIL(code, ...) do { \
 	buf_addf(msg, "line %llu: ", (unsigned long long)lineno); \
 	buf_addf(msg, __VA_ARGS__); \
@@ -687,6 +749,7 @@ enum errcode input_classify(struct classifier *c, const char *line,
 
 build:
 	apply_defaults(c, kind, body);
+	estimate(body, req);
 	{
 		size_t n;
 		const char *s = json_object_to_json_string_length(body,

@@ -62,6 +62,7 @@
 #include "frame.h"	/* messages to and from workers */
 #include "input.h"	/* line reader, classifier */
 #include "output.h"	/* stdout or -o FILE, resume */
+#include "ratelimit.h"	/* the pacer */
 #include "record.h"	/* error records */
 #include "reorder.h"	/* the reorder ring */
 #include "stats.h"	/* counts, progress, summary, job log */
@@ -71,6 +72,7 @@
 #define MAX_JOBS 4096
 #define OUT_FLUSH (256 * 1024)	/* write output at least this often */
 #define DRAW_US 250000		/* redraw the progress line this often */
+#define SPAWN_BATCH 4		/* workers forked per turn of the loop */
 
 static const char usage_text[] =
 "usage: splitgpt [-hqVv] [-P jobs] [-m model] [-d json] [-H header]\n"
@@ -103,8 +105,14 @@ static const char help_text[] =
 "                             else https://api.openai.com/v1)\n"
 "  -H, --header 'NAME: VALUE' extra request header; -H @FILE reads\n"
 "                             headers from FILE, one per line\n"
+"      --api-key-file FILE    read the key from FILE's first line instead\n"
+"                             of OPENAI_API_KEY\n"
 "      --connect-timeout S    seconds to connect (default 10)\n"
 "      --timeout S            seconds for one attempt (default 600)\n"
+"      --stream               ask for streamed answers and put them back\n"
+"                             together: the output is the same\n"
+"      --idle-timeout S       cut and retry a stream that sends nothing\n"
+"                             for S seconds (default 60; 0: never)\n"
 "      --max-time S           seconds for one request, all attempts and\n"
 "                             waits included (default 0: no limit)\n"
 "      --retries N            retries after the first attempt, 0-100\n"
@@ -112,6 +120,9 @@ static const char help_text[] =
 "      --backoff-max S        longest backoff between attempts (default 30)\n"
 "      --max-retry-wait S     give up when the server asks to wait longer\n"
 "                             (default 120)\n"
+"      --rpm N                at most N requests a minute, evenly paced\n"
+"      --tpm N                at most N tokens a minute (estimated from the\n"
+"                             text and max_tokens, corrected by usage)\n"
 "      --halt-after N[%]      stop sending after N failed requests, or\n"
 "                             when N% of at least 20 finished have failed\n"
 "      --max-line-length SIZE longest input line (default 4M)\n"
@@ -159,11 +170,15 @@ struct slot {
 	uint64_t lineno;
 	struct buf sent;	/* that line's request frame, to resend */
 	struct buf rx;		/* bytes read from the worker, not yet used */
+	long long charged;	/* tokens the pacer was charged for it */
+	long long prompt_est;	/* its prompt estimate, before correction */
+	long long max_out;
 };
 
 struct parent {
 	struct config *cfg;
 	struct slot *slots;
+	int spawned;		/* slots[0..spawned) have a worker */
 	int *idle;		/* a stack of idle slot numbers */
 	int nidle;
 	struct linereader lr;
@@ -182,6 +197,12 @@ struct parent {
 	unsigned long long ok, failed, requests_failed, finished;
 	long long halt_count;	/* --halt-after N, or -1 */
 	int halt_percent;	/* --halt-after N%, or -1 */
+
+	struct pacer pacer;
+	double rpm, tpm;	/* --rpm, --tpm */
+	int held;		/* pp->req (line held_seq) waits for the pacer */
+	uint64_t held_seq, held_lineno;
+	double wake_at;		/* when it may go */
 
 	struct stats st;
 	struct output sink;
@@ -316,13 +337,75 @@ static int is_blank(const struct line *ln)
 	return 1;
 }
 
+static double now_s(void)
+{
+	return now_us() / 1e6;
+}
+
+/*
+ * Give the classified request in pp->req (line seq) to an idle worker, if
+ * the pacer lets it go now; else hold it and return 0.
+ */
+static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
+{
+	long long cost = pacer_correct(&pp->pacer, pp->req.prompt_est) +
+	    pp->req.max_out;
+	double now = now_s(), at = pacer_ready_at(&pp->pacer, now, cost);
+	struct msg_request m = {
+		lineno, 0,
+		pp->req.path.data, pp->req.path.len,
+		pp->req.custom_id.data, pp->req.custom_id.len,
+		pp->req.body.data, pp->req.body.len
+	};
+	struct slot *s;
+	int i;
+
+	if (at > now) {
+		pp->held = 1;
+		pp->held_seq = seq;
+		pp->held_lineno = lineno;
+		pp->wake_at = at;
+		return 0;
+	}
+	pp->held = 0;
+	pacer_sent(&pp->pacer, now, cost);
+	i = pp->idle[--pp->nidle];
+	s = &pp->slots[i];
+	buf_reset(&s->sent);
+	msg_request_encode(&s->sent, seq, &m);
+	s->seq = seq;
+	s->lineno = lineno;
+	s->charged = cost;
+	s->prompt_est = pp->req.prompt_est;
+	s->max_out = pp->req.max_out;
+	send_to(pp, i);
+	return 1;
+}
+
+/* A line that is not sent because the run halted. */
+static void not_sent(struct parent *pp, uint64_t seq, uint64_t lineno)
+{
+	buf_reset(&pp->msg);
+	buf_addf(&pp->msg, "line %llu: not sent: %s",
+	    (unsigned long long)lineno, pp->halt_why);
+	parent_error(pp, seq, lineno, ERR_NOT_SENT, pp->msg.data, 0);
+}
+
 /* Take lines while there is a worker for them; 1 if input is wanted. */
 static int dispatch(struct parent *pp)
 {
 	const struct config *cfg = pp->cfg;
 	struct line ln;
 
-	while (!pp->input_done && !pp->stopping &&
+	if (pp->held && !pp->stopping) {
+		if (pp->halted) {
+			pp->held = 0;
+			not_sent(pp, pp->held_seq, pp->held_lineno);
+		} else if (pp->nidle == 0 ||
+		    !place(pp, pp->held_seq, pp->held_lineno))
+			return 0;
+	}
+	while (!pp->input_done && !pp->stopping && !pp->held &&
 	    (pp->nidle > 0 || pp->halted) && admit(pp)) {
 		enum errcode code;
 		uint64_t seq;
@@ -371,29 +454,11 @@ static int dispatch(struct parent *pp)
 			continue;
 		}
 		if (pp->halted) {
-			buf_reset(&pp->msg);
-			buf_addf(&pp->msg, "line %llu: not sent: %s",
-			    (unsigned long long)ln.lineno, pp->halt_why);
-			parent_error(pp, seq, ln.lineno, ERR_NOT_SENT,
-			    pp->msg.data, 0);
+			not_sent(pp, seq, ln.lineno);
 			continue;
 		}
-		{
-			int i = pp->idle[--pp->nidle];
-			struct slot *s = &pp->slots[i];
-			struct msg_request m = {
-				ln.lineno, 0,
-				pp->req.path.data, pp->req.path.len,
-				pp->req.custom_id.data, pp->req.custom_id.len,
-				pp->req.body.data, pp->req.body.len
-			};
-
-			buf_reset(&s->sent);
-			msg_request_encode(&s->sent, seq, &m);
-			s->seq = seq;
-			s->lineno = ln.lineno;
-			send_to(pp, i);
-		}
+		if (!place(pp, seq, ln.lineno))
+			return 0;
 	}
 	return 0;
 }
@@ -420,6 +485,14 @@ static void count_result(struct parent *pp, int i, uint64_t seq,
 	st->prompt_tokens += m->prompt_tokens;
 	st->completion_tokens += m->completion_tokens;
 	stats_latency(st, m->latency_us);
+	if (m->prompt_tokens > 0) {
+		struct slot *sl = &pp->slots[i];
+		long long real = m->prompt_tokens + (sl->max_out > 0 ?
+		    sl->max_out : (long long)m->completion_tokens);
+
+		pacer_usage(&pp->pacer, sl->charged, sl->prompt_est,
+		    m->prompt_tokens, real);
+	}
 	if (m->flags & RESULT_OK)
 		st->ok++;
 	else {
@@ -623,12 +696,10 @@ static void broken_pipe(struct parent *pp)
 {
 	int i;
 
-	for (i = 0; i < pp->cfg->jobs; i++)
-		if (pp->slots[i].pid > 0)
-			kill(pp->slots[i].pid, SIGKILL);
-	for (i = 0; i < pp->cfg->jobs; i++)
-		if (pp->slots[i].pid > 0)
-			waitpid(pp->slots[i].pid, NULL, 0);
+	for (i = 0; i < pp->spawned; i++)
+		kill(pp->slots[i].pid, SIGKILL);
+	for (i = 0; i < pp->spawned; i++)
+		waitpid(pp->slots[i].pid, NULL, 0);
 	if (pp->counter_pid > 0)
 		kill(pp->counter_pid, SIGKILL);
 	signal(SIGPIPE, SIG_DFL);
@@ -744,7 +815,7 @@ static size_t flush_ready(struct parent *pp)
 
 static int busy_count(const struct parent *pp)
 {
-	return pp->cfg->jobs - pp->nidle;
+	return pp->spawned - pp->nidle;
 }
 
 static void run(struct parent *pp)
@@ -753,20 +824,24 @@ static void run(struct parent *pp)
 	struct pollfd *pfd = xcalloc(cfg->jobs + 3, sizeof(*pfd));
 	int i, want_input;
 
-	for (i = 0; i < cfg->jobs; i++) {
-		spawn(pp, i);
-		mark_idle(pp, i);
-	}
 	if (pp->progress)
 		start_counter(pp);
 	for (;;) {
-		int n = 0, first_worker, other;
+		int n = 0, first_worker, other, timeout;
+
+		/* Fork the workers a few at a time, so the first lines go
+		 * out while the rest start, not after. */
+		for (i = 0; i < SPAWN_BATCH && pp->spawned < cfg->jobs; i++) {
+			spawn(pp, pp->spawned);
+			mark_idle(pp, pp->spawned);
+			pp->spawned++;
+		}
 
 		if (signals_seen == 1 && !pp->stopping) {
 			pp->stopping = 1;
 			/* Requests in flight finish their attempt and make no
 			 * more; their records are written, then we stop. */
-			for (i = 0; i < cfg->jobs; i++)
+			for (i = 0; i < pp->spawned; i++)
 				kill(pp->slots[i].pid, SIGUSR1);
 			draw_progress(pp, 1);
 			if (!cfg->quiet)
@@ -780,7 +855,8 @@ static void run(struct parent *pp)
 		 * it may go on now. */
 		if (flush_ready(pp) > 0 && !want_input)
 			continue;
-		if ((pp->input_done || pp->stopping) && busy_count(pp) == 0)
+		if (((pp->input_done && !pp->held) || pp->stopping) &&
+		    busy_count(pp) == 0)
 			break;
 		if (want_input && !pp->lr.eof) {
 			pfd[n].fd = 0;
@@ -788,7 +864,7 @@ static void run(struct parent *pp)
 			n++;
 		}
 		first_worker = n;
-		for (i = 0; i < cfg->jobs; i++) {
+		for (i = 0; i < pp->spawned; i++) {
 			pfd[n].fd = pp->slots[i].res_fd;
 			pfd[n].events = POLLIN;
 			n++;
@@ -810,16 +886,27 @@ static void run(struct parent *pp)
 			continue;
 		}
 		draw_progress(pp, 0);
-		if (poll(pfd, n, pp->progress ? DRAW_US / 1000 : -1) < 0) {
+		timeout = pp->progress ? DRAW_US / 1000 : -1;
+		if (pp->spawned < cfg->jobs)
+			timeout = 0;	/* more workers to start */
+		if (pp->held && pp->nidle > 0) {
+			/* Wake when the pacer lets the held request go. */
+			double ms = (pp->wake_at - now_s()) * 1000;
+			int w = ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms + 1;
+
+			if (timeout < 0 || w < timeout)
+				timeout = w;
+		}
+		if (poll(pfd, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			die_errno("poll");
 		}
 		if (first_worker == 1 && pfd[0].revents)
 			lr_fill(&pp->lr);
-		for (i = 0; i < cfg->jobs; i++)
-			if (pfd[first_worker + i].revents)
-				collect(pp, i);
+		for (i = first_worker; i < other; i++)
+			if (pfd[i].revents)
+				collect(pp, i - first_worker);
 		for (i = other; i < n; i++) {
 			if (pfd[i].fd == 1 && (pfd[i].revents & (POLLERR | POLLHUP)))
 				broken_pipe(pp);
@@ -875,7 +962,8 @@ enum {
 	OPT_MAX_TIME, OPT_RETRIES, OPT_BACKOFF_MAX, OPT_MAX_RETRY_WAIT,
 	OPT_HALT_AFTER, OPT_MAX_LINE, OPT_MAX_RESPONSE, OPT_MAX_DEPTH,
 	OPT_MAX_PENDING, OPT_MAX_BUFFER, OPT_RESUME, OPT_PROGRESS,
-	OPT_NO_PROGRESS, OPT_STATS, OPT_JOBLOG, OPT_PRICE_IN, OPT_PRICE_OUT
+	OPT_NO_PROGRESS, OPT_STATS, OPT_JOBLOG, OPT_PRICE_IN, OPT_PRICE_OUT,
+	OPT_RPM, OPT_TPM, OPT_API_KEY_FILE, OPT_STREAM, OPT_IDLE_TIMEOUT
 };
 
 static const struct option longopts[] = {
@@ -892,6 +980,8 @@ static const struct option longopts[] = {
 	{ "header", required_argument, NULL, 'H' },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "stream", no_argument, NULL, OPT_STREAM },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "max-time", required_argument, NULL, OPT_MAX_TIME },
 	{ "retries", required_argument, NULL, OPT_RETRIES },
 	{ "backoff-max", required_argument, NULL, OPT_BACKOFF_MAX },
@@ -902,6 +992,9 @@ static const struct option longopts[] = {
 	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
 	{ "max-buffer", required_argument, NULL, OPT_MAX_BUFFER },
+	{ "api-key-file", required_argument, NULL, OPT_API_KEY_FILE },
+	{ "rpm", required_argument, NULL, OPT_RPM },
+	{ "tpm", required_argument, NULL, OPT_TPM },
 	{ "output", required_argument, NULL, 'o' },
 	{ "resume", no_argument, NULL, OPT_RESUME },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
@@ -916,6 +1009,59 @@ static const struct option longopts[] = {
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
+
+/* The key from --api-key-file: its first line, without white space. */
+static char *read_key(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL, *k, *e;
+	size_t cap = 0;
+
+	if (f == NULL)
+		die_errno("--api-key-file %s", path);
+	if (getline(&line, &cap, f) < 0)
+		die("--api-key-file %s: empty", path);
+	fclose(f);
+	for (k = line; *k == ' ' || *k == '\t'; k++)
+		;
+	for (e = k + strlen(k); e > k && strchr(" \t\r\n", e[-1]); e--)
+		;
+	*e = 0;
+	if (*k == 0)
+		die("--api-key-file %s: empty", path);
+	if (strpbrk(k, "\r\n") != NULL)
+		die("--api-key-file %s: not a key", path);
+	k = xstrdup(k);
+	memset(line, 0, cap);
+	free(line);
+	return k;
+}
+
+/*
+ * Whether sending a key to url is fine: https, or plain http to this
+ * machine (127.0.0.0/8, ::1, localhost).
+ */
+static int loopback_http_ok(const char *url)
+{
+	const char *h;
+	size_t n;
+
+	if (strncmp(url, "http://", 7) != 0)
+		return 1;
+	h = url + 7;
+	n = strcspn(h, "/?#");
+	if (memchr(h, '@', n))	/* user:pass@host */
+		h = (const char *)memchr(h, '@', n) + 1, n = strcspn(h, "/?#");
+	if (n >= 5 && strncmp(h, "[::1]", 5) == 0)
+		return 1;
+	n = strcspn(h, ":/?#");
+	if (n == 9 && strncmp(h, "localhost", 9) == 0)
+		return 1;
+	if (n >= 4 && strncmp(h, "127.", 4) == 0 &&
+	    strspn(h, "0123456789.") == n)
+		return 1;
+	return 0;
+}
 
 /* "--name" for longopts[i], in a static buffer. */
 static const char *longname(int i)
@@ -935,6 +1081,7 @@ static void parse_options(int argc, char **argv, struct config *cfg,
     struct parent *pp)
 {
 	const char *env = getenv("OPENAI_BASE_URL");
+	const char *key_file = NULL;
 	long long pending = -1;
 	int c, longindex = -1, progress = -1;
 	char *url;
@@ -949,6 +1096,7 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 	cfg->retries = 5;
 	cfg->backoff_max_ms = 30000;
 	cfg->max_retry_wait_ms = 120000;
+	cfg->idle_timeout_ms = 60000;
 	cfg->max_line = 4 << 20;
 	cfg->max_response = 64 << 20;
 	cfg->max_depth = 64;
@@ -1017,6 +1165,14 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 		case OPT_MAX_TIME:
 			cfg->max_time_ms = seconds_ms("--max-time", optarg, 0);
 			break;
+		case OPT_STREAM:
+			cfg->stream = 1;
+			break;
+		case OPT_IDLE_TIMEOUT:
+			/* 0 turns it off. */
+			cfg->idle_timeout_ms = seconds_ms("--idle-timeout",
+			    optarg, 0);
+			break;
 		case OPT_RETRIES:
 			cfg->retries = parse_num("--retries", optarg, 0, 100);
 			break;
@@ -1065,6 +1221,15 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 			cfg->max_buffer = parse_size("--max-buffer", optarg,
 			    4096, 1LL << 40);
 			break;
+		case OPT_API_KEY_FILE:
+			key_file = optarg;
+			break;
+		case OPT_RPM:
+			pp->rpm = parse_real("--rpm", optarg, 0.001, 1e9);
+			break;
+		case OPT_TPM:
+			pp->tpm = parse_real("--tpm", optarg, 1, 1e12);
+			break;
 		case 'o':
 			pp->out_path = optarg;
 			break;
@@ -1084,11 +1249,11 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 			pp->joblog_path = optarg;
 			break;
 		case OPT_PRICE_IN:
-			pp->st.price_in = parse_seconds("--price-in", optarg, 0,
+			pp->st.price_in = parse_real("--price-in", optarg, 0,
 			    1e6);
 			break;
 		case OPT_PRICE_OUT:
-			pp->st.price_out = parse_seconds("--price-out", optarg,
+			pp->st.price_out = parse_real("--price-out", optarg,
 			    0, 1e6);
 			break;
 		case 'q':
@@ -1137,7 +1302,11 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 	cfg->max_pending = pending;
 	if (cfg->max_response > (size_t)UINT32_MAX / 2)
 		cfg->max_response = UINT32_MAX / 2;
-	cfg->api_key = getenv("OPENAI_API_KEY");
+	cfg->api_key = key_file ? read_key(key_file) :
+	    getenv("OPENAI_API_KEY");
+	if (cfg->api_key && *cfg->api_key && !loopback_http_ok(cfg->base_url))
+		warnx("warning: the API key goes over plain http to %s; "
+		    "use https unless this network is yours", cfg->base_url);
 	/* The classifier checks -d and --temperature; fail here, as a
 	 * usage error, rather than later. */
 	classifier_free(classifier_new(cfg));
@@ -1166,6 +1335,7 @@ int main(int argc, char **argv)
 		joblog_header(&pp.jl);
 	}
 	output_open(&pp.sink, pp.out_path, pp.resume);
+	pacer_init(&pp.pacer, pp.rpm, pp.tpm, now_s());
 	cfg.run_id = (uint32_t)(hash64(&pp, sizeof(&pp)) ^ now_us() ^
 	    ((uint64_t)getpid() << 16) ^ (uint64_t)time(NULL));
 
@@ -1191,14 +1361,14 @@ int main(int argc, char **argv)
 
 	run(&pp);
 
-	for (i = 0; i < cfg.jobs; i++) {
+	for (i = 0; i < pp.spawned; i++) {
 		struct slot *s = &pp.slots[i];
 
 		if (signals_seen >= 2)
 			kill(s->pid, SIGKILL);
 		close(s->req_fd);	/* the worker sees end of file */
 	}
-	for (i = 0; i < cfg.jobs; i++) {
+	for (i = 0; i < pp.spawned; i++) {
 		while (waitpid(pp.slots[i].pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		close(pp.slots[i].res_fd);

@@ -14,6 +14,7 @@ static const char *const errnames[ERR_COUNT] = {
 	[ERR_TIMEOUT] = "timeout",
 	[ERR_CONNECTION] = "connection_error",
 	[ERR_INVALID_RESPONSE] = "invalid_response",
+	[ERR_STREAM_ERROR] = "stream_error",
 	[ERR_RESPONSE_TOO_LARGE] = "response_too_large",
 	[ERR_RETRY_TOO_LONG] = "retry_after_too_long",
 	[ERR_RETRIES_EXHAUSTED] = "retries_exhausted",

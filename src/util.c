@@ -319,7 +319,8 @@ long long parse_num(const char *opt, const char *s, long long min, long long max
 	return v;
 }
 
-double parse_seconds(const char *opt, const char *s, double min, double max)
+static double parse_double(const char *opt, const char *s, double min,
+    double max, const char *what)
 {
 	char *end;
 	double v;
@@ -327,12 +328,22 @@ double parse_seconds(const char *opt, const char *s, double min, double max)
 	errno = 0;
 	v = strtod(s, &end);
 	if (end == s || *end != 0 || !isfinite(v))
-		die("%s %s: not a number of seconds", opt, s);
+		die("%s %s: not %s", opt, s, what);
 	if (v < min)
 		die("%s %s: too small (at least %g)", opt, s, min);
 	if (v > max)
 		die("%s %s: too large (at most %g)", opt, s, max);
 	return v;
+}
+
+double parse_seconds(const char *opt, const char *s, double min, double max)
+{
+	return parse_double(opt, s, min, max, "a number of seconds");
+}
+
+double parse_real(const char *opt, const char *s, double min, double max)
+{
+	return parse_double(opt, s, min, max, "a number");
 }
 
 long long parse_size(const char *opt, const char *s, long long min, long long max)

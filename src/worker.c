@@ -15,6 +15,7 @@
 #include "jsoncheck.h"	/* json_check */
 #include "record.h"	/* output lines */
 #include "retry.h"	/* the wait rule */
+#include "sse.h"	/* streamed answers */
 
 /* Headers worth keeping from an answer; the rest are ignored. */
 struct answer_headers {
@@ -22,6 +23,7 @@ struct answer_headers {
 	char retry_after_ms[32];
 	char retry_after[64];
 	char should_retry[16];
+	int event_stream;	/* Content-Type: text/event-stream */
 };
 
 struct worker {
@@ -42,6 +44,13 @@ struct worker {
 	struct buf msg;		/* what went wrong, "line N: ..." */
 	struct buf why;		/* why the retries stopped early */
 	uint64_t rng;
+	struct buf reqbody;	/* a body edited for --stream */
+	struct sse *sse;	/* an event-stream answer, reassembled */
+	uint64_t attempt_us;	/* when this attempt started */
+	uint64_t last_rx_ms;	/* when the stream last sent something */
+	uint64_t first_token_us;	/* attempt start to first token, or 0 */
+	long idle_ms;		/* --idle-timeout, 0: off */
+	int idle_fired;		/* --idle-timeout cut this attempt */
 };
 
 /* Set by SIGUSR1: the parent is stopping; make no further attempts. */
@@ -85,6 +94,19 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	struct worker *w = arg;
 
 	n *= size;
+	if (w->h.event_stream) {
+		/* Parsed as it comes, never stored whole. */
+		enum sse_state st = sse_feed(w->sse, p, n);
+
+		w->last_rx_ms = now_ms();
+		if (w->first_token_us == 0 && sse_got_token(w->sse))
+			/* + 1: 0 means no token yet. */
+			w->first_token_us = now_us() - w->attempt_us + 1;
+		if (st == SSE_TOO_LARGE)
+			w->too_large = 1;
+		/* A stream gone wrong is not worth reading on. */
+		return st == SSE_TOO_LARGE || st == SSE_BAD ? 0 : n;
+	}
 	if (w->body.len + n > w->cfg->max_response) {
 		w->too_large = 1;
 		return 0;	/* makes libcurl stop with CURLE_WRITE_ERROR */
@@ -119,11 +141,23 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct worker *w = arg;
 	struct answer_headers *h = &w->h;
+	char ctype[64];
 
 	n *= size;
 	/* A new status line starts a new answer (after a 100 Continue). */
 	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		memset(h, 0, sizeof(*h));
+		return n;
+	}
+	if (take_header(p, n, "content-type", ctype, sizeof(ctype))) {
+		/* Whoever asked for it (--stream or the line itself), an
+		 * event stream is reassembled, and the idle clock starts. */
+		h->event_stream = strncasecmp(ctype, "text/event-stream",
+		    17) == 0;
+		if (h->event_stream) {
+			sse_reset(w->sse);
+			w->last_rx_ms = now_ms();
+		}
 		return n;
 	}
 	if (take_header(p, n, "x-request-id", h->request_id,
@@ -136,6 +170,26 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	    sizeof(h->should_retry)))
 		return n;
 	return n;
+}
+
+/*
+ * --idle-timeout: libcurl calls this often while data flows and about
+ * once a second while none does; a stream silent too long is cut here,
+ * and judge() calls that a timeout.  Only event streams are watched: an
+ * unstreamed answer is silent until it is ready.
+ */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct worker *w = arg;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	if (w->h.event_stream &&
+	    now_ms() - w->last_rx_ms >= (uint64_t)w->idle_ms) {
+		w->idle_fired = 1;
+		return 1;	/* CURLE_ABORTED_BY_CALLBACK */
+	}
+	return 0;
 }
 
 static void worker_init(struct worker *w, const struct config *cfg)
@@ -155,6 +209,8 @@ static void worker_init(struct worker *w, const struct config *cfg)
 		die("out of memory for the JSON parser");
 	if (deflateInit(&w->z, 1) != Z_OK)
 		die("deflateInit failed");
+	w->sse = sse_new(cfg->max_response, cfg->max_depth);
+	w->idle_ms = cfg->idle_timeout_ms;
 	w->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ now_us();
 
 	w->headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -187,6 +243,12 @@ static void worker_init(struct worker *w, const struct config *cfg)
 	curl_easy_setopt(w->curl, CURLOPT_HEADERDATA, w);
 	curl_easy_setopt(w->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(w->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (w->idle_ms > 0) {
+		curl_easy_setopt(w->curl, CURLOPT_XFERINFOFUNCTION,
+		    on_progress);
+		curl_easy_setopt(w->curl, CURLOPT_XFERINFODATA, w);
+		curl_easy_setopt(w->curl, CURLOPT_NOPROGRESS, 0L);
+	}
 }
 
 static void worker_free(struct worker *w)
@@ -204,6 +266,8 @@ static void worker_free(struct worker *w)
 	buf_release(&w->content);
 	buf_release(&w->msg);
 	buf_release(&w->why);
+	buf_release(&w->reqbody);
+	sse_free(w->sse);
 }
 
 /* A uniform draw in [0, 1) for the jitter (xorshift64*). */
@@ -225,6 +289,84 @@ static json_object *error_code_of(json_object *body)
 	return NULL;
 }
 
+/*
+ * A stream's error event: worth another attempt when it looks transient,
+ * a server error or one without a code; an error with a code of its own
+ * (a content filter, a context too long) would only come back.
+ */
+static int stream_error_transient(json_object *e)
+{
+	json_object *v;
+	const char *s;
+
+	if (json_object_object_get_ex(e, "type", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    strcmp(json_object_get_string(v), "server_error") == 0)
+		return 1;
+	if (!json_object_object_get_ex(e, "code", &v) || v == NULL)
+		return 1;
+	if (json_object_is_type(v, json_type_int)) {
+		int64_t c = json_object_get_int64(v);
+
+		return c >= 500 || c == 429 || c == 408;
+	}
+	s = json_object_get_string(v);
+	return strcmp(s, "server_error") == 0 ||
+	    strcmp(s, "rate_limit_exceeded") == 0;
+}
+
+/* An event stream that ended: the reassembled answer, or why not. */
+static int stream_outcome(struct worker *w, struct outcome *o)
+{
+	json_object *e, *m;
+	const char *s;
+	size_t n;
+
+	switch (sse_end(w->sse)) {
+	case SSE_DONE:
+		/* The record embeds this as the answer's body. */
+		o->json = sse_result(w->sse);
+		s = json_object_to_json_string_length(o->json,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+		buf_reset(&w->body);
+		buf_add(&w->body, s, n);
+		return 0;
+	case SSE_ERROR:
+		e = sse_error(w->sse);
+		o->err = ERR_STREAM_ERROR;
+		o->retry = stream_error_transient(e);
+		buf_adds(&w->msg, "the stream reported an error: ");
+		if (json_object_object_get_ex(e, "message", &m) &&
+		    json_object_is_type(m, json_type_string)) {
+			s = json_object_get_string(m);
+			n = json_object_get_string_len(m);
+			if (n > 300) {
+				/* Short, and cut between characters. */
+				n = 300;
+				while (n > 0 && (s[n] & 0xc0) == 0x80)
+					n--;
+			}
+			buf_add(&w->msg, s, n);
+		} else {
+			buf_adds(&w->msg, "(no message)");
+		}
+		return -1;
+	case SSE_RUNNING:
+		o->err = ERR_INVALID_RESPONSE;
+		o->retry = 1;	/* like a cut-off body */
+		buf_addf(&w->msg, "HTTP %ld event stream cut off: no [DONE] "
+		    "or final event after %zu events", o->status,
+		    sse_events(w->sse));
+		return -1;
+	default:
+		o->err = ERR_INVALID_RESPONSE;
+		o->retry = 1;
+		buf_addf(&w->msg, "HTTP %ld event stream: %s", o->status,
+		    sse_problem(w->sse));
+		return -1;
+	}
+}
+
 /* Classify a finished transfer: curl's result and the HTTP answer. */
 static void judge(struct worker *w, CURLcode cc, struct outcome *o,
     uint64_t lineno)
@@ -237,10 +379,22 @@ static void judge(struct worker *w, CURLcode cc, struct outcome *o,
 	o->wait_ms = -1;
 	buf_reset(&w->msg);
 	buf_addf(&w->msg, "line %llu: ", (unsigned long long)lineno);
+	/* A stream that said all it had to say but was left open: what
+	 * came is the answer. */
+	if (w->idle_fired && sse_end(w->sse) != SSE_RUNNING)
+		cc = CURLE_OK;
 	if (cc != CURLE_OK) {
 		const char *why = w->errbuf[0] ? w->errbuf :
 		    curl_easy_strerror(cc);
 
+		if (w->idle_fired) {
+			o->err = ERR_TIMEOUT;
+			o->retry = 1;
+			buf_addf(&w->msg, "timed out: the stream was idle for "
+			    "%.1f s (--idle-timeout)",
+			    w->idle_ms / 1000.0);
+			return;
+		}
 		switch (cc) {
 		case CURLE_OPERATION_TIMEDOUT:
 			o->err = ERR_TIMEOUT;
@@ -253,6 +407,16 @@ static void judge(struct worker *w, CURLcode cc, struct outcome *o,
 				buf_addf(&w->msg, "the answer is larger than "
 				    "--max-response-size (%zu bytes)",
 				    w->cfg->max_response);
+				return;
+			}
+			if (w->h.event_stream) {
+				/* on_body stopped a stream gone wrong. */
+				curl_easy_getinfo(w->curl,
+				    CURLINFO_RESPONSE_CODE, &o->status);
+				o->err = ERR_INVALID_RESPONSE;
+				o->retry = 1;
+				buf_addf(&w->msg, "HTTP %ld event stream: %s",
+				    o->status, sse_problem(w->sse));
 				return;
 			}
 			break;
@@ -278,8 +442,10 @@ static void judge(struct worker *w, CURLcode cc, struct outcome *o,
 	}
 	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &o->status);
 	o->retry = retry_status(o->status);
+	if (w->h.event_stream && stream_outcome(w, o) < 0)
+		return;
 	/* Only an object is embedded: strict JSON, or the record breaks. */
-	if (w->body.len <= INT32_MAX && w->body.data &&
+	if (o->json == NULL && w->body.len <= INT32_MAX && w->body.data &&
 	    memchr(w->body.data, 0, w->body.len) == NULL &&
 	    json_check(w->body.data, w->body.len, w->cfg->max_depth,
 	    &problem) == '{') {
@@ -312,19 +478,113 @@ static void judge(struct worker *w, CURLcode cc, struct outcome *o,
 		    w->h.retry_after : NULL, time(NULL));
 }
 
+enum api { API_OTHER, API_CHAT, API_COMPLETIONS, API_RESPONSES };
+
+static int ends_with(const char *s, size_t n, const char *tail)
+{
+	size_t k = strlen(tail);
+
+	return n >= k && memcmp(s + n - k, tail, k) == 0;
+}
+
+/* Which API a path calls, for what streaming means there. */
+static enum api api_of(const char *path, size_t n)
+{
+	const char *q = memchr(path, '?', n);
+
+	if (q)
+		n = (size_t)(q - path);
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	if (ends_with(path, n, "/chat/completions"))
+		return API_CHAT;
+	if (ends_with(path, n, "/completions"))
+		return API_COMPLETIONS;
+	if (ends_with(path, n, "/responses"))
+		return API_RESPONSES;
+	return API_OTHER;
+}
+
+static int has_bytes(const char *p, size_t n, const char *s)
+{
+	size_t k = strlen(s), i;
+
+	for (i = 0; i + k <= n; i++)
+		if (p[i] == s[0] && memcmp(p + i, s, k) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * --stream: the body with "stream":true, and for chat and completions
+ * "stream_options":{"include_usage":true} so the usage is not lost, put
+ * first in the object.  A line that sets "stream" itself is left alone,
+ * as with the other defaults.  The rest of the body is kept byte for
+ * byte (a json-c round trip would respell escapes and drop duplicate
+ * keys), and a large body is not rebuilt.  It is parsed only
+ * when the text holds "stream somewhere, to see whether at the top.
+ */
+static void stream_body(struct worker *w, const struct msg_request *rq,
+    const char **body, size_t *len)
+{
+	enum api api = api_of(rq->path, rq->pathlen);
+	const char *p = rq->body, *end = rq->body + rq->bodylen, *q;
+	int has_opts = 0;
+
+	if (api == API_OTHER || rq->bodylen > INT32_MAX)
+		return;
+	if (has_bytes(p, rq->bodylen, "\"stream")) {
+		json_object *o;
+
+		json_tokener_reset(w->tok);
+		o = json_tokener_parse_ex(w->tok, p, (int)rq->bodylen);
+		if (o == NULL || json_object_object_get_ex(o, "stream",
+		    NULL)) {
+			json_object_put(o);
+			return;
+		}
+		has_opts = json_object_object_get_ex(o, "stream_options",
+		    NULL);
+		json_object_put(o);
+	}
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+	    *p == '\n'))
+		p++;
+	if (p == end || *p != '{')
+		return;
+	p++;
+	buf_reset(&w->reqbody);
+	buf_add(&w->reqbody, rq->body, (size_t)(p - rq->body));
+	buf_adds(&w->reqbody, "\"stream\":true");
+	if (api != API_RESPONSES && !has_opts)
+		buf_adds(&w->reqbody,
+		    ",\"stream_options\":{\"include_usage\":true}");
+	for (q = p; q < end && (*q == ' ' || *q == '\t' || *q == '\r' ||
+	    *q == '\n'); q++)
+		;
+	if (q < end && *q != '}')
+		buf_addc(&w->reqbody, ',');
+	buf_add(&w->reqbody, p, (size_t)(end - p));
+	*body = w->reqbody.data;
+	*len = w->reqbody.len;
+}
+
 static CURLcode perform(struct worker *w, const struct msg_request *rq,
-    long timeout_ms)
+    const char *body, size_t bodylen, long timeout_ms)
 {
 	buf_reset(&w->url);
 	url_join(&w->url, w->cfg->base_url, rq->path, rq->pathlen);
 	buf_reset(&w->body);
 	memset(&w->h, 0, sizeof(w->h));
 	w->too_large = 0;
+	w->idle_fired = 0;
+	w->first_token_us = 0;
+	w->attempt_us = now_us();
 	w->errbuf[0] = 0;
 	curl_easy_setopt(w->curl, CURLOPT_URL, w->url.data);
-	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, rq->body);
+	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)rq->bodylen);
+	    (curl_off_t)bodylen);
 	curl_easy_setopt(w->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	return curl_easy_perform(w->curl);
 }
@@ -340,8 +600,12 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
 	unsigned attempts = rq->attempts;
 	struct outcome o = { 0 };
 	struct record_error re = { 0 };
+	const char *body = rq->body;
+	size_t bodylen = rq->bodylen;
 	int ok;
 
+	if (cfg->stream)
+		stream_body(w, rq, &body, &bodylen);
 	buf_reset(&w->why);
 	for (;;) {
 		long timeout = cfg->timeout_ms, wait;
@@ -357,7 +621,7 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
 		}
 		attempts++;
 		json_object_put(o.json);
-		cc = perform(w, rq, timeout);
+		cc = perform(w, rq, body, bodylen, timeout);
 		judge(w, cc, &o, rq->lineno);
 		if (!o.retry || attempts > (unsigned)cfg->retries)
 			break;
@@ -391,6 +655,10 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
 	res->attempts = attempts;
 	res->latency_us = now_us() - start;
 	res->started_ms = started_ms;
+	if (w->h.event_stream) {
+		res->flags |= RESULT_STREAMED;
+		res->first_token_us = w->first_token_us;
+	}
 	buf_reset(&w->line);
 	buf_reset(&w->content);
 	re.lineno = rq->lineno;

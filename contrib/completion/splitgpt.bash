@@ -40,6 +40,11 @@ _splitgpt()
 		cand=($(compgen -W '/v1/chat/completions /v1/completions
 		    /v1/embeddings /v1/responses' -- "$cur"))
 		;;
+	--api-key-file)
+		local IFS=$'\n'
+		cand=($(compgen -f -- "$cur"))
+		compopt -o filenames 2>/dev/null
+		;;
 	-H | --header)
 		if [[ $cur == @* ]]; then
 			local IFS=$'\n'
@@ -55,8 +60,9 @@ _splitgpt()
 		;;
 	-P | --jobs | -m | --model | --system | --max-tokens | --temperature | \
 	-d | --body | --base-url | --connect-timeout | --timeout | \
+	--idle-timeout | \
 	--max-time | --retries | --backoff-max | --max-retry-wait | \
-	--halt-after | --max-line-length | --max-response-size | \
+	--halt-after | --rpm | --tpm | --max-line-length | --max-response-size | \
 	--max-depth | --max-pending | --max-buffer | --price-in | --price-out)
 		# A value with no finite list: nothing to offer.
 		;;
@@ -64,9 +70,10 @@ _splitgpt()
 		if [[ $cur == -* ]]; then
 			cand=($(compgen -W '-P --jobs -m --model --system
 			    --max-tokens --temperature -d --body --endpoint --text
-			    --format --base-url -H --header --connect-timeout
-			    --timeout --max-time --retries --backoff-max
-			    --max-retry-wait --halt-after --max-line-length
+			    --format --base-url -H --header --api-key-file --connect-timeout
+			    --timeout --stream --idle-timeout --max-time
+			    --retries --backoff-max
+			    --max-retry-wait --halt-after --rpm --tpm --max-line-length
 			    --max-response-size --max-depth --max-pending
 			    --max-buffer -o --output --resume --progress
 			    --no-progress --stats --joblog --price-in --price-out

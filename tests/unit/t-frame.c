@@ -10,7 +10,8 @@ int main(void)
 	struct frame f;
 	struct msg_request rq = { 17, 2, "/v1/chat/completions", 20, "id-1", 4,
 	    "{\"a\":1}", 7 }, rq2;
-	struct msg_result rs = { 200, 0, 3, 1, 11, 22, 33, 55, 44, "zz\0z", 4 }, rs2;
+	struct msg_result rs = { 200, 0, 3, 1, 11, 22, 33, 55, 66, 44, "zz\0z",
+	    4 }, rs2;
 	struct buf id = { 0 };
 	long used;
 	size_t i;
@@ -56,7 +57,8 @@ int main(void)
 	CHECK(msg_result_decode(&f, &rs2) == 0 && f.seq == 7, "result decodes");
 	CHECK(rs2.status == 200 && rs2.attempts == 3 && rs2.flags == 1 &&
 	    rs2.prompt_tokens == 11 && rs2.completion_tokens == 22 &&
-	    rs2.latency_us == 33 && rs2.started_ms == 55 && rs2.rawlen == 44,
+	    rs2.latency_us == 33 && rs2.started_ms == 55 &&
+	    rs2.first_token_us == 66 && rs2.rawlen == 44,
 	    "result fields");
 	CHECK(rs2.len == 4 && !memcmp(rs2.data, "zz\0z", 4),
 	    "result bytes, NUL included");

@@ -1,0 +1,223 @@
+/* ratelimit.c: the pacer, the token estimate, header values. */
+#include "ratelimit.h"
+
+#include <math.h>	/* isfinite */
+#include <stdlib.h>	/* strtod */
+#include <string.h>	/* memset */
+
+#define LOW_WATER 0.2	/* pace published limits below this fraction */
+
+void pacer_init(struct pacer *p, double rpm, double tpm, double now)
+{
+	memset(p, 0, sizeof(*p));
+	p->rpm = rpm;
+	p->tpm = tpm;
+	p->req_tat = p->tok_tat = now;
+	p->cooldown_until = 0;
+	p->hint.limit_requests = p->hint.remaining_requests = -1;
+	p->hint.limit_tokens = p->hint.remaining_tokens = -1;
+	p->hint.reset_requests = p->hint.reset_tokens = -1;
+	p->ratio = 1;
+	p->last_sent = -1;
+}
+
+static double maxd(double a, double b)
+{
+	return a > b ? a : b;
+}
+
+/* The wait the published remaining/reset figures ask for. */
+static double published(const struct pacer *p, long long limit,
+    long long remaining, double reset, long long used, long long cost)
+{
+	long long left;
+
+	if (remaining < 0 || reset < 0 || p->hint_at <= 0)
+		return 0;
+	if (p->hint_at + reset <= p->last_sent)
+		return 0;	/* the reset has passed since */
+	left = remaining - used;
+	if (left < cost)
+		return p->hint_at + reset;	/* nothing left: the reset */
+	if (limit > 0 && left > limit * LOW_WATER)
+		return 0;	/* plenty left: no pacing */
+	/* Few left: spread them over the time to the reset. */
+	return p->last_sent + reset / (double)(left > 0 ? left : 1);
+}
+
+double pacer_ready_at(const struct pacer *p, double now, long long tokens)
+{
+	double t = now;
+
+	if (p->rpm > 0)
+		t = maxd(t, p->req_tat + 60 / p->rpm);
+	if (p->tpm > 0 && tokens > 0)
+		t = maxd(t, p->tok_tat + tokens * 60 / p->tpm);
+	t = maxd(t, p->cooldown_until);
+	if (p->rpm <= 0)
+		t = maxd(t, published(p, p->hint.limit_requests,
+		    p->hint.remaining_requests, p->hint.reset_requests,
+		    p->sent_since, 1));
+	if (p->tpm <= 0)
+		t = maxd(t, published(p, p->hint.limit_tokens,
+		    p->hint.remaining_tokens, p->hint.reset_tokens,
+		    p->tokens_since, tokens));
+	return t;
+}
+
+void pacer_sent(struct pacer *p, double now, long long tokens)
+{
+	p->req_tat = now;
+	if (p->tpm > 0 && tokens > 0)
+		p->tok_tat = maxd(p->tok_tat + tokens * 60 / p->tpm, now);
+	p->sent_since++;
+	p->tokens_since += tokens;
+	p->last_sent = now;
+}
+
+void pacer_hint(struct pacer *p, double now, const struct ratelimit_hint *in)
+{
+	struct ratelimit_hint h = *in;
+
+	if (h.cooldown > 0)
+		p->cooldown_until = maxd(p->cooldown_until, now + h.cooldown);
+	/* Hints, not orders: drop figures that make no sense together. */
+	if (h.limit_requests <= 0 || h.reset_requests <= 0 ||
+	    h.remaining_requests > h.limit_requests)
+		h.limit_requests = h.remaining_requests = -1;
+	if (h.limit_tokens <= 0 || h.reset_tokens <= 0 ||
+	    h.remaining_tokens > h.limit_tokens)
+		h.limit_tokens = h.remaining_tokens = -1;
+	if (h.remaining_requests < 0 && h.remaining_tokens < 0)
+		return;
+	/* The answer was counted before the requests still in flight, so
+	 * 'used since' restarts only at the figures' own time: a little
+	 * conservative, never optimistic. */
+	p->hint = h;
+	p->hint_at = now;
+	p->sent_since = 0;
+	p->tokens_since = 0;
+	if (p->last_sent < 0)
+		p->last_sent = now;
+}
+
+void pacer_usage(struct pacer *p, long long estimated, long long prompt_est,
+    long long real_prompt, long long real_total)
+{
+	if (prompt_est > 0 && real_prompt > 0) {
+		p->est_total += prompt_est;
+		p->real_total += real_prompt;
+		p->ratio = (double)p->real_total / p->est_total;
+		if (p->ratio < 0.25)
+			p->ratio = 0.25;
+		if (p->ratio > 4)
+			p->ratio = 4;
+	}
+	/* Settle the charge: a refund moves the schedule back, a shortfall
+	 * forward.  Refunds never reach into the past. */
+	if (p->tpm > 0 && real_total > 0 && estimated > 0)
+		p->tok_tat += (real_total - estimated) * 60 / p->tpm;
+}
+
+long long pacer_correct(const struct pacer *p, long long prompt_est)
+{
+	return (long long)(prompt_est * p->ratio + 0.5);
+}
+
+long long estimate_tokens(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	double t = 0;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = u[i];
+
+		if (c < 0x80) {
+			t += 0.25;
+			i++;
+		} else if (c >= 0xe0 && c < 0xf0 && i + 2 < n) {
+			unsigned cp = (c & 0x0f) << 12 | (u[i + 1] & 0x3f) << 6 |
+			    (u[i + 2] & 0x3f);
+
+			/* CJK, kana, hangul, fullwidth: about a token each. */
+			if ((cp >= 0x2e80 && cp <= 0x9fff) ||
+			    (cp >= 0xac00 && cp <= 0xd7af) ||
+			    (cp >= 0xf900 && cp <= 0xfaff) ||
+			    (cp >= 0xff00 && cp <= 0xffef))
+				t += 1;
+			else
+				t += 0.5;
+			i += 3;
+		} else if (c >= 0xf0) {
+			t += 1;		/* emoji and the like */
+			i += 4;
+		} else {
+			t += 0.5;
+			i += c >= 0xc0 ? 2 : 1;
+		}
+	}
+	return (long long)ceil(t);
+}
+
+double parse_duration(const char *s)
+{
+	double total = 0;
+	int parts = 0;
+
+	while (*s == ' ')
+		s++;
+	if (*s == 0)
+		return -1;
+	while (*s && *s != ' ') {
+		char *end;
+		double v = strtod(s, &end);
+		double unit;
+
+		if (end == s || !isfinite(v) || v < 0 || *s == '+' || *s == '-')
+			return -1;
+		s = end;
+		if (s[0] == 'h')
+			unit = 3600, s++;
+		else if (s[0] == 'm' && s[1] == 's')
+			unit = 1e-3, s += 2;
+		else if (s[0] == 'm')
+			unit = 60, s++;
+		else if (s[0] == 's')
+			unit = 1, s++;
+		else if (s[0] == 'u' && s[1] == 's')
+			unit = 1e-6, s += 2;
+		else if (s[0] == 'n' && s[1] == 's')
+			unit = 1e-9, s += 2;
+		else if ((unsigned char)s[0] == 0xc2 &&
+		    (unsigned char)s[1] == 0xb5 && s[2] == 's')
+			unit = 1e-6, s += 3;	/* µs */
+		else if ((*s == 0 || *s == ' ') && parts == 0)
+			unit = 1;	/* a bare number: seconds */
+		else
+			return -1;
+		total += v * unit;
+		parts++;
+	}
+	while (*s == ' ')
+		s++;
+	return *s ? -1 : total;
+}
+
+long long parse_count(const char *s)
+{
+	long long v = 0;
+
+	while (*s == ' ')
+		s++;
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > 1000000000000000LL)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	while (*s == ' ')
+		s++;
+	return *s ? -1 : v;
+}
