@@ -1,0 +1,50 @@
+# Secrets: the key comes from the environment or --api-key-file, never
+# argv; it appears in no output, error record, job log or message.
+. tests/lib.sh
+KEY=$OPENAI_API_KEY
+mock_start --require-key "$KEY" --fault 500:0.3 --seed 4
+
+printf '  %s  \n' "$KEY" >"$T/keyfile"
+prompts 40 s >"$T/in"
+OPENAI_API_KEY= sg -P 4 --api-key-file "$T/keyfile" --retries 0 --joblog "$T/jl" \
+    --stats "$T/st" -o "$T/out" <"$T/in" >"$T/stdout" 2>"$T/err"
+is "$?" 1 "--api-key-file: the key reaches the server (some 500s by design: exit 1)"
+is "$(jq -r 'select(.response.status_code == 200)' "$T/out" | grep -c custom_id)" \
+    "$(jq -r 'select(.response.status_code == 200) | .custom_id' "$T/out" | wc -l)" "... the rest answered"
+check "... no 401 among them" sh -c "! jq -r .response.status_code '$T/out' | grep -q 401"
+OPENAI_API_KEY=wrong sg --api-key-file "$T/keyfile" <"$T/in" >/dev/null 2>&1
+check "--api-key-file wins over OPENAI_API_KEY" test $? -ne 3
+: >"$T/empty"
+sg --api-key-file "$T/empty" </dev/null >/dev/null 2>"$T/e"
+is "$?" 2 "an empty key file is a usage error"
+sg --api-key-file "$T/nonexistent" </dev/null >/dev/null 2>"$T/e"
+is "$?" 2 "a missing key file is a usage error"
+
+# Failures of every kind, to fill error records and messages.
+mock_stop
+mock_start --require-key "$KEY" --fault 401:0.2 --fault reset:0.2 --fault nonjson:0.2 --seed 5
+sg -P 4 --retries 0 --joblog "$T/jl2" <"$T/in" >"$T/out2" 2>"$T/err2"
+printf '"bad\n' | sg >"$T/out3" 2>"$T/err3"
+check "the key is in no output, record, job log, stats or message" \
+    sh -c "! grep -rqF -- '$KEY' '$T/out' '$T/stdout' '$T/err' '$T/jl' '$T/st' '$T/out2' '$T/err2' '$T/jl2' '$T/out3' '$T/err3'"
+printf '%s\n' "$KEY" >"$T/pattern"	# not on a command line of ours
+mock_stop
+mock_start --latency 300
+"$SPLITGPT" --base-url "$MOCK_URL" -P 2 <"$T/in" >/dev/null 2>&1 &
+bg=$!
+sleep 0.3
+procs="$bg $(pgrep -P $bg | tr '\n' ' ')"
+is "$(echo $procs | wc -w)" 3 "(splitgpt and its two workers are running)"
+check "the key is in no argv of splitgpt or its workers" sh -c "
+	for p in $procs; do cat /proc/\$p/cmdline; done 2>/dev/null |
+	    tr '\\0' ' ' | grep -qF -f '$T/pattern' && exit 1; exit 0"
+wait $bg
+
+# Plain http to another host: one warning (no request is made: no input).
+sg --base-url http://example.invalid/v1 </dev/null >/dev/null 2>"$T/w"
+check "a key over plain http to another host is warned about" grep -q 'plain http' "$T/w"
+is "$(grep -c 'plain http' "$T/w")" 1 "... once"
+sg </dev/null >/dev/null 2>"$T/w2"
+check "no warning for http to 127.0.0.1" sh -c "! grep -q 'plain http' '$T/w2'"
+OPENAI_API_KEY= "$SPLITGPT" --base-url http://example.invalid/v1 </dev/null >/dev/null 2>"$T/w3"
+check "no warning without a key" sh -c "! grep -q 'plain http' '$T/w3'"
