@@ -320,6 +320,7 @@ done
 row() {
 	local file=$1 name=$2 n=$3 p=$4 lat=$5 wall=$6 ideal=$7 cpu=$8
 	local peak=$9 total=${10} notes=${11} eff= c1k= rps= line
+	notes="$notes load1=$(cut -d' ' -f1 /proc/loadavg)"
 	if [ -n "$ideal" ] && [ -n "$wall" ]; then
 		eff=$(calc "$ideal / $wall")
 	fi
@@ -496,15 +497,37 @@ EOF
 say "stragglers N=$n P=$p latency=${lat}ms"
 mock_start --latency "$lat" --slow 0.01:20
 id=$(ideal "$n" "$p" "$lat")
-# a bound that counts the slow requests' work: expected 1% of N at 20 x
-wb=$(awk -v n="$n" -v p="$p" -v l="$lat" 'BEGIN {
-	s = n * 0.01; w = ((n - s) * l + s * 20 * l) / p / 1000
-	i = int((n + p - 1) / p) * l / 1000; if (i > w) w = i
-	if (w < 20 * l / 1000) w = 20 * l / 1000
-	printf "%.3f", w }')
 splitgpt_run "$n" "$p" "$lat"
-row stragglers splitgpt "$n" "$p" "$lat" "$WALL" "$id" "$CPU" "" "" \
-    "$CHECK work_bound_s=$wb eff_vs_work_bound=$(calc "$wb / $WALL") $MNOTE"
+wall=$WALL cpu=$CPU check=$CHECK mnote=$MNOTE
+# Which lines were slow?  The mock decides from (seed, key, attempt) and
+# /reset zeroes the attempts, so a second pass with a per-attempt timeout
+# between the normal and the slow latency, and no retries, fails exactly
+# the slow lines.  Then two bounds with those exact durations and zero
+# overhead: work_bound (any order: the larger of the ideal, all the work
+# over P, and one slow request) and inorder_bound (lines handed out in
+# input order to the first free of P workers, as splitgpt does).
+say "stragglers: finding the slow lines"
+mock_reset
+timeout -k 5 120 "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL" \
+    --retries 0 --timeout "$(calc "$lat * 10.5 / 1000")" \
+    <"$(prompts "$n")" >"$TMP/slow.out" 2>/dev/null
+bounds=$(awk -v p="$p" -v l="$lat" '
+	{ d[NR] = index($0, "\"echo: p-") ? l : 20 * l; s += (d[NR] > l) }
+	END {
+		for (j = 1; j <= p; j++) f[j] = 0
+		for (i = 1; i <= NR; i++) {
+			m = 1
+			for (j = 2; j <= p; j++) if (f[j] < f[m]) m = j
+			f[m] += d[i]; w += d[i]
+		}
+		mk = 0; for (j = 1; j <= p; j++) if (f[j] > mk) mk = f[j]
+		wb = w / p; id = int((NR + p - 1) / p) * l
+		if (id > wb) wb = id; if (s > 0 && 20 * l > wb) wb = 20 * l
+		printf "%d %.3f %.3f", s, wb / 1000, mk / 1000
+	}' "$TMP/slow.out")
+set -- $bounds
+row stragglers splitgpt "$n" "$p" "$lat" "$wall" "$id" "$cpu" "" "" \
+    "$check slow_lines=$1 work_bound_s=$2 eff_vs_work_bound=$(calc "$2 / $wall") inorder_bound_s=$3 eff_vs_inorder_bound=$(calc "$3 / $wall") $mnote"
 
 # ---- 4: memory ------------------------------------------------------------
 
