@@ -108,6 +108,21 @@ struct msg_result {
 	size_t len;
 };
 
+/*
+ * Advice from a worker, sent as soon as an attempt's answer is in: the
+ * rate-limit figures its headers gave (-1 where absent) and a 429's wait
+ * in microseconds (-1 for none), for the parent's pacer (ratelimit.h).
+ */
+struct msg_hint {
+	int64_t limit_requests, remaining_requests;
+	int64_t limit_tokens, remaining_tokens;
+	int64_t reset_requests_us, reset_tokens_us;
+	int64_t cooldown_us;
+};
+
+void msg_hint_encode(struct buf *b, uint64_t seq, const struct msg_hint *m);
+int msg_hint_decode(const struct frame *f, struct msg_hint *m);
+
 void msg_request_encode(struct buf *b, uint64_t seq,
     const struct msg_request *m);
 int msg_request_decode(const struct frame *f, struct msg_request *m);

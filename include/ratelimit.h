@@ -19,7 +19,11 @@
  * Published limits (the x-ratelimit-* headers of each answer) are hints:
  * when the server says few requests or tokens remain before its reset,
  * the remaining ones are spread over the time to the reset, and when none
- * remain (counting those sent since), nothing goes until the reset.
+ * remain, nothing goes until the reset.  What remains is counted down by
+ * the requests sent since the hint, or by those in flight if more: an
+ * answer's figures may not count requests still on their way.  Answers
+ * come back out of order, so until its reset has passed a hint is only
+ * replaced by one at least as pessimistic as what is left of it.
  * Values that make no sense (negative, zero, -1) are ignored.
  *
  * A 429 that asks for a wait starts a cool-down for every worker: nothing
@@ -46,23 +50,32 @@ struct ratelimit_hint {
 	double cooldown;	/* a 429's wait, seconds, or -1 */
 };
 
+/* What the newest usable hint said of requests, or of tokens. */
+struct published {
+	double at;		/* when it came; 0: none */
+	long long limit, remaining;
+	double reset;		/* seconds from at to the reset */
+	long long used;		/* requests or tokens sent since */
+};
+
 struct pacer {
 	double rpm, tpm;	/* configured; 0: none */
 	double req_tat;		/* when the last request went */
 	double tok_tat;		/* when the tokens charged are paid for */
 	double cooldown_until;
-	/* From the newest hint. */
-	double hint_at;
-	struct ratelimit_hint hint;
-	long long sent_since, tokens_since;	/* since hint_at */
+	struct published req, tok;
 	double last_sent;
 	double ratio;		/* real / estimated prompt tokens */
 	long long est_total, real_total;
 };
 
 void pacer_init(struct pacer *p, double rpm, double tpm, double now);
-/* The earliest time a request of this many tokens may go (<= now: now). */
-double pacer_ready_at(const struct pacer *p, double now, long long tokens);
+/*
+ * The earliest time a request of this many tokens may go (<= now: now);
+ * inflight is how many requests are out, which a hint may not count yet.
+ */
+double pacer_ready_at(const struct pacer *p, double now, long long tokens,
+    long long inflight);
 /* It went: charge it. */
 void pacer_sent(struct pacer *p, double now, long long tokens);
 /* An answer's headers. */

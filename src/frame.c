@@ -140,6 +140,37 @@ const char *frame_get_bytes(struct frame_reader *r, size_t *n)
 	return (const char *)p;
 }
 
+void msg_hint_encode(struct buf *b, uint64_t seq, const struct msg_hint *m)
+{
+	size_t start = frame_begin(b, FRAME_HINT, seq);
+
+	frame_put_u64(b, (uint64_t)m->limit_requests);
+	frame_put_u64(b, (uint64_t)m->remaining_requests);
+	frame_put_u64(b, (uint64_t)m->limit_tokens);
+	frame_put_u64(b, (uint64_t)m->remaining_tokens);
+	frame_put_u64(b, (uint64_t)m->reset_requests_us);
+	frame_put_u64(b, (uint64_t)m->reset_tokens_us);
+	frame_put_u64(b, (uint64_t)m->cooldown_us);
+	frame_end(b, start);
+}
+
+int msg_hint_decode(const struct frame *f, struct msg_hint *m)
+{
+	struct frame_reader r;
+
+	if (f->type != FRAME_HINT)
+		return -1;
+	frame_reader_init(&r, f);
+	m->limit_requests = (int64_t)frame_get_u64(&r);
+	m->remaining_requests = (int64_t)frame_get_u64(&r);
+	m->limit_tokens = (int64_t)frame_get_u64(&r);
+	m->remaining_tokens = (int64_t)frame_get_u64(&r);
+	m->reset_requests_us = (int64_t)frame_get_u64(&r);
+	m->reset_tokens_us = (int64_t)frame_get_u64(&r);
+	m->cooldown_us = (int64_t)frame_get_u64(&r);
+	return r.bad || r.n != 0 ? -1 : 0;
+}
+
 void msg_request_encode(struct buf *b, uint64_t seq,
     const struct msg_request *m)
 {

@@ -337,6 +337,11 @@ static int is_blank(const struct line *ln)
 	return 1;
 }
 
+static int busy_count(const struct parent *pp)
+{
+	return pp->spawned - pp->nidle;
+}
+
 static double now_s(void)
 {
 	return now_us() / 1e6;
@@ -350,7 +355,8 @@ static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
 {
 	long long cost = pacer_correct(&pp->pacer, pp->req.prompt_est) +
 	    pp->req.max_out;
-	double now = now_s(), at = pacer_ready_at(&pp->pacer, now, cost);
+	double now = now_s(), at = pacer_ready_at(&pp->pacer, now, cost,
+	    busy_count(pp));
 	struct msg_request m = {
 		lineno, 0,
 		pp->req.path.data, pp->req.path.len,
@@ -574,6 +580,28 @@ static int take_frames(struct parent *pp, int i)
 
 		if (used == 0)
 			break;
+		if (used > 0 && f.type == FRAME_HINT) {
+			struct msg_hint h;
+			struct ratelimit_hint rh;
+
+			if (msg_hint_decode(&f, &h) < 0) {
+				rc = -1;
+				break;
+			}
+			off += used;
+			rh.limit_requests = h.limit_requests;
+			rh.remaining_requests = h.remaining_requests;
+			rh.limit_tokens = h.limit_tokens;
+			rh.remaining_tokens = h.remaining_tokens;
+			rh.reset_requests = h.reset_requests_us < 0 ? -1 :
+			    h.reset_requests_us / 1e6;
+			rh.reset_tokens = h.reset_tokens_us < 0 ? -1 :
+			    h.reset_tokens_us / 1e6;
+			rh.cooldown = h.cooldown_us < 0 ? -1 :
+			    h.cooldown_us / 1e6;
+			pacer_hint(&pp->pacer, now_s(), &rh);
+			continue;
+		}
 		if (used < 0 || f.type != FRAME_RESULT ||
 		    msg_result_decode(&f, &m) < 0 || !s->busy ||
 		    f.seq != s->seq) {
@@ -811,11 +839,6 @@ static size_t flush_ready(struct parent *pp)
 	write_out(pp);
 	write_joblog(pp);
 	return n;
-}
-
-static int busy_count(const struct parent *pp)
-{
-	return pp->spawned - pp->nidle;
 }
 
 static void run(struct parent *pp)

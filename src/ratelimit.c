@@ -14,11 +14,8 @@ void pacer_init(struct pacer *p, double rpm, double tpm, double now)
 	p->tpm = tpm;
 	p->req_tat = p->tok_tat = now;
 	p->cooldown_until = 0;
-	p->hint.limit_requests = p->hint.remaining_requests = -1;
-	p->hint.limit_tokens = p->hint.remaining_tokens = -1;
-	p->hint.reset_requests = p->hint.reset_tokens = -1;
 	p->ratio = 1;
-	p->last_sent = -1;
+	p->last_sent = now;
 }
 
 static double maxd(double a, double b)
@@ -26,26 +23,26 @@ static double maxd(double a, double b)
 	return a > b ? a : b;
 }
 
-/* The wait the published remaining/reset figures ask for. */
-static double published(const struct pacer *p, long long limit,
-    long long remaining, double reset, long long used, long long cost)
+/* The wait what a server published asks for, for a cost of this much. */
+static double published_wait(const struct published *c, double now,
+    long long inflight, long long cost, double last_sent)
 {
-	long long left;
+	long long left, used = c->used > inflight ? c->used : inflight;
 
-	if (remaining < 0 || reset < 0 || p->hint_at <= 0)
-		return 0;
-	if (p->hint_at + reset <= p->last_sent)
-		return 0;	/* the reset has passed since */
-	left = remaining - used;
+	if (c->at <= 0 || now >= c->at + c->reset)
+		return 0;	/* none, or its reset has passed */
+	left = c->remaining - used;
 	if (left < cost)
-		return p->hint_at + reset;	/* nothing left: the reset */
-	if (limit > 0 && left > limit * LOW_WATER)
+		return c->at + c->reset;	/* nothing left: the reset */
+	if (left > c->limit * LOW_WATER)
 		return 0;	/* plenty left: no pacing */
 	/* Few left: spread them over the time to the reset. */
-	return p->last_sent + reset / (double)(left > 0 ? left : 1);
+	return last_sent + (c->at + c->reset - last_sent) /
+	    (double)(left > 0 ? left : 1);
 }
 
-double pacer_ready_at(const struct pacer *p, double now, long long tokens)
+double pacer_ready_at(const struct pacer *p, double now, long long tokens,
+    long long inflight)
 {
 	double t = now;
 
@@ -55,13 +52,11 @@ double pacer_ready_at(const struct pacer *p, double now, long long tokens)
 		t = maxd(t, p->tok_tat + tokens * 60 / p->tpm);
 	t = maxd(t, p->cooldown_until);
 	if (p->rpm <= 0)
-		t = maxd(t, published(p, p->hint.limit_requests,
-		    p->hint.remaining_requests, p->hint.reset_requests,
-		    p->sent_since, 1));
-	if (p->tpm <= 0)
-		t = maxd(t, published(p, p->hint.limit_tokens,
-		    p->hint.remaining_tokens, p->hint.reset_tokens,
-		    p->tokens_since, tokens));
+		t = maxd(t, published_wait(&p->req, now, inflight, 1,
+		    p->last_sent));
+	if (p->tpm <= 0 && tokens > 0)
+		t = maxd(t, published_wait(&p->tok, now, 0, tokens,
+		    p->last_sent));
 	return t;
 }
 
@@ -70,35 +65,38 @@ void pacer_sent(struct pacer *p, double now, long long tokens)
 	p->req_tat = now;
 	if (p->tpm > 0 && tokens > 0)
 		p->tok_tat = maxd(p->tok_tat + tokens * 60 / p->tpm, now);
-	p->sent_since++;
-	p->tokens_since += tokens;
+	p->req.used++;
+	p->tok.used += tokens;
 	p->last_sent = now;
 }
 
-void pacer_hint(struct pacer *p, double now, const struct ratelimit_hint *in)
+/* Take a hint's figures for one channel, if they make sense and news. */
+static void publish(struct published *c, double now, long long limit,
+    long long remaining, double reset)
 {
-	struct ratelimit_hint h = *in;
-
-	if (h.cooldown > 0)
-		p->cooldown_until = maxd(p->cooldown_until, now + h.cooldown);
-	/* Hints, not orders: drop figures that make no sense together. */
-	if (h.limit_requests <= 0 || h.reset_requests <= 0 ||
-	    h.remaining_requests > h.limit_requests)
-		h.limit_requests = h.remaining_requests = -1;
-	if (h.limit_tokens <= 0 || h.reset_tokens <= 0 ||
-	    h.remaining_tokens > h.limit_tokens)
-		h.limit_tokens = h.remaining_tokens = -1;
-	if (h.remaining_requests < 0 && h.remaining_tokens < 0)
+	/* Hints, not orders: figures that make no sense are dropped. */
+	if (limit <= 0 || remaining < 0 || remaining > limit || reset <= 0)
 		return;
-	/* The answer was counted before the requests still in flight, so
-	 * 'used since' restarts only at the figures' own time: a little
-	 * conservative, never optimistic. */
-	p->hint = h;
-	p->hint_at = now;
-	p->sent_since = 0;
-	p->tokens_since = 0;
-	if (p->last_sent < 0)
-		p->last_sent = now;
+	/* An older answer overtaken by newer ones says more is left than
+	 * is: keep the lower figure until the reset. */
+	if (c->at > 0 && now < c->at + c->reset &&
+	    remaining > c->remaining - c->used)
+		return;
+	c->at = now;
+	c->limit = limit;
+	c->remaining = remaining;
+	c->reset = reset;
+	c->used = 0;
+}
+
+void pacer_hint(struct pacer *p, double now, const struct ratelimit_hint *h)
+{
+	if (h->cooldown > 0)
+		p->cooldown_until = maxd(p->cooldown_until, now + h->cooldown);
+	publish(&p->req, now, h->limit_requests, h->remaining_requests,
+	    h->reset_requests);
+	publish(&p->tok, now, h->limit_tokens, h->remaining_tokens,
+	    h->reset_tokens);
 }
 
 void pacer_usage(struct pacer *p, long long estimated, long long prompt_est,

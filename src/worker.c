@@ -13,6 +13,7 @@
 
 #include "frame.h"	/* request and result messages */
 #include "jsoncheck.h"	/* json_check */
+#include "ratelimit.h"	/* parse_duration, parse_count */
 #include "record.h"	/* output lines */
 #include "retry.h"	/* the wait rule */
 #include "sse.h"	/* streamed answers */
@@ -24,10 +25,20 @@ struct answer_headers {
 	char retry_after[64];
 	char should_retry[16];
 	int event_stream;	/* Content-Type: text/event-stream */
+	char rl[6][32];		/* x-ratelimit-*, in rl_names order */
+};
+
+/* The rate-limit headers, as OpenAI names them. */
+static const char *const rl_names[6] = {
+	"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
+	"x-ratelimit-reset-requests", "x-ratelimit-limit-tokens",
+	"x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"
 };
 
 struct worker {
 	const struct config *cfg;
+	int wfd;		/* results and hints go up this */
+	struct buf hintbuf;
 	CURL *curl;
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
@@ -169,6 +180,14 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	    take_header(p, n, "x-should-retry", h->should_retry,
 	    sizeof(h->should_retry)))
 		return n;
+	if (n > 12 && strncasecmp(p, "x-ratelimit-", 12) == 0) {
+		int i;
+
+		for (i = 0; i < 6; i++)
+			if (take_header(p, n, rl_names[i], h->rl[i],
+			    sizeof(h->rl[i])))
+				break;
+	}
 	return n;
 }
 
@@ -266,6 +285,7 @@ static void worker_free(struct worker *w)
 	buf_release(&w->content);
 	buf_release(&w->msg);
 	buf_release(&w->why);
+	buf_release(&w->hintbuf);
 	buf_release(&w->reqbody);
 	sse_free(w->sse);
 }
@@ -590,6 +610,37 @@ static CURLcode perform(struct worker *w, const struct msg_request *rq,
 }
 
 /* Make the call for one request, with its retries; fills res and w->line. */
+/*
+ * Tell the parent what the answer's headers said of the rate limits, and
+ * of a 429's wait, so it paces everyone (not just this worker) by them.
+ * Sent at once, before any wait here; nothing is sent when there is
+ * nothing to say.
+ */
+static void send_hint(struct worker *w, uint64_t seq, const struct outcome *o)
+{
+	const struct answer_headers *h = &w->h;
+	struct msg_hint m;
+	double d;
+
+	m.limit_requests = parse_count(h->rl[0]);
+	m.remaining_requests = parse_count(h->rl[1]);
+	m.reset_requests_us = (d = parse_duration(h->rl[2])) < 0 ? -1 :
+	    (int64_t)(d * 1e6);
+	m.limit_tokens = parse_count(h->rl[3]);
+	m.remaining_tokens = parse_count(h->rl[4]);
+	m.reset_tokens_us = (d = parse_duration(h->rl[5])) < 0 ? -1 :
+	    (int64_t)(d * 1e6);
+	m.cooldown_us = o->status == 429 && !o->quota && o->wait_ms > 0 &&
+	    o->wait_ms <= w->cfg->max_retry_wait_ms ?
+	    (int64_t)o->wait_ms * 1000 : -1;
+	if (m.remaining_requests < 0 && m.remaining_tokens < 0 &&
+	    m.cooldown_us < 0)
+		return;
+	buf_reset(&w->hintbuf);
+	msg_hint_encode(&w->hintbuf, seq, &m);
+	(void)write_full(w->wfd, w->hintbuf.data, w->hintbuf.len);
+}
+
 static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
     struct msg_result *res)
 {
@@ -623,6 +674,7 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
 		json_object_put(o.json);
 		cc = perform(w, rq, body, bodylen, timeout);
 		judge(w, cc, &o, rq->lineno);
+		send_hint(w, seq, &o);
 		if (!o.retry || attempts > (unsigned)cfg->retries)
 			break;
 		if (stop_retrying) {
@@ -820,6 +872,7 @@ int worker_main(const struct config *cfg, int rfd, int wfd)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
 	worker_init(&w, cfg);
+	w.wfd = wfd;
 	for (;;) {
 		struct frame f;
 		struct msg_request rq;

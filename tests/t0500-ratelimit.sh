@@ -51,3 +51,25 @@ is "$?" 0 "--tpm 27900 against a 30,000/min limit: every line ok"
 is "$(mock_stats .rate_limited)" 0 "--tpm: no 429"
 r=$(rate "$T/log2" "$T/cost")
 check "--tpm: achieved $r tokens a minute, at least 90% of 30,000" between "$r" 27000 30000
+
+# No flags: the same 600/min mock publishes its limits in headers.
+mock_stop
+mock_start --rpm 600 --rl-window 6
+sg -P 16 <"$T/in" >"$T/out" 2>/dev/null
+is "$?" 0 "no --rpm, limits published in headers: every line ok"
+check "... with at most a handful of 429s ($(mock_stats .rate_limited))" \
+    test "$(mock_stats .rate_limited)" -le 3
+is "$(mock_stats .requests)" "$(( 150 + $(mock_stats .rate_limited) ))" \
+    "... and no request sent but the refused ones again"
+
+# One 429 asking for 2 s pauses new work for every worker.
+mock_stop
+mock_start --latency 20 --log "$T/log3"
+{ prompts 20 c; printf '{"prompt":"c-21 [[mock:429:retry-after=2:times=1]]","id":"c-21"}\n'; prompts 200 d; } >"$T/cin"
+sg -P 8 <"$T/cin" >"$T/cout" 2>/dev/null
+is "$?" 0 "a 429 with Retry-After: 2 among quick lines: every line ok"
+t429=$(awk -F'\t' '$5 ~ /^429/ { print $1; exit }' "$T/log3")
+during=$(awk -F'\t' -v t="$t429" '$1 > t + 200 && $1 < t + 1800' "$T/log3" | wc -l)
+is "$during" 0 "no new request goes out during the 429's wait (shared cool-down)"
+check "... and work resumes after it" \
+    test "$(awk -F'\t' -v t="$t429" '$1 >= t + 1800' "$T/log3" | wc -l)" -gt 100

@@ -14,7 +14,7 @@ static int most_in_window(struct pacer *p, int n, const long long *cost,
 	int i, j, most = 0;
 
 	for (i = 0; i < n; i++) {
-		now = pacer_ready_at(p, now, cost ? cost[i] : 0);
+		now = pacer_ready_at(p, now, cost ? cost[i] : 0, 0);
 		pacer_sent(p, now, cost ? cost[i] : 0);
 		sent[i] = now;
 	}
@@ -39,7 +39,7 @@ int main(void)
 	int i;
 
 	pacer_init(&p, 600, 0, 0);
-	CHECK(NEAR(pacer_ready_at(&p, 0, 0), 0.1), "--rpm 600: even the first request waits 0.1 s (no burst)");
+	CHECK(NEAR(pacer_ready_at(&p, 0, 0, 0), 0.1), "--rpm 600: even the first request waits 0.1 s (no burst)");
 	CHECK_INT(most_in_window(&p, 300, NULL, 6, sent), 60,
 	    "--rpm 600: at most 60 requests in any 6 s");
 	CHECK(NEAR(sent[99], 10.0), "--rpm 600: the 100th goes at 10 s");
@@ -48,9 +48,9 @@ int main(void)
 	CHECK(fabs(149 / (sent[149] - sent[0]) * 60 - 540) < 0.01, "--rpm 540: 540 a minute exactly");
 
 	pacer_init(&p, 600, 0, 0);
-	CHECK(NEAR(pacer_ready_at(&p, 5, 0), 5), "idle time is not saved up: ready now...");
+	CHECK(NEAR(pacer_ready_at(&p, 5, 0, 0), 5), "idle time is not saved up: ready now...");
 	pacer_sent(&p, 5, 0);
-	CHECK(NEAR(pacer_ready_at(&p, 5, 0), 5.1), "... and the next 0.1 s later, no burst");
+	CHECK(NEAR(pacer_ready_at(&p, 5, 0, 0), 5.1), "... and the next 0.1 s later, no burst");
 
 	for (i = 0; i < 600; i++)
 		cost[i] = i % 7 == 0 ? 900 : 40 + i % 13;
@@ -70,49 +70,52 @@ int main(void)
 	pacer_init(&p, 6000, 0, 0);
 	h = (struct ratelimit_hint){ -1, -1, -1, -1, -1, -1, 2.5 };
 	pacer_hint(&p, 10, &h);
-	CHECK(NEAR(pacer_ready_at(&p, 10, 0), 12.5), "a 429's wait pauses new work for everyone");
-	CHECK(NEAR(pacer_ready_at(&p, 13, 0), 13), "... until it ends");
+	CHECK(NEAR(pacer_ready_at(&p, 10, 0, 0), 12.5), "a 429's wait pauses new work for everyone");
+	CHECK(NEAR(pacer_ready_at(&p, 13, 0, 0), 13), "... until it ends");
 
 	pacer_init(&p, 0, 0, 0);
-	CHECK(NEAR(pacer_ready_at(&p, 1, 0), 1), "no limits: no waiting");
+	CHECK(NEAR(pacer_ready_at(&p, 1, 0, 0), 1), "no limits: no waiting");
 	h = (struct ratelimit_hint){ 100, 90, -1, -1, 5, -1, -1 };
 	pacer_hint(&p, 1, &h);
-	CHECK(NEAR(pacer_ready_at(&p, 1, 0), 1), "published: plenty remaining, no pacing");
+	CHECK(NEAR(pacer_ready_at(&p, 1, 0, 0), 1), "published: plenty remaining, no pacing");
 	h = (struct ratelimit_hint){ 100, 10, -1, -1, 5, -1, -1 };
 	pacer_hint(&p, 2, &h);
 	pacer_sent(&p, 2, 0);
-	CHECK(NEAR(pacer_ready_at(&p, 2, 0), 2 + 5.0 / 9), "published: 10 left, 5 s to reset: spread out");
+	CHECK(NEAR(pacer_ready_at(&p, 2, 0, 0), 2 + 5.0 / 9), "published: 10 left, 5 s to reset: spread out");
 	h = (struct ratelimit_hint){ 100, 0, -1, -1, 4, -1, -1 };
 	pacer_hint(&p, 3, &h);
-	CHECK(NEAR(pacer_ready_at(&p, 3, 0), 7), "published: none left: wait for the reset");
+	CHECK(NEAR(pacer_ready_at(&p, 3, 0, 0), 7), "published: none left: wait for the reset");
 	h = (struct ratelimit_hint){ 100, 2, -1, -1, 4, -1, -1 };
 	pacer_hint(&p, 3, &h);
 	pacer_sent(&p, 3, 0);
 	pacer_sent(&p, 3, 0);
-	CHECK(NEAR(pacer_ready_at(&p, 3, 0), 7), "published: those sent since count against what remains");
+	CHECK(NEAR(pacer_ready_at(&p, 3, 0, 0), 7), "published: those sent since count against what remains");
+	h = (struct ratelimit_hint){ 100, 5, -1, -1, 4, -1, -1 };
+	pacer_hint(&p, 3, &h);
+	CHECK(NEAR(pacer_ready_at(&p, 3, 0, 5), 7), "published: so do those in flight");
 	pacer_init(&p, 0, 0, 0);
 	h = (struct ratelimit_hint){ -1, 0, -1, -1, 4, -1, -1 };
 	pacer_hint(&p, 1, &h);
-	CHECK(NEAR(pacer_ready_at(&p, 1, 0), 1), "nonsense: a limit of -1 is ignored");
+	CHECK(NEAR(pacer_ready_at(&p, 1, 0, 0), 1), "nonsense: a limit of -1 is ignored");
 	h = (struct ratelimit_hint){ 0, 0, -1, -1, 4, -1, -1 };
 	pacer_hint(&p, 1, &h);
-	CHECK(NEAR(pacer_ready_at(&p, 1, 0), 1), "nonsense: a limit of 0 is ignored");
+	CHECK(NEAR(pacer_ready_at(&p, 1, 0, 0), 1), "nonsense: a limit of 0 is ignored");
 	h = (struct ratelimit_hint){ 100, 0, -1, -1, 0, -1, -1 };
 	pacer_hint(&p, 1, &h);
-	CHECK(NEAR(pacer_ready_at(&p, 1, 0), 1), "nonsense: a reset of 0 is ignored");
+	CHECK(NEAR(pacer_ready_at(&p, 1, 0, 0), 1), "nonsense: a reset of 0 is ignored");
 	h = (struct ratelimit_hint){ 100, 500, -1, -1, 3, -1, -1 };
 	pacer_hint(&p, 1, &h);
-	CHECK(NEAR(pacer_ready_at(&p, 1, 0), 1), "nonsense: more remaining than the limit is ignored");
+	CHECK(NEAR(pacer_ready_at(&p, 1, 0, 0), 1), "nonsense: more remaining than the limit is ignored");
 	pacer_init(&p, 600, 0, 0);
 	h = (struct ratelimit_hint){ 100, 0, -1, -1, 30, -1, -1 };
 	pacer_hint(&p, 1, &h);
-	CHECK(NEAR(pacer_ready_at(&p, 1, 0), 1), "a configured --rpm wins over published request figures");
+	CHECK(NEAR(pacer_ready_at(&p, 1, 0, 0), 1), "a configured --rpm wins over published request figures");
 
 	pacer_init(&p, 0, 6000, 0);
 	pacer_sent(&p, 0, 1000);
 	pacer_usage(&p, 1000, 500, 1000, 600);
 	/* Charged 1000 (10 s at 100 tokens/s), used 600: 4 s back. */
-	CHECK(NEAR(pacer_ready_at(&p, 0, 100), 10 - 4 + 1),
+	CHECK(NEAR(pacer_ready_at(&p, 0, 100, 0), 10 - 4 + 1),
 	    "usage below the charge refunds the difference");
 	CHECK(NEAR(p.ratio, 2.0), "real prompt tokens twice the estimate: ratio 2");
 	CHECK_INT(pacer_correct(&p, 50), 100, "... so later estimates are doubled");
