@@ -18,6 +18,17 @@
 
 #define LAT_BUCKETS 1000
 
+/* A histogram of durations. */
+struct hist {
+	uint64_t count;
+	uint64_t max_us;
+	uint32_t b[LAT_BUCKETS];
+};
+
+void hist_add(struct hist *h, uint64_t us);
+/* The duration at quantile q in [0, 1], in microseconds (upper bound). */
+uint64_t hist_quantile(const struct hist *h, double q);
+
 struct stats {
 	uint64_t start_us;	/* monotonic */
 	uint64_t total;		/* lines expected, 0 if unknown */
@@ -31,9 +42,10 @@ struct stats {
 	uint64_t requests;	/* requests that reached a worker */
 	uint64_t prompt_tokens;
 	uint64_t completion_tokens;
-	uint64_t lat_count;
-	uint64_t lat_max_us;
-	uint32_t lat[LAT_BUCKETS];
+	struct hist latency;
+	struct hist first_token;	/* streamed answers only */
+	uint64_t stream_tokens;		/* their completion tokens */
+	uint64_t stream_us;		/* and time from first token to end */
 	double price_in;	/* per million tokens; 0 if not given */
 	double price_out;
 	/* For the live rate: a snapshot a few seconds old. */
@@ -42,9 +54,9 @@ struct stats {
 };
 
 void stats_init(struct stats *s);
-void stats_latency(struct stats *s, uint64_t us);
-/* The latency at quantile q in [0, 1], in microseconds (upper bound). */
-uint64_t stats_quantile(const struct stats *s, double q);
+/* A streamed answer: time to its first token, tokens, total time. */
+void stats_stream(struct stats *s, uint64_t first_token_us,
+    uint64_t completion_tokens, uint64_t latency_us);
 /* Refresh the live rates from a snapshot at least 2 s old. */
 void stats_rate(struct stats *s, uint64_t now_us);
 
@@ -66,6 +78,6 @@ void joblog_header(struct buf *out);
 void joblog_line(struct buf *out, uint64_t seq, const char *custom_id,
     size_t idlen, uint64_t start_ms, uint64_t latency_us, unsigned attempts,
     unsigned status, enum errcode code, uint64_t prompt_tokens,
-    uint64_t completion_tokens);
+    uint64_t completion_tokens, uint64_t first_token_us);
 
 #endif

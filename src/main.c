@@ -305,7 +305,8 @@ static void parent_error(struct parent *pp, uint64_t seq, uint64_t lineno,
 	pp->st.by_code[code]++;
 	if (pp->joblog_fd >= 0)
 		joblog_line(&pp->jl, seq, pp->req.custom_id.data,
-		    pp->req.custom_id.len, wall_ms(), 0, attempts, 0, code, 0, 0);
+		    pp->req.custom_id.len, wall_ms(), 0, attempts, 0, code, 0, 0,
+		    0);
 }
 
 static void send_to(struct parent *pp, int i)
@@ -490,7 +491,9 @@ static void count_result(struct parent *pp, int i, uint64_t seq,
 	st->retries += m->attempts > 1 ? m->attempts - 1 : 0;
 	st->prompt_tokens += m->prompt_tokens;
 	st->completion_tokens += m->completion_tokens;
-	stats_latency(st, m->latency_us);
+	hist_add(&st->latency, m->latency_us);
+	stats_stream(st, m->first_token_us, m->completion_tokens,
+	    m->latency_us);
 	if (m->prompt_tokens > 0) {
 		struct slot *sl = &pp->slots[i];
 		long long real = m->prompt_tokens + (sl->max_out > 0 ?
@@ -512,7 +515,8 @@ static void count_result(struct parent *pp, int i, uint64_t seq,
 		msg_request_custom_id(&pp->slots[i].sent, &pp->idbuf);
 		joblog_line(&pp->jl, seq, pp->idbuf.data, pp->idbuf.len,
 		    m->started_ms, m->latency_us, m->attempts, m->status,
-		    m->error, m->prompt_tokens, m->completion_tokens);
+		    m->error, m->prompt_tokens, m->completion_tokens,
+		    m->first_token_us);
 	}
 	pp->finished++;
 	if (m->flags & RESULT_OK) {

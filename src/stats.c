@@ -25,31 +25,43 @@ static int bucket(uint64_t us)
 	return b < LAT_BUCKETS ? b : LAT_BUCKETS - 1;
 }
 
-void stats_latency(struct stats *s, uint64_t us)
+void hist_add(struct hist *h, uint64_t us)
 {
-	s->lat[bucket(us)]++;
-	s->lat_count++;
-	if (us > s->lat_max_us)
-		s->lat_max_us = us;
+	h->b[bucket(us)]++;
+	h->count++;
+	if (us > h->max_us)
+		h->max_us = us;
 }
 
-uint64_t stats_quantile(const struct stats *s, double q)
+uint64_t hist_quantile(const struct hist *h, double q)
 {
 	uint64_t want, seen = 0, top;
 	int b;
 
-	if (s->lat_count == 0)
+	if (h->count == 0)
 		return 0;
-	want = (uint64_t)ceil(q * s->lat_count);
+	want = (uint64_t)ceil(q * h->count);
 	if (want < 1)
 		want = 1;
 	for (b = 0; b < LAT_BUCKETS; b++) {
-		seen += s->lat[b];
+		seen += h->b[b];
 		if (seen >= want)
 			break;
 	}
 	top = (uint64_t)(pow(LAT_BASE, b) * 1000);
-	return top < s->lat_max_us ? top : s->lat_max_us;
+	return top < h->max_us ? top : h->max_us;
+}
+
+void stats_stream(struct stats *s, uint64_t first_token_us,
+    uint64_t completion_tokens, uint64_t latency_us)
+{
+	if (first_token_us == 0)
+		return;
+	hist_add(&s->first_token, first_token_us);
+	if (latency_us > first_token_us) {
+		s->stream_tokens += completion_tokens;
+		s->stream_us += latency_us - first_token_us;
+	}
 }
 
 void stats_rate(struct stats *s, uint64_t now)
@@ -169,8 +181,15 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 	buf_addf(out, "\nsplitgpt: %.2f s, %.1f requests/s; latency p50 %.3f s,"
 	    " p95 %.3f s, max %.3f s\n", t,
 	    t > 0 ? (s->done - s->reused) / t : 0,
-	    stats_quantile(s, 0.5) / 1e6, stats_quantile(s, 0.95) / 1e6,
-	    s->lat_max_us / 1e6);
+	    hist_quantile(&s->latency, 0.5) / 1e6,
+	    hist_quantile(&s->latency, 0.95) / 1e6, s->latency.max_us / 1e6);
+	if (s->first_token.count)
+		buf_addf(out, "splitgpt: streamed %" PRIu64 ": first token p50 "
+		    "%.3f s, p95 %.3f s; %.1f tokens/s while streaming\n",
+		    s->first_token.count,
+		    hist_quantile(&s->first_token, 0.5) / 1e6,
+		    hist_quantile(&s->first_token, 0.95) / 1e6,
+		    s->stream_us ? s->stream_tokens / (s->stream_us / 1e6) : 0);
 }
 
 void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
@@ -196,8 +215,13 @@ void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
 	    ",\"latency_p95\":%.6f,\"latency_max\":%.6f",
 	    s->http_errors, s->requests, s->retries, s->prompt_tokens,
 	    s->completion_tokens, t, t > 0 ? (s->done - s->reused) / t : 0,
-	    stats_quantile(s, 0.5) / 1e6, stats_quantile(s, 0.95) / 1e6,
-	    s->lat_max_us / 1e6);
+	    hist_quantile(&s->latency, 0.5) / 1e6,
+	    hist_quantile(&s->latency, 0.95) / 1e6, s->latency.max_us / 1e6);
+	buf_addf(out, ",\"streamed\":%" PRIu64 ",\"first_token_p50\":%.6f"
+	    ",\"first_token_p95\":%.6f,\"stream_tokens_per_second\":%.3f",
+	    s->first_token.count, hist_quantile(&s->first_token, 0.5) / 1e6,
+	    hist_quantile(&s->first_token, 0.95) / 1e6,
+	    s->stream_us ? s->stream_tokens / (s->stream_us / 1e6) : 0);
 	if (s->price_in > 0 || s->price_out > 0)
 		buf_addf(out, ",\"cost\":%.6f", cost(s));
 	else
@@ -208,13 +232,13 @@ void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
 void joblog_header(struct buf *out)
 {
 	buf_adds(out, "Seq\tCustomId\tStarttime\tJobRuntime\tAttempts\t"
-	    "Status\tError\tPromptTokens\tCompletionTokens\n");
+	    "Status\tError\tPromptTokens\tCompletionTokens\tFirstToken\n");
 }
 
 void joblog_line(struct buf *out, uint64_t seq, const char *custom_id,
     size_t idlen, uint64_t start_ms, uint64_t latency_us, unsigned attempts,
     unsigned status, enum errcode code, uint64_t prompt_tokens,
-    uint64_t completion_tokens)
+    uint64_t completion_tokens, uint64_t first_token_us)
 {
 	size_t i;
 
@@ -226,8 +250,12 @@ void joblog_line(struct buf *out, uint64_t seq, const char *custom_id,
 		buf_addc(out, c == '\t' || c == '\n' || c == '\r' ? ' ' : c);
 	}
 	buf_addf(out, "\t%" PRIu64 ".%03u\t%.3f\t%u\t%u\t%s\t%" PRIu64 "\t%"
-	    PRIu64 "\n", start_ms / 1000, (unsigned)(start_ms % 1000),
+	    PRIu64 "\t", start_ms / 1000, (unsigned)(start_ms % 1000),
 	    latency_us / 1e6, attempts, status,
 	    code == ERR_NONE ? "-" : errcode_name(code), prompt_tokens,
 	    completion_tokens);
+	if (first_token_us)
+		buf_addf(out, "%.3f\n", first_token_us / 1e6);
+	else
+		buf_adds(out, "-\n");
 }

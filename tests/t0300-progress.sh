@@ -47,10 +47,11 @@ script -qec "$SPLITGPT $SG_ARGS --no-progress <'$T/in' >/dev/null" "$T/tty2" >/d
 check "--no-progress: no progress line even on a terminal" sh -c "! grep -q 'req/s' '$T/tty2'"
 
 # --joblog: a header, then one line per record, nine columns.
-is "$(head -1 "$T/jl")" "$(printf 'Seq\tCustomId\tStarttime\tJobRuntime\tAttempts\tStatus\tError\tPromptTokens\tCompletionTokens')" \
+is "$(head -1 "$T/jl")" "$(printf 'Seq\tCustomId\tStarttime\tJobRuntime\tAttempts\tStatus\tError\tPromptTokens\tCompletionTokens\tFirstToken')" \
     "--joblog: the header"
 is "$(tail -n +2 "$T/jl" | wc -l)" 300 "--joblog: one line per line"
-is "$(tail -n +2 "$T/jl" | awk -F'\t' 'NF != 9' | wc -l)" 0 "--joblog: nine columns each"
+is "$(tail -n +2 "$T/jl" | awk -F'\t' 'NF != 10' | wc -l)" 0 "--joblog: ten columns each"
+is "$(tail -n +2 "$T/jl" | cut -f10 | sort -u)" "-" "--joblog: no first-token time when not streamed"
 is "$(tail -n +2 "$T/jl" | cut -f1 | sort -n | tr '\n' ' ' | md5sum)" \
     "$(seq 1 300 | tr '\n' ' ' | md5sum)" "--joblog: every sequence number once"
 is "$(tail -n +2 "$T/jl" | awk -F'\t' '{ s += $5 - 1 } END { print s }')" \

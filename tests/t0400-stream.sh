@@ -155,3 +155,18 @@ k="slow under a short timeout"
 one_line "$k" --stream --idle-timeout 1 --timeout 1 --retries 0
 is "$(jq -r .error.code "$T/r")" timeout "--timeout still bounds the attempt"
 check "... and says so, not idle" sh -c "! grep -q idle '$T/r'"
+
+# Time to first token and the streaming rate reach the job log, the
+# summary and --stats.
+mock_stop
+mock_start --chunk-delay 20
+prompts 6 tt >"$T/ttin"
+sg -P 3 --stream --joblog "$T/ttjl" --stats "$T/ttst" <"$T/ttin" >/dev/null 2>"$T/tterr"
+is "$(tail -n +2 "$T/ttjl" | awk -F'\t' '$10 == "-" || $10 <= 0' | wc -l)" 0 \
+    "--joblog: every streamed line has its first-token time"
+check "--joblog: the first token comes before the end" sh -c \
+    "tail -n +2 '$T/ttjl' | awk -F'\t' '\$10 > \$4 { exit 1 }'"
+check "the summary gives first-token percentiles and the streaming rate" \
+    grep -q 'streamed 6: first token p50 [0-9.]* s, p95 [0-9.]* s; [0-9.]* tokens/s while streaming' "$T/tterr"
+is "$(jq -r .streamed "$T/ttst")" 6 "--stats: streamed"
+check "--stats: a positive streaming rate" sh -c "jq -e '.stream_tokens_per_second > 0' '$T/ttst' >/dev/null"
