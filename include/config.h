@@ -49,6 +49,8 @@ struct config {
 	size_t max_buffer;		/* compressed bytes buffered */
 
 	int verbose;
+	int insecure;			/* --insecure: no TLS verification */
+	const char *cacert;		/* --cacert FILE */
 	int quiet;
 	uint32_t run_id;		/* makes record ids unique across runs */
 };

@@ -107,6 +107,8 @@ static const char help_text[] =
 "                             headers from FILE, one per line\n"
 "      --api-key-file FILE    read the key from FILE's first line instead\n"
 "                             of OPENAI_API_KEY\n"
+"      --cacert FILE          trust the CA certificates in FILE (PEM)\n"
+"      --insecure             do not verify TLS certificates (unsafe)\n"
 "      --connect-timeout S    seconds to connect (default 10)\n"
 "      --timeout S            seconds for one attempt (default 600)\n"
 "      --stream               ask for streamed answers and put them back\n"
@@ -143,7 +145,8 @@ static const char help_text[] =
 "      --price-in USD         price per million prompt tokens, for the cost\n"
 "      --price-out USD        price per million completion tokens\n"
 "  -q, --quiet                no warnings, no summary, no progress\n"
-"  -v, --verbose              a line on stderr per request\n"
+"  -v, --verbose              request and response headers on stderr (secrets\n"
+"                             redacted) and a line per finished request\n"
 "  -h, --help                 this help\n"
 "  -V, --version              the version\n"
 "\n"
@@ -990,7 +993,7 @@ enum {
 	OPT_HALT_AFTER, OPT_MAX_LINE, OPT_MAX_RESPONSE, OPT_MAX_DEPTH,
 	OPT_MAX_PENDING, OPT_MAX_BUFFER, OPT_RESUME, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_STATS, OPT_JOBLOG, OPT_PRICE_IN, OPT_PRICE_OUT,
-	OPT_RPM, OPT_TPM, OPT_API_KEY_FILE, OPT_STREAM, OPT_IDLE_TIMEOUT
+	OPT_RPM, OPT_TPM, OPT_API_KEY_FILE, OPT_INSECURE, OPT_CACERT, OPT_STREAM, OPT_IDLE_TIMEOUT
 };
 
 static const struct option longopts[] = {
@@ -1020,6 +1023,8 @@ static const struct option longopts[] = {
 	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
 	{ "max-buffer", required_argument, NULL, OPT_MAX_BUFFER },
 	{ "api-key-file", required_argument, NULL, OPT_API_KEY_FILE },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "cacert", required_argument, NULL, OPT_CACERT },
 	{ "rpm", required_argument, NULL, OPT_RPM },
 	{ "tpm", required_argument, NULL, OPT_TPM },
 	{ "output", required_argument, NULL, 'o' },
@@ -1251,6 +1256,14 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 		case OPT_API_KEY_FILE:
 			key_file = optarg;
 			break;
+		case OPT_INSECURE:
+			cfg->insecure = 1;
+			break;
+		case OPT_CACERT:
+			if (access(optarg, R_OK) != 0)
+				die_errno("--cacert %s", optarg);
+			cfg->cacert = optarg;
+			break;
 		case OPT_RPM:
 			pp->rpm = parse_real("--rpm", optarg, 0.001, 1e9);
 			break;
@@ -1331,6 +1344,9 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 		cfg->max_response = UINT32_MAX / 2;
 	cfg->api_key = key_file ? read_key(key_file) :
 	    getenv("OPENAI_API_KEY");
+	if (cfg->insecure)
+		warnx("warning: --insecure: TLS certificates are not checked; "
+		    "anyone on the path can read the key and the answers");
 	if (cfg->api_key && *cfg->api_key && !loopback_http_ok(cfg->base_url))
 		warnx("warning: the API key goes over plain http to %s; "
 		    "use https unless this network is yours", cfg->base_url);

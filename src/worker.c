@@ -55,6 +55,7 @@ struct worker {
 	struct buf msg;		/* what went wrong, "line N: ..." */
 	struct buf why;		/* why the retries stopped early */
 	uint64_t rng;
+	uint64_t lineno;	/* the line being served, for -v */
 	struct buf reqbody;	/* a body edited for --stream */
 	struct sse *sse;	/* an event-stream answer, reassembled */
 	uint64_t attempt_us;	/* when this attempt started */
@@ -211,6 +212,64 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	return 0;
 }
 
+/* Headers whose values are secrets: -v shows them as [redacted]. */
+static int secret_header(const char *p, size_t n)
+{
+	static const char *const names[] = { "authorization:", "api-key:",
+	    "x-api-key:", "proxy-authorization:", "cookie:", "set-cookie:",
+	    "x-goog-api-key:" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (n >= strlen(names[i]) &&
+		    strncasecmp(p, names[i], strlen(names[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * -v: request and response headers on stderr, a line each, with the
+ * line number, secrets redacted.  Bodies are not shown (they are the
+ * input and the output).
+ */
+static int on_debug(CURL *c, curl_infotype type, char *data, size_t size,
+    void *arg)
+{
+	struct worker *w = arg;
+	const char *dir, *p = data, *end = data + size;
+
+	(void)c;
+	if (type == CURLINFO_HEADER_OUT)
+		dir = ">";
+	else if (type == CURLINFO_HEADER_IN)
+		dir = "<";
+	else if (type == CURLINFO_TEXT)
+		dir = "*";
+	else
+		return 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		size_t n = (nl ? nl : end) - p;
+
+		while (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n > 0) {
+			if (type != CURLINFO_TEXT && secret_header(p, n)) {
+				const char *colon = memchr(p, ':', n);
+
+				warnx("line %llu: %s %.*s: [redacted]",
+				    (unsigned long long)w->lineno, dir,
+				    (int)(colon - p), p);
+			} else
+				warnx("line %llu: %s %.*s",
+				    (unsigned long long)w->lineno, dir,
+				    n > 900 ? 900 : (int)n, p);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return 0;
+}
+
 static void worker_init(struct worker *w, const struct config *cfg)
 {
 	struct buf hb = { 0 };
@@ -262,6 +321,17 @@ static void worker_init(struct worker *w, const struct config *cfg)
 	curl_easy_setopt(w->curl, CURLOPT_HEADERDATA, w);
 	curl_easy_setopt(w->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(w->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (cfg->insecure) {
+		curl_easy_setopt(w->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(w->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (cfg->cacert)
+		curl_easy_setopt(w->curl, CURLOPT_CAINFO, cfg->cacert);
+	if (cfg->verbose) {
+		curl_easy_setopt(w->curl, CURLOPT_DEBUGFUNCTION, on_debug);
+		curl_easy_setopt(w->curl, CURLOPT_DEBUGDATA, w);
+		curl_easy_setopt(w->curl, CURLOPT_VERBOSE, 1L);
+	}
 	if (w->idle_ms > 0) {
 		curl_easy_setopt(w->curl, CURLOPT_XFERINFOFUNCTION,
 		    on_progress);
@@ -900,7 +970,14 @@ int worker_main(const struct config *cfg, int rfd, int wfd)
 		}
 		if (used <= 0 || msg_request_decode(&f, &rq) < 0)
 			die("worker: a request frame that makes no sense");
+		w.lineno = rq.lineno;
 		serve(&w, f.seq, &rq, &res);
+		if (cfg->verbose)
+			warnx("line %llu: done: HTTP %u, %u attempt%s, %.3f s%s%s",
+			    (unsigned long long)rq.lineno, res.status,
+			    res.attempts, res.attempts == 1 ? "" : "s",
+			    res.latency_us / 1e6, res.error ? ", " : "",
+			    res.error ? errcode_name(res.error) : "");
 		if (send_result(&w, wfd, f.seq, &res) < 0) {
 			status = 1;	/* the parent is gone */
 			break;

@@ -48,3 +48,19 @@ sg </dev/null >/dev/null 2>"$T/w2"
 check "no warning for http to 127.0.0.1" sh -c "! grep -q 'plain http' '$T/w2'"
 OPENAI_API_KEY= "$SPLITGPT" --base-url http://example.invalid/v1 </dev/null >/dev/null 2>"$T/w3"
 check "no warning without a key" sh -c "! grep -q 'plain http' '$T/w3'"
+
+# -v shows the headers, with every secret redacted.
+printf '"v"\n' | sg -v -H 'api-key: az-secret-1' -H 'X-Api-Key: xk-secret-2' >/dev/null 2>"$T/v"
+check "-v shows the request line and headers" grep -q '^splitgpt: line 1: > POST /v1/chat/completions' "$T/v"
+check "-v shows the response headers" grep -q '^splitgpt: line 1: < x-request-id: ' "$T/v"
+check "-v redacts the Authorization header" grep -q '> Authorization: \[redacted\]' "$T/v"
+check "-v redacts api-key and x-api-key headers" \
+    sh -c "grep -q '> api-key: \[redacted\]' '$T/v' && grep -qi '> x-api-key: \[redacted\]' '$T/v'"
+check "-v shows no secret" sh -c "! grep -qF -f '$T/pattern' '$T/v' && ! grep -q 'secret-[12]' '$T/v'"
+check "-v ends each request with a line" grep -q '^splitgpt: line 1: done: HTTP 200, 1 attempt' "$T/v"
+
+# TLS: verification stays on unless asked; --cacert must be readable.
+sg --insecure </dev/null >/dev/null 2>"$T/i"
+check "--insecure is warned about" grep -q 'TLS certificates are not checked' "$T/i"
+sg --cacert "$T/no-such-ca.pem" </dev/null >/dev/null 2>"$T/c"
+is "$?" 2 "--cacert with a missing file: a usage error"

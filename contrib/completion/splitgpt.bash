@@ -40,7 +40,7 @@ _splitgpt()
 		cand=($(compgen -W '/v1/chat/completions /v1/completions
 		    /v1/embeddings /v1/responses' -- "$cur"))
 		;;
-	--api-key-file)
+	--api-key-file | --cacert)
 		local IFS=$'\n'
 		cand=($(compgen -f -- "$cur"))
 		compopt -o filenames 2>/dev/null
@@ -70,7 +70,8 @@ _splitgpt()
 		if [[ $cur == -* ]]; then
 			cand=($(compgen -W '-P --jobs -m --model --system
 			    --max-tokens --temperature -d --body --endpoint --text
-			    --format --base-url -H --header --api-key-file --connect-timeout
+			    --format --base-url -H --header --api-key-file --cacert
+			    --insecure --connect-timeout
 			    --timeout --stream --idle-timeout --max-time
 			    --retries --backoff-max
 			    --max-retry-wait --halt-after --rpm --tpm --max-line-length
