@@ -1,0 +1,29 @@
+# An integration run under valgrind memcheck, parent and workers: no
+# errors, no leaks.
+. tests/lib.sh
+if ! command -v valgrind >/dev/null; then
+	ok 0 "# SKIP valgrind is not installed"
+	exit 0
+fi
+mock_start --fault 500:0.2 --seed 3
+{
+	prompts 12 vg
+	echo 'not json'
+	echo '{"prompt":"streamed","id":"st","stream":true}'
+	echo '{"custom_id":"e","url":"/v1/embeddings","body":{"input":"x"}}'
+	printf '"%s"\n' "$(head -c 3000 /dev/zero | tr '\0' y)"
+} >"$T/in"
+VG="valgrind -q --trace-children=yes --error-exitcode=99 --leak-check=full
+    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
+    --log-file=$T/vg.%p"
+# shellcheck disable=SC2086
+SG_TIMEOUT=300 timeout -k 5 300 $VG "$SPLITGPT" --base-url "$MOCK_URL" -P 3 \
+    --backoff-max 0.05 --joblog "$T/jl" -o "$T/out" <"$T/in" 2>"$T/err"
+st=$?
+is "$st" 1 "under valgrind: the run completes (exit 1: one bad line)"
+is "$(wc -l <"$T/out")" 16 "... with every record"
+errs=$(cat "$T"/vg.* 2>/dev/null | grep -c .)	# with -q, a clean log is empty
+is "$errs" 0 "valgrind: no errors and no leaks in the parent or any worker"
+[ "$errs" -eq 0 ] || cat "$T"/vg.* | head -60 | sed 's/^/# /'
+check "valgrind looked at the parent and the workers" \
+    test "$(ls "$T"/vg.* | wc -l)" -ge 4
