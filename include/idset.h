@@ -3,7 +3,8 @@
  *
  * Exact detection of a duplicate in a stream needs memory for every id, so
  * this keeps as little as it can: an 8-byte fingerprint per id the input
- * named (an open-addressing table, at most 3/4 full), and one bit per line
+ * named (an open-addressing table, at most 3/4 full, grown by half: 11 to
+ * 16 bytes an id, 27 at the moment of growth), and one bit per line
  * for the lines whose id was made up as "line-N".  Made-up ids are not
  * stored, because they cannot collide with each other; they collide with a
  * user's id only if that id has the form line-N, which the bitmap answers
@@ -19,7 +20,7 @@
 
 struct idset {
 	uint64_t *slots;	/* 0: empty */
-	size_t size;		/* a power of two */
+	size_t size;		/* slots; need not be a power of two */
 	size_t count;
 	size_t linelike;	/* stored ids of the form line-N */
 	unsigned char *autobits;	/* bit N: line N has a made-up id */

@@ -32,14 +32,26 @@ static uint64_t fingerprint(const char *id, size_t n)
 	return h ? h : 1;
 }
 
+/*
+ * The home slot of a fingerprint: its top 32 bits scaled to the table,
+ * so the size need not be a power of two and the table can grow by half
+ * rather than double (less memory, and less at the moment of growth, when
+ * the old and the new table are both held).
+ */
+static size_t home(uint64_t fp, size_t size)
+{
+	return (size_t)(((fp >> 32) * (uint64_t)size) >> 32);
+}
+
 static int table_insert(uint64_t *slots, size_t size, uint64_t fp)
 {
-	size_t i = fp & (size - 1);
+	size_t i = home(fp, size);
 
 	while (slots[i]) {
 		if (slots[i] == fp)
 			return 1;
-		i = (i + 1) & (size - 1);
+		if (++i == size)
+			i = 0;
 	}
 	slots[i] = fp;
 	return 0;
@@ -51,15 +63,18 @@ static int table_has(const struct idset *s, uint64_t fp)
 
 	if (s->size == 0)
 		return 0;
-	for (i = fp & (s->size - 1); s->slots[i]; i = (i + 1) & (s->size - 1))
+	for (i = home(fp, s->size); s->slots[i];) {
 		if (s->slots[i] == fp)
 			return 1;
+		if (++i == s->size)
+			i = 0;
+	}
 	return 0;
 }
 
 static void table_grow(struct idset *s)
 {
-	size_t size = s->size ? s->size * 2 : 1024, i;
+	size_t size = s->size ? s->size + s->size / 2 : 1024, i;
 	uint64_t *slots = xcalloc(size, sizeof(*slots));
 
 	for (i = 0; i < s->size; i++)
