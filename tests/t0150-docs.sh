@@ -208,8 +208,8 @@ unset OPENAI_BASE_URL
 # README: the set-up command installs exactly .ci/run's PACKAGES.
 sed -n 's/^PACKAGES="\(.*\)"$/\1/p' .ci/run | tr ' ' '\n' | grep . | sort -u \
     >"$T/ci.pkgs"
-grep -m1 'sudo apt-get install -y ' README.md |
-    sed 's/.*sudo apt-get install -y //; s/&&.*//; s/`.*//' | tr ' ' '\n' |
+grep -m1 'apt-get install -y ' README.md |
+    sed "s/.*apt-get install -y //; s/&&.*//; s/\`.*//; s/'.*//" | tr ' ' '\n' |
     grep . | sort -u >"$T/readme.pkgs"
 check ".ci/run has PACKAGES" test -s "$T/ci.pkgs"
 is "$(tr '\n' ' ' <"$T/readme.pkgs")" "$(tr '\n' ' ' <"$T/ci.pkgs")" \
