@@ -260,14 +260,12 @@ long utf8_invalid_at(const char *s, size_t n)
 
 /* ---- the classifier ---- */
 
-enum kind { K_CHAT, K_COMPLETIONS, K_EMBEDDINGS, K_RESPONSES, K_OTHER };
-
 struct classifier {
 	const struct config *cfg;
 	json_tokener *tok;
 	json_object *defaults;		/* -d, or NULL */
 	json_object *temperature;	/* --temperature, or NULL */
-	enum kind default_kind;
+	enum endpoint default_kind;
 	struct idset ids;
 };
 
@@ -278,17 +276,23 @@ static int ends_with(const char *s, size_t n, const char *suffix)
 	return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
 
-static enum kind path_kind(const char *path, size_t n)
+enum endpoint endpoint_of(const char *path, size_t n)
 {
+	const char *q = memchr(path, '?', n);
+
+	if (q)
+		n = (size_t)(q - path);
+	while (n > 0 && path[n - 1] == '/')
+		n--;
 	if (ends_with(path, n, "/chat/completions"))
-		return K_CHAT;
+		return EP_CHAT;
 	if (ends_with(path, n, "/completions"))
-		return K_COMPLETIONS;
+		return EP_COMPLETIONS;
 	if (ends_with(path, n, "/embeddings"))
-		return K_EMBEDDINGS;
+		return EP_EMBEDDINGS;
 	if (ends_with(path, n, "/responses"))
-		return K_RESPONSES;
-	return K_OTHER;
+		return EP_RESPONSES;
+	return EP_OTHER;
 }
 
 struct classifier *classifier_new(const struct config *cfg)
@@ -314,7 +318,7 @@ struct classifier *classifier_new(const struct config *cfg)
 			    cfg->temperature);
 		c->temperature = json_object_new_double_s(t, cfg->temperature);
 	}
-	c->default_kind = path_kind(cfg->endpoint, strlen(cfg->endpoint));
+	c->default_kind = endpoint_of(cfg->endpoint, strlen(cfg->endpoint));
 	idset_init(&c->ids);
 	return c;
 }
@@ -381,27 +385,27 @@ static void add_system(json_object *body, const char *system)
 }
 
 /* Fill what the body lacks from the options; the line's own values win. */
-static void apply_defaults(struct classifier *c, enum kind kind,
+static void apply_defaults(struct classifier *c, enum endpoint kind,
     json_object *body)
 {
 	const struct config *cfg = c->cfg;
-	int generates = kind == K_CHAT || kind == K_COMPLETIONS ||
-	    kind == K_RESPONSES;
+	int generates = kind == EP_CHAT || kind == EP_COMPLETIONS ||
+	    kind == EP_RESPONSES;
 
 	if (cfg->model)
 		add_if_missing(body, "model", json_object_new_string(cfg->model));
 	if (generates && cfg->max_tokens >= 0 && !has(body, "max_tokens") &&
 	    !has(body, "max_completion_tokens") &&
 	    !has(body, "max_output_tokens"))
-		json_object_object_add(body, kind == K_RESPONSES ?
+		json_object_object_add(body, kind == EP_RESPONSES ?
 		    "max_output_tokens" : "max_tokens",
 		    json_object_new_int64(cfg->max_tokens));
 	if (generates && c->temperature)
 		add_if_missing(body, "temperature",
 		    json_object_get(c->temperature));
-	if (cfg->system && kind == K_CHAT)
+	if (cfg->system && kind == EP_CHAT)
 		add_system(body, cfg->system);
-	if (cfg->system && kind == K_RESPONSES)
+	if (cfg->system && kind == EP_RESPONSES)
 		add_if_missing(body, "instructions",
 		    json_object_new_string(cfg->system));
 	if (c->defaults) {
@@ -411,19 +415,19 @@ static void apply_defaults(struct classifier *c, enum kind kind,
 }
 
 /* A body for one prompt text, shaped for the endpoint's kind. */
-static json_object *prompt_body(enum kind kind, const char *text, size_t n,
+static json_object *prompt_body(enum endpoint kind, const char *text, size_t n,
     const char *system)
 {
 	json_object *body = json_object_new_object();
 	json_object *msgs;
 
 	switch (kind) {
-	case K_COMPLETIONS:
+	case EP_COMPLETIONS:
 		json_object_object_add(body, "prompt",
 		    json_object_new_string_len(text, n));
 		break;
-	case K_EMBEDDINGS:
-	case K_RESPONSES:
+	case EP_EMBEDDINGS:
+	case EP_RESPONSES:
 		json_object_object_add(body, "input",
 		    json_object_new_string_len(text, n));
 		break;
@@ -560,7 +564,7 @@ enum errcode input_classify(struct classifier *c, const char *line,
 {
 	const struct config *cfg = c->cfg;
 	json_object *v = NULL, *body = NULL, *idv = NULL, *x;
-	enum kind kind = c->default_kind;
+	enum endpoint kind = c->default_kind;
 	enum errcode rc = ERR_NONE;
 	struct json_problem problem;
 	const char *nul;
@@ -663,7 +667,7 @@ enum errcode input_classify(struct classifier *c, const char *line,
 				    "such as \"/v1/chat/completions\"");
 			buf_reset(&req->path);
 			buf_add(&req->path, u, ulen);
-			kind = path_kind(u, ulen);
+			kind = endpoint_of(u, ulen);
 		}
 		if (!json_object_object_get_ex(v, "body", &body))
 			FAIL(ERR_INVALID_REQUEST, "the request has no body");
@@ -705,7 +709,7 @@ enum errcode input_classify(struct classifier *c, const char *line,
 				    "system is not a string");
 			system = json_object_get_string(sys);
 		}
-		if (kind == K_COMPLETIONS) {
+		if (kind == EP_COMPLETIONS) {
 			body = json_object_get(v);
 			json_object_object_del(body, "id");
 			json_object_object_del(body, "custom_id");

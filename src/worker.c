@@ -12,6 +12,7 @@
 #include <zlib.h>	/* deflate */
 
 #include "frame.h"	/* request and result messages */
+#include "input.h"	/* endpoint_of */
 #include "jsoncheck.h"	/* json_check */
 #include "ratelimit.h"	/* parse_duration, parse_count */
 #include "record.h"	/* output lines */
@@ -568,33 +569,6 @@ static void judge(struct worker *w, CURLcode cc, struct outcome *o,
 		    w->h.retry_after : NULL, time(NULL));
 }
 
-enum api { API_OTHER, API_CHAT, API_COMPLETIONS, API_RESPONSES };
-
-static int ends_with(const char *s, size_t n, const char *tail)
-{
-	size_t k = strlen(tail);
-
-	return n >= k && memcmp(s + n - k, tail, k) == 0;
-}
-
-/* Which API a path calls, for what streaming means there. */
-static enum api api_of(const char *path, size_t n)
-{
-	const char *q = memchr(path, '?', n);
-
-	if (q)
-		n = (size_t)(q - path);
-	while (n > 0 && path[n - 1] == '/')
-		n--;
-	if (ends_with(path, n, "/chat/completions"))
-		return API_CHAT;
-	if (ends_with(path, n, "/completions"))
-		return API_COMPLETIONS;
-	if (ends_with(path, n, "/responses"))
-		return API_RESPONSES;
-	return API_OTHER;
-}
-
 static int has_bytes(const char *p, size_t n, const char *s)
 {
 	size_t k = strlen(s), i;
@@ -617,11 +591,11 @@ static int has_bytes(const char *p, size_t n, const char *s)
 static void stream_body(struct worker *w, const struct msg_request *rq,
     const char **body, size_t *len)
 {
-	enum api api = api_of(rq->path, rq->pathlen);
+	enum endpoint api = endpoint_of(rq->path, rq->pathlen);
 	const char *p = rq->body, *end = rq->body + rq->bodylen, *q;
 	int has_opts = 0;
 
-	if (api == API_OTHER || rq->bodylen > INT32_MAX)
+	if (api == EP_OTHER || api == EP_EMBEDDINGS || rq->bodylen > INT32_MAX)
 		return;
 	if (has_bytes(p, rq->bodylen, "\"stream")) {
 		json_object *o;
@@ -646,7 +620,7 @@ static void stream_body(struct worker *w, const struct msg_request *rq,
 	buf_reset(&w->reqbody);
 	buf_add(&w->reqbody, rq->body, (size_t)(p - rq->body));
 	buf_adds(&w->reqbody, "\"stream\":true");
-	if (api != API_RESPONSES && !has_opts)
+	if (api != EP_RESPONSES && !has_opts)
 		buf_adds(&w->reqbody,
 		    ",\"stream_options\":{\"include_usage\":true}");
 	for (q = p; q < end && (*q == ' ' || *q == '\t' || *q == '\r' ||
