@@ -508,7 +508,11 @@ static void estimate(json_object *body, struct request *req)
 	for (k = 0; k < sizeof(out_keys) / sizeof(*out_keys); k++)
 		if (json_object_object_get_ex(body, out_keys[k], &x) &&
 		    json_object_get_int64(x) > 0) {
+			/* Absurd values are the server's to refuse; here they
+			 * only must not overflow. */
 			req->max_out = json_object_get_int64(x);
+			if (req->max_out > 100000000)
+				req->max_out = 100000000;
 			break;
 		}
 	if (json_object_object_get_ex(body, "n", &x) &&

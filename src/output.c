@@ -25,6 +25,7 @@ static uint64_t id_fp(const char *id, size_t n)
 int record_parse(const char *line, size_t len, struct buf *id)
 {
 	struct json_problem p;
+	json_tokener *tok;
 	json_object *v, *x, *resp, *err;
 	int rc = -1;
 
@@ -33,7 +34,13 @@ int record_parse(const char *line, size_t len, struct buf *id)
 		len--;
 	if (json_check(line, len, 10000, &p) != '{')
 		return -1;
-	v = json_tokener_parse(line);
+	/* A record nests its body three levels down; json-c's default
+	 * depth (32) would call a record with a deep body no record. */
+	tok = json_tokener_new_ex(10001);
+	if (tok == NULL)
+		die("out of memory for the JSON parser");
+	v = json_tokener_parse_ex(tok, line, (int)len);
+	json_tokener_free(tok);
 	if (v == NULL)
 		return -1;
 	if (json_object_object_get_ex(v, "custom_id", &x) &&

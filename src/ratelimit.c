@@ -199,7 +199,9 @@ double parse_duration(const char *s)
 	}
 	while (*s == ' ')
 		s++;
-	return *s ? -1 : total;
+	if (*s || !isfinite(total))
+		return -1;
+	return total;
 }
 
 long long parse_count(const char *s)

@@ -44,6 +44,7 @@ struct sse {
 	json_tokener *tok;
 	struct buf line;	/* an unterminated line */
 	int cr;			/* the last line ended in CR: skip an LF */
+	int in_comment;		/* inside a comment line, dropped as it comes */
 	struct buf data;	/* the event's data lines, each with an LF */
 	struct buf event;	/* the event's type */
 	size_t held;		/* bytes kept for the answer */
@@ -131,6 +132,7 @@ void sse_reset(struct sse *s)
 	s->state = SSE_RUNNING;
 	s->kind = K_NONE;
 	s->cr = 0;
+	s->in_comment = 0;
 	buf_reset(&s->line);
 	buf_reset(&s->data);
 	buf_reset(&s->event);
@@ -494,6 +496,7 @@ static void handle(struct sse *s, const char *event, const char *d, size_t n)
 	struct json_problem pb;
 	json_object *o, *v;
 	const char *type = NULL;
+	int type_of = 0;
 
 	if (n == 6 && memcmp(d, "[DONE]", 6) == 0) {
 		if (s->kind == K_NONE)
@@ -505,12 +508,20 @@ static void handle(struct sse *s, const char *event, const char *d, size_t n)
 			s->state = SSE_DONE;
 		return;
 	}
-	if (n > INT32_MAX || json_check(d, n, s->max_depth, &pb) != '{') {
+	if (n > INT32_MAX || (type_of = json_check(d, n, s->max_depth,
+	    &pb)) != '{') {
 		char what[160];
 
-		snprintf(what, sizeof(what), "an event's data is not a JSON "
-		    "object (%s at byte %zu)", n > INT32_MAX ? "too long" :
-		    pb.what, n > INT32_MAX ? (size_t)0 : pb.at);
+		/* pb is only filled in when the data is not JSON at all. */
+		if (n > INT32_MAX)
+			snprintf(what, sizeof(what), "an event's data is too "
+			    "long");
+		else if (type_of != 0)
+			snprintf(what, sizeof(what), "an event's data is JSON "
+			    "but not an object");
+		else
+			snprintf(what, sizeof(what), "an event's data is not "
+			    "JSON (%s at byte %zu)", pb.what, pb.at);
 		fail(s, SSE_BAD, what);
 		return;
 	}
@@ -611,18 +622,26 @@ enum sse_state sse_feed(struct sse *s, const char *p, size_t n)
 		}
 		for (q = p; q < end && *q != '\n' && *q != '\r'; q++)
 			;
+		/* A comment (a keep-alive) is dropped as it comes, however
+		 * long and however it is cut into pieces. */
+		if (s->in_comment || (s->line.len == 0 && q > p && *p == ':')) {
+			s->in_comment = q == end;
+			if (q == end)
+				break;
+			s->cr = *q == '\r';
+			p = q + 1;
+			continue;
+		}
+		/* The same limit whether a line comes whole or in pieces. */
+		if ((size_t)(q - p) > s->max_size - s->line.len)
+			return fail(s, SSE_TOO_LARGE, "an event line is "
+			    "larger than the limit");
 		if (q == end) {
-			if ((size_t)(q - p) > s->max_size - s->line.len)
-				return fail(s, SSE_TOO_LARGE, "an event line is "
-				    "larger than the limit");
 			buf_add(&s->line, p, (size_t)(q - p));
 			break;
 		}
 		s->cr = *q == '\r';
 		if (s->line.len) {
-			if ((size_t)(q - p) > s->max_size - s->line.len)
-				return fail(s, SSE_TOO_LARGE, "an event line is "
-				    "larger than the limit");
 			buf_add(&s->line, p, (size_t)(q - p));
 			line(s, s->line.data, s->line.len);
 			buf_reset(&s->line);

@@ -360,18 +360,36 @@ static void test_limits(void)
 	/* A line that never ends. */
 	sse_reset(small);
 	buf_reset(&t);
+	buf_adds(&t, "data: ");
 	for (i = 0; i < 20; i++)
-		buf_adds(&t, ": ........");
+		buf_adds(&t, "........");
 	st = sse_feed(small, t.data, t.len);
 	CHECK_INT(st, SSE_TOO_LARGE, "an endless line over the limit");
+	/* A comment longer than the limit is dropped, whole or in pieces. */
+	sse_reset(small);
+	buf_reset(&t);
+	buf_adds(&t, ":");
+	for (i = 0; i < 40; i++)
+		buf_adds(&t, " keep-alive");
+	buf_adds(&t, "\n");
+	st = sse_feed(small, t.data, t.len);
+	CHECK_INT(st, SSE_RUNNING, "a long comment line fed whole is dropped");
+	sse_reset(small);
+	for (i = 0; i < (int)t.len && st == SSE_RUNNING; i += 7)
+		st = sse_feed(small, t.data + i, t.len - i < 7 ? t.len - i : 7);
+	CHECK_INT(st, SSE_RUNNING, "... and so is one fed in pieces");
 	sse_reset(small);
 	CHECK_INT(sse_feed(small, "data: {\"a\":1}\n\ndata: [DONE]\n\n", 29),
 	    SSE_BAD, "after sse_reset the parser works again");
 	sse_free(small);
 
+	CHECK_INT(run("data: [1,2]\n\n", 0, 0), SSE_BAD,
+	    "data that is JSON but not an object");
+	CHECK(strstr(sse_problem(s), "not an object") != NULL,
+	    "... says so: %s", sse_problem(s));
 	CHECK_INT(run("data: {\"choices\":[{\"index\":1}\n\n", 0, 0), SSE_BAD,
 	    "data that is not JSON");
-	CHECK(strstr(sse_problem(s), "not a JSON object") != NULL,
+	CHECK(strstr(sse_problem(s), "not JSON") != NULL,
 	    "... says so: %s", sse_problem(s));
 	CHECK_INT(run("data: {\"choices\":[{\"index\":1e9}]}\n\n", 0, 0),
 	    SSE_RUNNING, "a non-integer index is taken as the position");
