@@ -27,7 +27,9 @@
  * Values that make no sense (negative, zero, -1) are ignored.
  *
  * A 429 that asks for a wait starts a cool-down for every worker: nothing
- * new goes out until it ends.
+ * new goes out until it ends.  A 429 during a cool-down, or within its
+ * wait of the end of one, starts none, so a trickle of 429s cannot keep
+ * the whole run paused.
  *
  * Token costs are estimates made from the request's text (see
  * estimate_tokens) plus its max_tokens times n; as answers report their

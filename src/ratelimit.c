@@ -91,8 +91,13 @@ static void publish(struct published *c, double now, long long limit,
 
 void pacer_hint(struct pacer *p, double now, const struct ratelimit_hint *h)
 {
-	if (h->cooldown > 0)
-		p->cooldown_until = maxd(p->cooldown_until, now + h->cooldown);
+	/* A pause for everyone, but not one after another: a 429 during a
+	 * pause, or soon after one, says nothing new (the worker that got
+	 * it still waits as told).  Without this, 429s at a steady 5% with
+	 * a 1 s wait stopped all work for a second per 429. */
+	if (h->cooldown > 0 && (p->cooldown_until == 0 ||
+	    now >= p->cooldown_until + h->cooldown))
+		p->cooldown_until = now + h->cooldown;
 	publish(&p->req, now, h->limit_requests, h->remaining_requests,
 	    h->reset_requests);
 	publish(&p->tok, now, h->limit_tokens, h->remaining_tokens,

@@ -72,6 +72,12 @@ int main(void)
 	pacer_hint(&p, 10, &h);
 	CHECK(NEAR(pacer_ready_at(&p, 10, 0, 0), 12.5), "a 429's wait pauses new work for everyone");
 	CHECK(NEAR(pacer_ready_at(&p, 13, 0, 0), 13), "... until it ends");
+	pacer_hint(&p, 11, &h);
+	CHECK(NEAR(p.cooldown_until, 12.5), "a 429 during the pause does not extend it");
+	pacer_hint(&p, 14, &h);
+	CHECK(NEAR(pacer_ready_at(&p, 14, 0, 0), 14), "nor does one soon after it: no pause after pause");
+	pacer_hint(&p, 15.5, &h);
+	CHECK(NEAR(pacer_ready_at(&p, 15.5, 0, 0), 18), "a 429 a full wait after the last pause starts another");
 
 	pacer_init(&p, 0, 0, 0);
 	CHECK(NEAR(pacer_ready_at(&p, 1, 0, 0), 1), "no limits: no waiting");
