@@ -5,6 +5,10 @@ if ! command -v valgrind >/dev/null; then
 	ok 0 "# SKIP valgrind is not installed"
 	exit 0
 fi
+if ldd "$SPLITGPT" 2>/dev/null | grep -q 'libasan\|libubsan'; then
+	ok 0 "# SKIP a sanitizer build (valgrind and ASan do not mix)"
+	exit 0
+fi
 mock_start --fault 500:0.2 --seed 3
 {
 	prompts 12 vg
