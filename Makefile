@@ -102,3 +102,50 @@ lint:
 
 clean:
 	rm -rf build build-asan splitgpt
+
+# Fuzzing with libFuzzer (clang); see tests/fuzz/README.md.  `make fuzz`
+# builds the fuzz targets into build-fuzz/ and runs each for FUZZ_SECONDS
+# on a copy of its seed corpus; `make fuzz-build` only builds them;
+# `make fuzz-regress` runs each once over its seeds and the saved crash
+# inputs of tests/fuzz/regressions/ (fast; fails on a crash).
+FUZZ_CC ?= clang
+FUZZ_DIR = build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS ?=
+FUZZ_NAMES = jsoncheck input frame headers sse record
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
+           -fno-omit-frame-pointer -ftrivial-auto-var-init=pattern
+FUZZ_CFLAGS = $(STD) $(WARN) -Iinclude $(DEPCFLAGS) -g -O1 $(FUZZ_SAN)
+FUZZ_LIB_SRCS = src/util.c src/jsoncheck.c src/input.c src/idset.c \
+                src/ratelimit.c src/record.c src/frame.c src/retry.c \
+                src/output.c src/sse.c
+FUZZ_LIB_OBJS = $(FUZZ_LIB_SRCS:src/%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_LIB = $(FUZZ_DIR)/libsplitgpt-fuzz.a
+FUZZ_BINS = $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz-%)
+
+.PHONY: fuzz fuzz-build fuzz-regress fuzz-clean
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	FUZZ_ARGS="$(FUZZ_ARGS)" sh tests/fuzz/run.sh run $(FUZZ_DIR) \
+	    $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-regress: fuzz-build
+	sh tests/fuzz/run.sh regress $(FUZZ_DIR) $(FUZZ_TARGETS)
+
+fuzz-clean:
+	rm -rf $(FUZZ_DIR)
+
+$(FUZZ_DIR)/obj/%.o: src/%.c include/*.h
+	@mkdir -p $(FUZZ_DIR)/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $(FUZZ_LIB_OBJS)
+
+$(FUZZ_DIR)/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< \
+	    $(FUZZ_LIB) $(DEPLIBS) -lm
