@@ -59,7 +59,8 @@ enum purpose {
 
 enum fkind {
 	F_NONE, F_HTTP, F_RESET, F_RESET_BODY, F_HANG, F_NONJSON, F_BADJSON,
-	F_STALL, F_SSE_ERROR, F_SSE_CUT, F_DRIP, F_SLOW_HEADERS, F_SLEEP, F__N
+	F_STALL, F_SSE_ERROR, F_SSE_CUT, F_DRIP, F_SLOW_HEADERS, F_SLEEP,
+	F_BADUTF8, F_NULBODY, F_DEEP, F__N
 };
 
 static const char *const fkind_name[F__N] = {
@@ -69,6 +70,8 @@ static const char *const fkind_name[F__N] = {
 	[F_STALL] = "stall", [F_SSE_ERROR] = "sse-error",
 	[F_SSE_CUT] = "sse-cut", [F_DRIP] = "drip",
 	[F_SLOW_HEADERS] = "slow-headers", [F_SLEEP] = "sleep",
+	/* Hostile bodies: 200 application/json that is not usable JSON. */
+	[F_BADUTF8] = "badutf8", [F_NULBODY] = "nulbody", [F_DEEP] = "deep",
 };
 
 struct fault {
@@ -1953,6 +1956,7 @@ build_answer(const struct call *k, const struct fault *f, struct reply *r)
 	make_content(k, &text, &ctok, &fin);
 	r->status = 200;
 	r->genuine = kind != F_BADJSON && kind != F_RESET_BODY &&
+	    kind != F_BADUTF8 && kind != F_NULBODY && kind != F_DEEP &&
 	    !is_stream_fault(kind);
 	if (k->stream) {
 		l.eol = cfg.sse_crlf || (f && f->crlf) ? "\r\n" : "\n";
@@ -1973,6 +1977,23 @@ build_answer(const struct call *k, const struct fault *f, struct reply *r)
 		if (kind == F_BADJSON) {
 			r->body.len /= 2;
 			r->body.p[r->body.len] = '\0';
+		} else if (kind == F_BADUTF8 || kind == F_NULBODY) {
+			/* The first letter of the answer's text becomes a
+			 * byte no UTF-8 has, or a NUL; the length stays. */
+			char *e = strstr(r->body.p, "echo: ");
+
+			if (e != NULL)
+				*e = kind == F_BADUTF8 ? '\xff' : '\0';
+		} else if (kind == F_DEEP) {
+			/* 100,000 arrays deep: valid JSON, hostile nesting. */
+			size_t n = 100000;
+			char *deep = xcalloc(1, 2 * n);
+
+			memset(deep, '[', n);
+			memset(deep + n, ']', n);
+			sb_free(&r->body);
+			sb_add(&r->body, deep, 2 * n);
+			free(deep);
 		} else if (kind == F_RESET_BODY) {
 			/* Full Content-Length, half the bytes: truncation. */
 			fd = xcalloc(1, sizeof *fd);
