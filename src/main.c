@@ -1382,6 +1382,13 @@ int main(int argc, char **argv)
 	cfg.run_id = (uint32_t)(hash64(&pp, sizeof(&pp)) ^ now_us() ^
 	    ((uint64_t)getpid() << 16) ^ (uint64_t)time(NULL));
 
+	if (cfg.api_key && *cfg.api_key) {
+		/* The key is in this process's memory and its workers': no
+		 * core file should carry it off. */
+		struct rlimit no_core = { 0, 0 };
+
+		(void)setrlimit(RLIMIT_CORE, &no_core);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

@@ -33,3 +33,7 @@ sg -P 4 --max-pending 50 <"$T/slow" >"$T/slowout"
 is "$(jq -r .custom_id "$T/slowout" | head -3 | tr '\n' ' ')" "s w-1 w-2 " \
     "a slow first line is still written first"
 is "$(wc -l <"$T/slowout")" 201 "--max-pending 50: every line answered"
+sg -P 4 --max-buffer 4K <"$T/slow" >"$T/slowout2"
+is "$(jq -r .custom_id "$T/slowout2" | tr '\n' ' ' | md5sum)" \
+    "$(jq -r .custom_id "$T/slowout" | tr '\n' ' ' | md5sum)" \
+    "--max-buffer 4K (a few results' worth): every line, in order"

@@ -64,3 +64,12 @@ sg --insecure </dev/null >/dev/null 2>"$T/i"
 check "--insecure is warned about" grep -q 'TLS certificates are not checked' "$T/i"
 sg --cacert "$T/no-such-ca.pem" </dev/null >/dev/null 2>"$T/c"
 is "$?" 2 "--cacert with a missing file: a usage error"
+
+# No core file can carry the key off.
+"$SPLITGPT" --base-url "$MOCK_URL" -P 1 <"$T/in" >/dev/null 2>&1 &
+bg=$!
+sleep 0.3
+w=$(pgrep -P $bg | head -1)
+is "$(awk '/Max core file size/ { print $5 }' /proc/$bg/limits)" 0 "with a key, the parent dumps no core"
+is "$(awk '/Max core file size/ { print $5 }' /proc/${w:-$bg}/limits)" 0 "... nor do its workers"
+wait $bg
