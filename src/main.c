@@ -197,7 +197,9 @@ struct parent {
 	const char *halt_why;
 	int stopping;		/* first signal: stop reading, drain */
 	unsigned idle_deaths;	/* workers that died holding nothing, in a row */
-	unsigned long long ok, failed, requests_failed, finished;
+	/* Requests (not bad lines) finished and failed, for --halt-after;
+	 * everything else is counted in st. */
+	unsigned long long requests_failed, finished;
 	long long halt_count;	/* --halt-after N, or -1 */
 	int halt_percent;	/* --halt-after N%, or -1 */
 
@@ -302,7 +304,6 @@ static void parent_error(struct parent *pp, uint64_t seq, uint64_t lineno,
 	record_error(&rec, pp->cfg, seq, pp->req.custom_id.data,
 	    pp->req.custom_id.len, &re);
 	put_result(pp, seq, rec.data, rec.len, rec.len, 0);
-	pp->failed++;
 	pp->st.done++;
 	pp->st.failed++;
 	pp->st.by_code[code]++;
@@ -450,7 +451,6 @@ static int dispatch(struct parent *pp)
 				put_result(pp, seq, xmemdup(pp->reused.data,
 				    pp->reused.len), pp->reused.len,
 				    pp->reused.len, 0);
-				pp->ok++;
 				pp->st.done++;
 				pp->st.ok++;
 				pp->st.reused++;
@@ -522,11 +522,8 @@ static void count_result(struct parent *pp, int i, uint64_t seq,
 		    m->first_token_us);
 	}
 	pp->finished++;
-	if (m->flags & RESULT_OK) {
-		pp->ok++;
+	if (m->flags & RESULT_OK)
 		return;
-	}
-	pp->failed++;
 	pp->requests_failed++;
 	if (m->status == 401)
 		halt(pp, "the API key was rejected (HTTP 401)");
@@ -1464,7 +1461,7 @@ int main(int argc, char **argv)
 		status = EXIT_INTERRUPTED;
 	else if (pp.halted)
 		status = EXIT_HALTED;
-	else if (pp.failed)
+	else if (pp.st.failed)
 		status = EXIT_FAILED;
 	else
 		status = EXIT_OK;
