@@ -52,7 +52,7 @@ ifeq ($(SANITIZE),1)
 splitgpt: $(BIN)
 else
 splitgpt: $(BIN)
-	cp $(BIN) $@
+	cp $(BIN) $@.tmp && mv -f $@.tmp $@	# a rename works while it runs
 endif
 
 $(BIN): $(OBJS) $(BUILD)/main.o

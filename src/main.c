@@ -1379,6 +1379,28 @@ int main(int argc, char **argv)
 	cfg.run_id = (uint32_t)(hash64(&pp, sizeof(&pp)) ^ now_us() ^
 	    ((uint64_t)getpid() << 16) ^ (uint64_t)time(NULL));
 
+	{
+		/* Two pipe ends per worker, plus a few: raise the soft limit
+		 * on open files (often 1024) as far as -P needs. */
+		struct rlimit nofile;
+		rlim_t need = (rlim_t)cfg.jobs * 2 + 64;
+
+		if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+		    nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < need) {
+			if (nofile.rlim_max != RLIM_INFINITY &&
+			    nofile.rlim_max < need) {
+				die_status = EXIT_USAGE;
+				die("-P %d needs %llu open files, but the limit "
+				    "is %llu (ulimit -n)", cfg.jobs,
+				    (unsigned long long)need,
+				    (unsigned long long)nofile.rlim_max);
+			}
+			nofile.rlim_cur = need;
+			if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
+				die_errno("raising the open-file limit to %llu",
+				    (unsigned long long)need);
+		}
+	}
 	if (cfg.api_key && *cfg.api_key) {
 		/* The key is in this process's memory and its workers': no
 		 * core file should carry it off. */

@@ -46,3 +46,12 @@ mock_start
 printf '# comment\napi-key: from-a-file\n\nX-Other: 2\n' >"$T/headers"
 printf '"h"\n' | sg -H @"$T/headers" --format content >"$T/h"
 is "$(cat "$T/h")" '"echo: h"' "-H @FILE reads headers"
+
+# -P up to 1024 and beyond: the open-file limit is raised as needed.
+prompts 300 f >"$T/fin"
+( ulimit -S -n 256 && sg -q -P 600 <"$T/fin" >"$T/fout" )
+is "$?" 0 "-P 600 under a soft limit of 256 open files: the limit is raised"
+is "$(wc -l <"$T/fout")" 300 "... and every line answered"
+( ulimit -n 128 && sg -P 100 </dev/null >/dev/null 2>"$T/ferr" )
+is "$?" 2 "a hard limit too low for -P: a usage error"
+check "... that says what is needed" grep -q 'needs 264 open files' "$T/ferr"
