@@ -19,14 +19,7 @@
  *   - a made-up custom_id is "line-N";
  *   - utf8_invalid_at() agrees with a separate, simple reference
  *     decoder, on the whole input.
- *
- * FUZZ_KNOWN names (fuzz.h): max-out-overflow (a max_tokens near
- * INT64_MAX times n overflows in estimate(),
- * tests/fuzz/regressions/input-max-out-overflow): lines asking for more
- * than INT64_MAX / 1000 output tokens are skipped.
  */
-#include <json-c/json.h>
-#include <stdint.h>	/* INT64_MAX */
 #include <stdio.h>	/* snprintf */
 
 #include "fuzz.h"
@@ -108,34 +101,6 @@ static long ref_utf8_invalid_at(const unsigned char *s, size_t n)
 	return -1;
 }
 
-/* For the max-out-overflow waiver: a line asking for a huge max_*. */
-static int huge_max(const char *line, size_t n)
-{
-	static const char *const keys[] = { "max_tokens",
-	    "max_completion_tokens", "max_output_tokens" };
-	static json_tokener *t;
-	json_object *v, *o, *x;
-	int huge = 0, i, k;
-
-	if (t == NULL)
-		t = json_tokener_new_ex(10000);
-	json_tokener_reset(t);
-	v = json_tokener_parse_ex(t, line, (int)n);
-
-	for (i = 0, o = v; i < 2 && o != NULL; i++) {
-		for (k = 0; k < 3; k++)
-			if (json_object_is_type(o, json_type_object) &&
-			    json_object_object_get_ex(o, keys[k], &x) &&
-			    json_object_get_int64(x) > INT64_MAX / 1000)
-				huge = 1;
-		if (!json_object_is_type(o, json_type_object) ||
-		    !json_object_object_get_ex(o, "body", &o))
-			break;
-	}
-	json_object_put(v);
-	return huge;
-}
-
 static void one_line(struct classifier *c, const struct config *cfg,
     const uint8_t *p, size_t n, uint64_t lineno, struct request *req,
     struct buf *msg)
@@ -145,10 +110,6 @@ static void one_line(struct classifier *c, const struct config *cfg,
 	struct json_problem pb;
 	enum errcode rc;
 
-	if (fuzz_known("max-out-overflow") && huge_max(line, n)) {
-		free(line);
-		return;
-	}
 	rc = input_classify(c, line, n, lineno, req, msg);
 	FUZZ_CHECK(rc >= ERR_NONE && rc < ERR_COUNT, "error code %d", rc);
 	FUZZ_CHECK(rc == ERR_NONE || rc == ERR_INVALID_JSON ||

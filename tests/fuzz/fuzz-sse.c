@@ -10,17 +10,10 @@
  * in between as a worker reuses it: fed whole, then fed in pieces, each
  * piece an exact-size heap copy.  Checked besides memory safety:
  *   - both ways end in the same state, with the same number of events,
- *     the same token flag, the same problem text (except which limit a
- *     too-large stream names), and the same answer or error, serialised;
+ *     the same token flag, the same problem text, and the same answer or
+ *     error, serialised;
  *   - a finished answer and an error serialise to strict JSON objects
  *     (jsoncheck.h), since the worker embeds them in records.
- *
- * FUZZ_KNOWN names (fuzz.h): sse-line-limit (a line longer than max_size
- * is too large only when it comes in more than one piece,
- * tests/fuzz/regressions/sse-long-comment-split); sse-nonobject (an
- * event whose data is JSON but not an object makes handle() format an
- * uninitialised json_problem, tests/fuzz/regressions/sse-nonobject-data):
- * bodies with such an event are skipped.
  */
 #include <json-c/json.h>
 
@@ -41,65 +34,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (i = 0; i < 8; i++)
 		parsers[i] = sse_new(sizes[i & 3], i & 4 ? 3 : 64);
 	return 0;
-}
-
-/*
- * For the sse-nonobject waiver: whether some event of the body would carry
- * data that is valid JSON but not an object.  Splits lines as sse.h says
- * (LF, CR LF, CR), joins data lines, dispatches at empty lines and at the
- * end.
- */
-static void nonobject_flush(struct buf *data, int *found)
-{
-	struct json_problem pb;
-	int t;
-
-	if (data->len > 0) {
-		t = json_check(data->data, data->len - 1, 10000, &pb);
-		if (t != 0 && t != '{')
-			*found = 1;
-	}
-	buf_reset(data);
-}
-
-static int has_nonobject_event(const uint8_t *p, size_t n)
-{
-	struct buf data = { 0 };
-	const uint8_t *colon, *v;
-	size_t i = 0, start, end;
-	int found = 0;
-
-	while (i < n && !found) {
-		start = i;
-		while (i < n && p[i] != '\n' && p[i] != '\r')
-			i++;
-		end = i;
-		if (i < n) {
-			if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')
-				i++;
-			i++;
-		}
-		if (end == start) {
-			nonobject_flush(&data, &found);
-			continue;
-		}
-		if (p[start] == ':')
-			continue;
-		colon = memchr(p + start, ':', end - start);
-		if ((colon ? (size_t)(colon - (p + start)) : end - start) != 4 ||
-		    memcmp(p + start, "data", 4) != 0)
-			continue;
-		v = colon ? colon + 1 : p + end;
-		if (v < p + end && *v == ' ')
-			v++;
-		buf_add(&data, v, (size_t)(p + end - v));
-		buf_addc(&data, '\n');
-	}
-	/* The end dispatches what is pending (even after a cut line: a
-	 * waiver may skip more than it must). */
-	nonobject_flush(&data, &found);
-	buf_release(&data);
-	return found;
 }
 
 struct outcome {
@@ -175,8 +109,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	body = data + 2;
 	n = size - 2;
 	cut = n ? (size_t)data[0] * n / 255 : 0;
-	if (fuzz_known("sse-nonobject") && has_nonobject_event(body, n))
-		return 0;
 
 	sse_reset(s);
 	feed(s, body, n);
@@ -204,9 +136,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	finish(s, &parts);
 
-	if (fuzz_known("sse-line-limit") &&
-	    (whole.state == SSE_TOO_LARGE || parts.state == SSE_TOO_LARGE))
-		goto out;
 	FUZZ_CHECK(whole.state == parts.state, "state %d whole, %d in pieces "
 	    "(mode %u, cut %zu): %s / %s", (int)whole.state, (int)parts.state,
 	    mode, cut, whole.problem.data, parts.problem.data);
@@ -214,17 +143,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    "pieces", whole.events, parts.events);
 	FUZZ_CHECK(whole.token == parts.token, "token %d whole, %d in pieces",
 	    whole.token, parts.token);
-	/* Which limit a too-large stream hits first may be worded
-	 * differently (an event, an event line); a bad one's is the same. */
-	if (whole.state != SSE_TOO_LARGE)
-		FUZZ_CHECK(strcmp(whole.problem.data, parts.problem.data) == 0,
-		    "problem \"%s\" whole, \"%s\" in pieces",
-		    whole.problem.data, parts.problem.data);
+	FUZZ_CHECK(strcmp(whole.problem.data, parts.problem.data) == 0,
+	    "problem \"%s\" whole, \"%s\" in pieces", whole.problem.data,
+	    parts.problem.data);
 	FUZZ_CHECK(strcmp(whole.json.data, parts.json.data) == 0,
 	    "answer %s whole, %s in pieces", whole.json.data,
 	    parts.json.data);
 
-out:
 	buf_release(&whole.problem);
 	buf_release(&whole.json);
 	buf_release(&parts.problem);
