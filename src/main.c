@@ -944,6 +944,15 @@ static void run(struct parent *pp)
 	free(pfd);
 }
 
+/* Append a header line to the NULL-terminated list. */
+static void push_header(struct config *cfg, const char *h)
+{
+	cfg->headers = xrealloc(cfg->headers,
+	    (cfg->nheaders + 2) * sizeof(char *));
+	cfg->headers[cfg->nheaders++] = xstrdup(h);
+	cfg->headers[cfg->nheaders] = NULL;
+}
+
 static void read_header_file(struct config *cfg, const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -960,10 +969,7 @@ static void read_header_file(struct config *cfg, const char *path)
 			continue;
 		if (strchr(line, ':') == NULL)
 			die("-H @%s: \"%s\" is not NAME: VALUE", path, line);
-		cfg->headers = xrealloc(cfg->headers,
-		    (cfg->nheaders + 2) * sizeof(char *));
-		cfg->headers[cfg->nheaders++] = xstrdup(line);
-		cfg->headers[cfg->nheaders] = NULL;
+		push_header(cfg, line);
 	}
 	free(line);
 	fclose(f);
@@ -977,10 +983,7 @@ static void add_header(struct config *cfg, const char *h)
 	}
 	if (strchr(h, ':') == NULL || strpbrk(h, "\r\n") != NULL)
 		die("-H %s: not NAME: VALUE", h);
-	cfg->headers = xrealloc(cfg->headers,
-	    (cfg->nheaders + 2) * sizeof(char *));
-	cfg->headers[cfg->nheaders++] = xstrdup(h);
-	cfg->headers[cfg->nheaders] = NULL;
+	push_header(cfg, h);
 }
 
 enum {
