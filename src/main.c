@@ -165,8 +165,9 @@ static void usage(void)
 
 /* One worker process and what the parent knows of it. */
 struct slot {
-	pid_t pid;
-	int req_fd;		/* requests go down this */
+	pid_t pid;		/* 0 once a retired worker is reaped */
+	int retired;		/* told to exit: no more work for it */
+	int req_fd;		/* requests go down this; -1 if none */
 	int res_fd;		/* results come up this; -1 if none */
 	int busy;
 	uint64_t seq;		/* the line it holds, when busy */
@@ -184,6 +185,7 @@ struct parent {
 	int spawned;		/* slots[0..spawned) have a worker */
 	int *idle;		/* a stack of idle slot numbers */
 	int nidle;
+	int nretired;		/* slots whose worker was let go */
 	struct linereader lr;
 	struct classifier *cls;
 	struct request req;
@@ -332,19 +334,33 @@ static int admit(const struct parent *pp)
 	    pp->ring.bytes < cfg->max_buffer;
 }
 
-static int is_blank(const struct line *ln)
-{
-	size_t i;
-
-	for (i = 0; i < ln->len; i++)
-		if (ln->p[i] != ' ' && ln->p[i] != '\t' && ln->p[i] != '\r')
-			return 0;
-	return 1;
-}
-
 static int busy_count(const struct parent *pp)
 {
-	return pp->spawned - pp->nidle;
+	return pp->spawned - pp->nidle - pp->nretired;
+}
+
+/* No line can come for a new or an idle worker any more: the input is
+ * done and none waits for the pacer.  (A crash still respawns its slot.) */
+static int no_more_work(const struct parent *pp)
+{
+	return pp->input_done && !pp->held;
+}
+
+/*
+ * Let idle workers go once no_more_work(): each exits while the last
+ * requests are still out, so a run with many workers does not end by
+ * waiting for all of them to tear down at once.
+ */
+static void retire_idle(struct parent *pp)
+{
+	while (pp->nidle > 0) {
+		struct slot *s = &pp->slots[pp->idle[--pp->nidle]];
+
+		close(s->req_fd);	/* the worker sees end of file */
+		s->req_fd = -1;
+		s->retired = 1;
+		pp->nretired++;
+	}
 }
 
 static double now_s(void)
@@ -428,7 +444,7 @@ static int dispatch(struct parent *pp)
 			pp->input_done = 1;
 			break;
 		}
-		if (!ln.too_long && is_blank(&ln))
+		if (!ln.too_long && line_is_blank(ln.p, ln.len))
 			continue;
 		seq = pp->next_seq++;
 		if (ln.too_long) {
@@ -635,10 +651,15 @@ static void bury(struct parent *pp, int i)
 	int st = 0, held = s->busy;
 
 	close(s->res_fd);
-	close(s->req_fd);
+	if (s->req_fd >= 0)
+		close(s->req_fd);
 	s->res_fd = s->req_fd = -1;
 	while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
 		;
+	if (s->retired) {
+		s->pid = 0;	/* let go, and gone: nothing to account for */
+		return;
+	}
 	if (!held) {
 		/* Not the line's fault; but a worker that can't start at
 		 * all would otherwise be respawned for ever. */
@@ -729,9 +750,11 @@ static void broken_pipe(struct parent *pp)
 	int i;
 
 	for (i = 0; i < pp->spawned; i++)
-		kill(pp->slots[i].pid, SIGKILL);
+		if (pp->slots[i].pid > 0)
+			kill(pp->slots[i].pid, SIGKILL);
 	for (i = 0; i < pp->spawned; i++)
-		waitpid(pp->slots[i].pid, NULL, 0);
+		if (pp->slots[i].pid > 0)
+			waitpid(pp->slots[i].pid, NULL, 0);
 	if (pp->counter_pid > 0)
 		kill(pp->counter_pid, SIGKILL);
 	signal(SIGPIPE, SIG_DFL);
@@ -858,7 +881,8 @@ static void run(struct parent *pp)
 
 		/* Fork the workers a few at a time, so the first lines go
 		 * out while the rest start, not after. */
-		for (i = 0; i < SPAWN_BATCH && pp->spawned < cfg->jobs; i++) {
+		for (i = 0; i < SPAWN_BATCH && pp->spawned < cfg->jobs &&
+		    !no_more_work(pp); i++) {
 			spawn(pp, pp->spawned);
 			mark_idle(pp, pp->spawned);
 			pp->spawned++;
@@ -869,7 +893,8 @@ static void run(struct parent *pp)
 			/* Requests in flight finish their attempt and make no
 			 * more; their records are written, then we stop. */
 			for (i = 0; i < pp->spawned; i++)
-				kill(pp->slots[i].pid, SIGUSR1);
+				if (pp->slots[i].pid > 0 && !pp->slots[i].retired)
+					kill(pp->slots[i].pid, SIGUSR1);
 			draw_progress(pp, 1);
 			if (!cfg->quiet)
 				warnx("interrupted: finishing the %d requests "
@@ -885,6 +910,8 @@ static void run(struct parent *pp)
 		if (((pp->input_done && !pp->held) || pp->stopping) &&
 		    busy_count(pp) == 0)
 			break;
+		if (no_more_work(pp))
+			retire_idle(pp);
 		if (want_input && !pp->lr.eof) {
 			pfd[n].fd = 0;
 			pfd[n].events = POLLIN;
@@ -914,7 +941,7 @@ static void run(struct parent *pp)
 		}
 		draw_progress(pp, 0);
 		timeout = pp->progress ? DRAW_US / 1000 : -1;
-		if (pp->spawned < cfg->jobs)
+		if (pp->spawned < cfg->jobs && !no_more_work(pp))
 			timeout = 0;	/* more workers to start */
 		if (pp->held && pp->nidle > 0) {
 			/* Wake when the pacer lets the held request go. */
@@ -1436,14 +1463,17 @@ int main(int argc, char **argv)
 	for (i = 0; i < pp.spawned; i++) {
 		struct slot *s = &pp.slots[i];
 
-		if (signals_seen >= 2)
+		if (signals_seen >= 2 && s->pid > 0)
 			kill(s->pid, SIGKILL);
-		close(s->req_fd);	/* the worker sees end of file */
+		if (s->req_fd >= 0)
+			close(s->req_fd);	/* the worker sees end of file */
 	}
 	for (i = 0; i < pp.spawned; i++) {
-		while (waitpid(pp.slots[i].pid, NULL, 0) < 0 && errno == EINTR)
+		while (pp.slots[i].pid > 0 &&
+		    waitpid(pp.slots[i].pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		close(pp.slots[i].res_fd);
+		if (pp.slots[i].res_fd >= 0)
+			close(pp.slots[i].res_fd);
 		buf_release(&pp.slots[i].sent);
 		buf_release(&pp.slots[i].rx);
 	}

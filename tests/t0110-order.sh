@@ -37,3 +37,24 @@ sg -P 4 --max-buffer 4K <"$T/slow" >"$T/slowout2"
 is "$(jq -r .custom_id "$T/slowout2" | tr '\n' ' ' | md5sum)" \
     "$(jq -r .custom_id "$T/slowout" | tr '\n' ' ' | md5sum)" \
     "--max-buffer 4K (a few results' worth): every line, in order"
+
+# Once the input is done, idle workers are let go while the last requests
+# are still out, and a crash then still gets its line answered: a slot
+# that is needed again starts a worker again.
+prompts 40 r >"$T/tail"
+printf '{"prompt":"last [[mock:sleep=4000]]","id":"z"}\n' >>"$T/tail"
+sg_bg "$T/tail" "$T/tailout" -P 8
+parent=$SG_PID
+i=0
+while [ "$(workers "$parent" | wc -l)" -ne 1 ] && [ $i -lt 60 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+is "$(workers "$parent" | wc -l)" 1 \
+    "input done, one request out: the idle workers are gone (7 of 8)"
+kill -9 $(workers "$parent") 2>/dev/null
+wait $SG_WAIT
+is "$?" 0 "the last worker killed: its line is sent again, exit 0"
+is "$(wc -l <"$T/tailout")" 41 "every line answered"
+is "$(tail -1 "$T/tailout" | jq -r '.custom_id + " " + (.response.status_code|tostring)')" \
+    "z 200" "... the last one too"
