@@ -40,6 +40,8 @@ struct stats {
 	uint64_t http_errors;	/* records with a non-2xx response */
 	uint64_t retries;	/* attempts beyond the first */
 	uint64_t requests;	/* requests that reached a worker */
+	uint64_t hedged;	/* lines sent a second time (--hedge) */
+	uint64_t hedge_won;	/* ... whose copy answered first */
 	uint64_t prompt_tokens;
 	uint64_t completion_tokens;
 	struct hist latency;

@@ -119,6 +119,9 @@ static const char help_text[] =
 "                             waits included (default 0: no limit)\n"
 "      --retries N            retries after the first attempt, 0-100\n"
 "                             (default 5)\n"
+"      --hedge S|Nx           send a second copy of a line still out after\n"
+"                             S seconds, or N x the median latency; the\n"
+"                             first answer is kept (default 0: off)\n"
 "      --backoff-max S        longest backoff between attempts (default 30)\n"
 "      --max-retry-wait S     give up when the server asks to wait longer\n"
 "                             (default 120)\n"
@@ -174,6 +177,10 @@ struct slot {
 	uint64_t lineno;
 	struct buf sent;	/* that line's request frame, to resend */
 	struct buf rx;		/* bytes read from the worker, not yet used */
+	uint64_t sent_us;	/* when its line went down the pipe */
+	int hedged;		/* another slot holds a copy of its line */
+	int is_copy;		/* it holds the copy (--hedge) */
+	int cancelled;		/* killed: its twin answered first */
 	long long charged;	/* tokens the pacer was charged for it */
 	long long prompt_est;	/* its prompt estimate, before correction */
 	long long max_out;
@@ -204,6 +211,10 @@ struct parent {
 	unsigned long long requests_failed, finished;
 	long long halt_count;	/* --halt-after N, or -1 */
 	int halt_percent;	/* --halt-after N%, or -1 */
+	double hedge_s;		/* --hedge S: copy a line out this long */
+	double hedge_x;		/* --hedge Nx: N times the median latency */
+	uint64_t placed;	/* lines given to a worker (not copies) */
+	uint64_t hedge_due_us;	/* the oldest line's hedge time, or 0 */
 
 	struct pacer pacer;
 	double rpm, tpm;	/* --rpm, --tpm */
@@ -324,6 +335,7 @@ static void send_to(struct parent *pp, int i)
 		die_errno("writing to a worker");
 	/* On EPIPE the worker died; its end of file says so shortly. */
 	s->busy = 1;
+	s->sent_us = now_us();
 }
 
 static int admit(const struct parent *pp)
@@ -339,6 +351,8 @@ static int busy_count(const struct parent *pp)
 	return pp->spawned - pp->nidle - pp->nretired;
 }
 
+static int hedgeable(const struct parent *pp);
+
 /* No line can come for a new or an idle worker any more: the input is
  * done and none waits for the pacer.  (A crash still respawns its slot.) */
 static int no_more_work(const struct parent *pp)
@@ -353,7 +367,9 @@ static int no_more_work(const struct parent *pp)
  */
 static void retire_idle(struct parent *pp)
 {
-	while (pp->nidle > 0) {
+	int keep = pp->hedge_s > 0 || pp->hedge_x > 0 ? hedgeable(pp) : 0;
+
+	while (pp->nidle > keep) {
 		struct slot *s = &pp->slots[pp->idle[--pp->nidle]];
 
 		close(s->req_fd);	/* the worker sees end of file */
@@ -405,8 +421,132 @@ static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
 	s->charged = cost;
 	s->prompt_est = pp->req.prompt_est;
 	s->max_out = pp->req.max_out;
+	s->hedged = s->is_copy = 0;
+	pp->placed++;
 	send_to(pp, i);
 	return 1;
+}
+
+/*
+ * --hedge: a line out longer than the hedge delay (a straggler) gets a
+ * copy on an idle worker; the first answer is kept and the other
+ * request cut (its worker is killed and replaced).  It costs one more
+ * request per hedged line, so at most one line in HEDGE_SHARE is hedged,
+ * each at most once, and only when the pacer lets a request go.
+ */
+#define HEDGE_SHARE 20
+#define HEDGE_MIN_SAMPLES 20	/* answers before "Nx the median" is known */
+
+/* The hedge delay now, in microseconds; 0 if off or not yet known. */
+static uint64_t hedge_delay_us(const struct parent *pp)
+{
+	if (pp->hedge_s > 0)
+		return (uint64_t)(pp->hedge_s * 1e6);
+	if (pp->hedge_x > 0 && pp->st.latency.count >= HEDGE_MIN_SAMPLES)
+		return (uint64_t)(pp->hedge_x *
+		    (double)hist_quantile(&pp->st.latency, 0.5));
+	return 0;
+}
+
+/* The other slot that holds slot i's line, or -1. */
+static int twin_of(const struct parent *pp, int i)
+{
+	const struct slot *s = &pp->slots[i];
+	int k;
+
+	if (!s->hedged)
+		return -1;
+	for (k = 0; k < pp->spawned; k++)
+		if (k != i && pp->slots[k].busy && pp->slots[k].hedged &&
+		    !pp->slots[k].cancelled && pp->slots[k].seq == s->seq)
+			return k;
+	return -1;
+}
+
+/* Lines out but not hedged: each may still want an idle worker. */
+static int hedgeable(const struct parent *pp)
+{
+	int i, n = 0;
+
+	for (i = 0; i < pp->spawned; i++)
+		if (pp->slots[i].busy && !pp->slots[i].hedged)
+			n++;
+	return n;
+}
+
+/* Copy the oldest overdue lines to idle workers. */
+static void hedge(struct parent *pp)
+{
+	uint64_t delay, now;
+
+	pp->hedge_due_us = 0;
+	if ((pp->hedge_s <= 0 && pp->hedge_x <= 0) || pp->halted ||
+	    pp->stopping)
+		return;
+	delay = hedge_delay_us(pp);
+	now = now_us();
+	if (delay == 0) {
+		pp->hedge_due_us = now + 50000;	/* look again when known */
+		return;
+	}
+	while (pp->nidle > 0 &&
+	    pp->st.hedged * HEDGE_SHARE < pp->placed) {
+		int i, old = -1;
+		struct slot *s, *c;
+		double t;
+
+		for (i = 0; i < pp->spawned; i++) {
+			s = &pp->slots[i];
+			if (s->busy && !s->hedged && (old < 0 ||
+			    s->sent_us < pp->slots[old].sent_us))
+				old = i;
+		}
+		if (old < 0)
+			return;
+		s = &pp->slots[old];
+		if (now < s->sent_us + delay) {
+			pp->hedge_due_us = s->sent_us + delay;
+			return;
+		}
+		t = now / 1e6;
+		if (pacer_ready_at(&pp->pacer, t, s->charged,
+		    busy_count(pp)) > t) {
+			pp->hedge_due_us = now + 10000;
+			return;
+		}
+		pacer_sent(&pp->pacer, t, s->charged);
+		i = pp->idle[--pp->nidle];
+		c = &pp->slots[i];
+		buf_reset(&c->sent);
+		buf_add(&c->sent, s->sent.data, s->sent.len);
+		c->seq = s->seq;
+		c->lineno = s->lineno;
+		c->charged = s->charged;
+		c->prompt_est = s->prompt_est;
+		c->max_out = s->max_out;
+		c->hedged = s->hedged = 1;
+		c->is_copy = 1;
+		pp->st.hedged++;
+		if (pp->cfg->verbose)
+			warnx("line %llu: out for %.3f s: hedged",
+			    (unsigned long long)s->lineno,
+			    (now - s->sent_us) / 1e6);
+		send_to(pp, i);
+	}
+}
+
+/* Slot i answered its line first: cut the twin's request. */
+static void hedge_won(struct parent *pp, int i)
+{
+	int k = twin_of(pp, i);
+
+	if (pp->slots[i].is_copy)
+		pp->st.hedge_won++;
+	pp->slots[i].hedged = 0;
+	if (k < 0)
+		return;
+	pp->slots[k].cancelled = 1;
+	kill(pp->slots[k].pid, SIGKILL);
 }
 
 /* A line that is not sent because the run halted. */
@@ -424,6 +564,9 @@ static int dispatch(struct parent *pp)
 	const struct config *cfg = pp->cfg;
 	struct line ln;
 
+	if ((pp->hedge_s > 0 || pp->hedge_x > 0) && pp->nidle > 0 &&
+	    now_us() >= pp->hedge_due_us)
+		hedge(pp);	/* stragglers first: they hold up the output */
 	if (pp->held && !pp->stopping) {
 		if (pp->halted) {
 			pp->held = 0;
@@ -629,6 +772,10 @@ static int take_frames(struct parent *pp, int i)
 			break;
 		}
 		off += used;
+		if (s->cancelled)
+			continue;	/* too late: its twin answered */
+		if (s->hedged)
+			hedge_won(pp, i);
 		if (!reorder_has(&pp->ring, f.seq)) {
 			if (pp->out_path && f.seq != pp->ring.next)
 				journal(pp, &m);
@@ -658,6 +805,14 @@ static void bury(struct parent *pp, int i)
 		;
 	if (s->retired) {
 		s->pid = 0;	/* let go, and gone: nothing to account for */
+		return;
+	}
+	if (s->cancelled || (held && twin_of(pp, i) >= 0)) {
+		/* Cut for its twin, or died while the twin still holds the
+		 * line: the twin answers for it (and is not hedged again). */
+		s->cancelled = s->hedged = 0;
+		spawn(pp, i);
+		mark_idle(pp, i);
 		return;
 	}
 	if (!held) {
@@ -943,6 +1098,16 @@ static void run(struct parent *pp)
 		timeout = pp->progress ? DRAW_US / 1000 : -1;
 		if (pp->spawned < cfg->jobs && !no_more_work(pp))
 			timeout = 0;	/* more workers to start */
+		if (pp->hedge_due_us > 0 && pp->nidle > 0 &&
+		    busy_count(pp) > 0) {
+			/* Wake when the oldest line is due a copy. */
+			uint64_t t = now_us();
+			int w = pp->hedge_due_us <= t ? 0 :
+			    (int)((pp->hedge_due_us - t) / 1000) + 1;
+
+			if (timeout < 0 || w < timeout)
+				timeout = w;
+		}
 		if (pp->held && pp->nidle > 0) {
 			/* Wake when the pacer lets the held request go. */
 			double ms = (pp->wake_at - now_s()) * 1000;
@@ -1020,7 +1185,8 @@ enum {
 	OPT_HALT_AFTER, OPT_MAX_LINE, OPT_MAX_RESPONSE, OPT_MAX_DEPTH,
 	OPT_MAX_PENDING, OPT_MAX_BUFFER, OPT_RESUME, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_STATS, OPT_JOBLOG, OPT_PRICE_IN, OPT_PRICE_OUT,
-	OPT_RPM, OPT_TPM, OPT_API_KEY_FILE, OPT_INSECURE, OPT_CACERT, OPT_STREAM, OPT_IDLE_TIMEOUT
+	OPT_RPM, OPT_TPM, OPT_API_KEY_FILE, OPT_INSECURE, OPT_CACERT, OPT_STREAM, OPT_IDLE_TIMEOUT,
+	OPT_HEDGE
 };
 
 static const struct option longopts[] = {
@@ -1041,6 +1207,7 @@ static const struct option longopts[] = {
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "max-time", required_argument, NULL, OPT_MAX_TIME },
 	{ "retries", required_argument, NULL, OPT_RETRIES },
+	{ "hedge", required_argument, NULL, OPT_HEDGE },
 	{ "backoff-max", required_argument, NULL, OPT_BACKOFF_MAX },
 	{ "max-retry-wait", required_argument, NULL, OPT_MAX_RETRY_WAIT },
 	{ "halt-after", required_argument, NULL, OPT_HALT_AFTER },
@@ -1234,6 +1401,24 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 			break;
 		case OPT_RETRIES:
 			cfg->retries = parse_num("--retries", optarg, 0, 100);
+			break;
+		case OPT_HEDGE:
+			/* S seconds, or Nx the median latency; 0 is off. */
+			n = strlen(optarg);
+			pp->hedge_s = pp->hedge_x = 0;
+			if (n > 1 && (optarg[n - 1] == 'x' ||
+			    optarg[n - 1] == 'X')) {
+				char x[32];
+
+				if (n >= sizeof(x))
+					die("--hedge %s: not S or Nx", optarg);
+				memcpy(x, optarg, n - 1);
+				x[n - 1] = 0;
+				pp->hedge_x = parse_real("--hedge", x, 1, 1000);
+			} else {
+				pp->hedge_s = parse_seconds("--hedge", optarg,
+				    0, 86400);
+			}
 			break;
 		case OPT_BACKOFF_MAX:
 			cfg->backoff_max_ms = seconds_ms("--backoff-max", optarg,

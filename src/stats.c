@@ -174,6 +174,9 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 	if (s->reused)
 		buf_addf(out, "; %" PRIu64 " reused from the output file",
 		    s->reused);
+	if (s->hedged)
+		buf_addf(out, "; %" PRIu64 " hedged (the copy first in %"
+		    PRIu64 ")", s->hedged, s->hedge_won);
 	buf_addf(out, "\nsplitgpt: tokens: %" PRIu64 " prompt, %" PRIu64
 	    " completion", s->prompt_tokens, s->completion_tokens);
 	if (s->price_in > 0 || s->price_out > 0)
@@ -217,6 +220,8 @@ void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
 	    s->completion_tokens, t, t > 0 ? (s->done - s->reused) / t : 0,
 	    hist_quantile(&s->latency, 0.5) / 1e6,
 	    hist_quantile(&s->latency, 0.95) / 1e6, s->latency.max_us / 1e6);
+	buf_addf(out, ",\"hedged\":%" PRIu64 ",\"hedge_won\":%" PRIu64,
+	    s->hedged, s->hedge_won);
 	buf_addf(out, ",\"streamed\":%" PRIu64 ",\"first_token_p50\":%.6f"
 	    ",\"first_token_p95\":%.6f,\"stream_tokens_per_second\":%.3f",
 	    s->first_token.count, hist_quantile(&s->first_token, 0.5) / 1e6,

@@ -61,7 +61,7 @@ _splitgpt()
 	-P | --jobs | -m | --model | --system | --max-tokens | --temperature | \
 	-d | --body | --base-url | --connect-timeout | --timeout | \
 	--idle-timeout | \
-	--max-time | --retries | --backoff-max | --max-retry-wait | \
+	--max-time | --retries | --hedge | --backoff-max | --max-retry-wait | \
 	--halt-after | --rpm | --tpm | --max-line-length | --max-response-size | \
 	--max-depth | --max-pending | --max-buffer | --price-in | --price-out)
 		# A value with no finite list: nothing to offer.
@@ -73,7 +73,7 @@ _splitgpt()
 			    --format --base-url -H --header --api-key-file --cacert
 			    --insecure --connect-timeout
 			    --timeout --stream --idle-timeout --max-time
-			    --retries --backoff-max
+			    --retries --hedge --backoff-max
 			    --max-retry-wait --halt-after --rpm --tpm --max-line-length
 			    --max-response-size --max-depth --max-pending
 			    --max-buffer -o --output --resume --progress

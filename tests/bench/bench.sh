@@ -354,6 +354,8 @@ check_note() {	# OUT_FILE N RC
 
 # ---- the three programs ---------------------------------------------------
 
+SG_EXTRA=	# more splitgpt options for one run (unquoted: words)
+
 # splitgpt_run N P LAT [sampled]: run splitgpt on N prompts; sets the
 # variables of run_timed/run_sampled plus CHECK and MNOTE
 splitgpt_run() {
@@ -364,11 +366,11 @@ splitgpt_run() {
 	mock_reset
 	if [ "${4:-}" = sampled ]; then
 		run_sampled "$to" "$in" "$TMP/out" \
-		    "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL"
+		    "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL" $SG_EXTRA
 	else
 		PEAK= TOTAL=
 		run_timed "$to" "$in" "$TMP/out" \
-		    "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL"
+		    "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL" $SG_EXTRA
 	fi
 	MNOTE=$(mock_note)
 	check_note "$TMP/out" "$n" "$RC"
@@ -528,6 +530,14 @@ bounds=$(awk -v p="$p" -v l="$lat" '
 set -- $bounds
 row stragglers splitgpt "$n" "$p" "$lat" "$wall" "$id" "$cpu" "" "" \
     "$check slow_lines=$1 work_bound_s=$2 eff_vs_work_bound=$(calc "$2 / $wall") inorder_bound_s=$3 eff_vs_inorder_bound=$(calc "$3 / $wall") $mnote"
+# The same run with stragglers hedged: a copy after 3x the median latency
+# (the mock's slow draw is per attempt, so a copy is usually fast).
+say "stragglers N=$n P=$p latency=${lat}ms --hedge 3x"
+SG_EXTRA="--hedge 3x"
+splitgpt_run "$n" "$p" "$lat"
+SG_EXTRA=
+row stragglers "splitgpt --hedge 3x" "$n" "$p" "$lat" "$WALL" "$id" "$CPU" \
+    "" "" "$CHECK $MNOTE"
 
 # ---- 4: memory ------------------------------------------------------------
 
