@@ -3,8 +3,9 @@
  *
  * Exact detection of a duplicate in a stream needs memory for every id, so
  * this keeps as little as it can: an 8-byte fingerprint per id the input
- * named (an open-addressing table, at most 3/4 full, grown by half: 11 to
- * 16 bytes an id, 27 at the moment of growth), and one bit per line
+ * named (in 4096 small open-addressing tables, each at most 4/5 full and
+ * grown by half on its own: 10 to 15 bytes an id, with no moment when the
+ * whole set is held twice), and one bit per line
  * for the lines whose id was made up as "line-N".  Made-up ids are not
  * stored, because they cannot collide with each other; they collide with a
  * user's id only if that id has the form line-N, which the bitmap answers
@@ -18,9 +19,17 @@
 #include <stddef.h>	/* size_t */
 #include <stdint.h>	/* uint64_t */
 
-struct idset {
+#define IDSET_BUCKET_BITS 12
+#define IDSET_BUCKETS (1u << IDSET_BUCKET_BITS)
+
+struct idbucket {
 	uint64_t *slots;	/* 0: empty */
-	size_t size;		/* slots; need not be a power of two */
+	uint32_t size;		/* slots; need not be a power of two */
+	uint32_t count;
+};
+
+struct idset {
+	struct idbucket *b;	/* IDSET_BUCKETS of them, from the first id */
 	size_t count;
 	size_t linelike;	/* stored ids of the form line-N */
 	unsigned char *autobits;	/* bit N: line N has a made-up id */

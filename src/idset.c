@@ -14,7 +14,11 @@ void idset_init(struct idset *s)
 
 void idset_free(struct idset *s)
 {
-	free(s->slots);
+	size_t i;
+
+	for (i = 0; s->b != NULL && i < IDSET_BUCKETS; i++)
+		free(s->b[i].slots);
+	free(s->b);
 	free(s->autobits);
 	memset(s, 0, sizeof(*s));
 }
@@ -33,14 +37,22 @@ static uint64_t fingerprint(const char *id, size_t n)
 }
 
 /*
- * The home slot of a fingerprint: its top 32 bits scaled to the table,
- * so the size need not be a power of two and the table can grow by half
- * rather than double (less memory, and less at the moment of growth, when
- * the old and the new table are both held).
+ * The fingerprints are spread over IDSET_BUCKETS small open-addressing
+ * tables by their top bits, and each table grows on its own, by half,
+ * when it is 4/5 full.  So growth never holds two copies of the whole set
+ * (a single table's growth did: 27 bytes an id at that moment), and the
+ * set costs 10 to 15 bytes an id however many there are.
  */
+static struct idbucket *bucket(const struct idset *s, uint64_t fp)
+{
+	return &s->b[fp >> (64 - IDSET_BUCKET_BITS)];
+}
+
+/* The home slot within a bucket: the next 32 bits, scaled to its size. */
 static size_t home(uint64_t fp, size_t size)
 {
-	return (size_t)(((fp >> 32) * (uint64_t)size) >> 32);
+	return (size_t)((((fp >> (32 - IDSET_BUCKET_BITS)) & 0xffffffffu) *
+	    (uint64_t)size) >> 32);
 }
 
 static int table_insert(uint64_t *slots, size_t size, uint64_t fp)
@@ -59,30 +71,31 @@ static int table_insert(uint64_t *slots, size_t size, uint64_t fp)
 
 static int table_has(const struct idset *s, uint64_t fp)
 {
+	const struct idbucket *b;
 	size_t i;
 
-	if (s->size == 0)
+	if (s->b == NULL || (b = bucket(s, fp))->size == 0)
 		return 0;
-	for (i = home(fp, s->size); s->slots[i];) {
-		if (s->slots[i] == fp)
+	for (i = home(fp, b->size); b->slots[i];) {
+		if (b->slots[i] == fp)
 			return 1;
-		if (++i == s->size)
+		if (++i == b->size)
 			i = 0;
 	}
 	return 0;
 }
 
-static void table_grow(struct idset *s)
+static void bucket_grow(struct idbucket *b)
 {
-	size_t size = s->size ? s->size + s->size / 2 : 1024, i;
+	size_t size = b->size ? b->size + b->size / 2 : 8, i;
 	uint64_t *slots = xcalloc(size, sizeof(*slots));
 
-	for (i = 0; i < s->size; i++)
-		if (s->slots[i])
-			table_insert(slots, size, s->slots[i]);
-	free(s->slots);
-	s->slots = slots;
-	s->size = size;
+	for (i = 0; i < b->size; i++)
+		if (b->slots[i])
+			table_insert(slots, size, b->slots[i]);
+	free(b->slots);
+	b->slots = slots;
+	b->size = (uint32_t)size;
 }
 
 /* The N of an id "line-N" (N without leading zeros), or 0. */
@@ -109,14 +122,19 @@ static int autobit(const struct idset *s, uint64_t lineno)
 
 int idset_add_user(struct idset *s, const char *id, size_t n)
 {
-	uint64_t k = linelike(id, n);
+	uint64_t k = linelike(id, n), fp = fingerprint(id, n);
+	struct idbucket *b;
 
 	if (k && autobit(s, k))
 		return 1;
-	if ((s->count + 1) * 4 > s->size * 3)
-		table_grow(s);
-	if (table_insert(s->slots, s->size, fingerprint(id, n)))
+	if (s->b == NULL)
+		s->b = xcalloc(IDSET_BUCKETS, sizeof(*s->b));
+	b = bucket(s, fp);
+	if (((uint64_t)b->count + 1) * 5 > (uint64_t)b->size * 4)
+		bucket_grow(b);
+	if (table_insert(b->slots, b->size, fp))
 		return 1;
+	b->count++;
 	s->count++;
 	if (k)
 		s->linelike++;
