@@ -28,7 +28,14 @@
  * for a sequence number, so a worker that dies after its result reached
  * the parent can't cause a duplicate.  A worker that dies while holding a
  * line (its result pipe reaches end of file first) is replaced by a new
- * fork, and the line is sent again as a further attempt.
+ * fork, and the line is sent again as a further attempt.  With --hedge a
+ * line may be out on two workers at once; the first result is kept, the
+ * other worker killed and replaced, and its late result (if any) dropped.
+ *
+ * Start and end.  Workers are forked a few per turn of the loop, so the
+ * first lines go out while the rest start; once the input is done, idle
+ * workers are told to exit (their request pipe is closed), so the end of a
+ * run with many workers does not wait for all of them to tear down.
  *
  * Memory bound.  Let W = --max-pending (default max(1024, 64 P)), B =
  * --max-buffer and L = --max-line-length.  The parent hands out line s only
@@ -38,8 +45,8 @@
  * results of lines already in flight when B was reached); the workers hold
  * P lines of at most L bytes, and the parent a copy of each (to resend
  * after a crash); the reader holds one partial line of at most L bytes and
- * one read's worth of input; the custom_id set holds 8 bytes per id the
- * input names (idset.h).  When one slow request holds the head of the
+ * one read's worth of input; the custom_id set holds 10 to 15 bytes per
+ * id the input names (idset.h).  When one slow request holds the head of the
  * ring, the other workers go on until W or B is reached, then the reader
  * waits.  None of this depends on the input's size.
  */
