@@ -23,8 +23,11 @@ w=$(jq .hedge_won "$T/s1")
 check "--hedge 0.3: stragglers (2 s each) were hedged ($h)" test "$h" -ge 3
 check "--hedge 0.3: at most one line in 20 ($h of 300)" test "$h" -le 15
 check "--hedge 0.3: the copies answered first ($w of $h)" test "$w" -ge 3
-is "$(mock_stats .requests)" $((300 + h)) \
-    "--hedge 0.3: the server saw one request per line plus one per hedge"
+# A copy whose original answered first may be cut before it reaches the
+# server; a copy that answered first surely did.
+r=$(mock_stats .requests)
+check "--hedge 0.3: the server saw one request per line plus at most one per hedge ($r)" \
+    test "$r" -ge $((300 + w)) -a "$r" -le $((300 + h))
 is "$(mock_stats .max_sent)" 2 "--hedge 0.3: no line was sent more than twice"
 check "--hedge 0.3: the summary counts the hedges" \
     grep -q "; $h hedged (the copy first in $w)" "$T/err1"
@@ -36,8 +39,10 @@ is "$?" 0 "--hedge 5x: exit 0"
 check "--hedge 5x: every line answered once, in order" \
     in_order "$T/out2" 300 g
 check "--hedge 5x: stragglers were hedged" test "$(jq .hedged "$T/s2")" -ge 3
-is "$(mock_stats .requests)" $((300 + $(jq .hedged "$T/s2"))) \
-    "--hedge 5x: one request per line plus one per hedge"
+r=$(mock_stats .requests)
+check "--hedge 5x: one request per line plus at most one per hedge ($r)" \
+    test "$r" -ge $((300 + $(jq .hedge_won "$T/s2"))) -a \
+    "$r" -le $((300 + $(jq .hedged "$T/s2")))
 
 # A line slow on every attempt is hedged once, and its first answer kept;
 # the idle workers stay for it although the input is done.
