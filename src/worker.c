@@ -477,6 +477,7 @@ static void judge(struct worker *w, CURLcode cc, struct outcome *o,
 	if (cc != CURLE_OK) {
 		const char *why = w->errbuf[0] ? w->errbuf :
 		    curl_easy_strerror(cc);
+		long status = 0;
 
 		if (w->idle_fired) {
 			o->err = ERR_TIMEOUT;
@@ -508,6 +509,17 @@ static void judge(struct worker *w, CURLcode cc, struct outcome *o,
 				o->retry = 1;
 				buf_addf(&w->msg, "HTTP %ld event stream: %s",
 				    o->status, sse_problem(w->sse));
+				return;
+			}
+			break;
+		case CURLE_OUT_OF_MEMORY:
+			/* After a status line, libcurl's word for a header
+			 * line over its 100 KB limit: the answer is bad. */
+			if (curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE,
+			    &status) == CURLE_OK && status > 0) {
+				o->err = ERR_INVALID_RESPONSE;
+				buf_addf(&w->msg, "HTTP %ld answer: a header "
+				    "too large to read (%s)", status, why);
 				return;
 			}
 			break;
