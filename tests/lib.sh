@@ -62,8 +62,9 @@ diag() {
 
 # mock_start [mock options...]: start a mock; sets MOCK_URL (the API base,
 # ending in /v1), MOCK_ROOT and MOCK_PID.  A second call starts another.
+# With --raw-port-file "$T/rawport", MOCK_RAW_URL is the raw port's base.
 mock_start() {
-	rm -f "$T/port"
+	rm -f "$T/port" "$T/rawport"
 	"$MOCK" --port 0 --port-file "$T/port" --lifetime 900 "$@" \
 	    2>>"$T/mock.log" &
 	MOCK_PID=$!
@@ -80,6 +81,10 @@ mock_start() {
 	fi
 	MOCK_ROOT="http://127.0.0.1:$(cat "$T/port")"
 	MOCK_URL="$MOCK_ROOT/v1"
+	MOCK_RAW_URL=
+	if [ -s "$T/rawport" ]; then
+		MOCK_RAW_URL="http://127.0.0.1:$(cat "$T/rawport")/v1"
+	fi
 }
 
 mock_stop() {

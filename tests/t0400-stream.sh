@@ -106,6 +106,13 @@ is "$(jq -r .error.code "$T/r"):$(jq -r .response "$T/r")" stream_error:null \
 check "... whose message has the server's" \
     grep -q 'line 1: the stream reported an error: The server had an error' "$T/r"
 is "$(jq -r .error.attempts "$T/r")" 3 "... and the attempt count"
+k="sse-fatal [[mock:sse-error:after=2:type=invalid_request_error:code=content_filter]]"
+one_line "$k" --stream --retries 2
+is "$(sent "$k")" 1 "a non-transient error event mid-stream is sent once, not retried"
+is "$(jq -r .error.code "$T/r"):$(jq -r .error.attempts "$T/r"):$(jq -r .response "$T/r")" \
+    stream_error:1:null "... and gets a stream_error record"
+check "... whose message has the server's" \
+    grep -q 'line 1: the stream reported an error: mock: injected stream error' "$T/r"
 k="sse-error-once [[mock:sse-error:after=1:times=1]]"
 one_line "$k" --stream
 is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 2:200 \

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -28,6 +29,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -60,7 +62,10 @@ enum purpose {
 enum fkind {
 	F_NONE, F_HTTP, F_RESET, F_RESET_BODY, F_HANG, F_NONJSON, F_BADJSON,
 	F_STALL, F_SSE_ERROR, F_SSE_CUT, F_DRIP, F_SLOW_HEADERS, F_SLEEP,
-	F_BADUTF8, F_NULBODY, F_DEEP, F__N
+	F_BADUTF8, F_NULBODY, F_DEEP,
+	/* Raw port only (--raw-port-file): headers MHD cannot send. */
+	F_HUGE_HEADER, F_MANY_HEADERS, F_ENDLESS_HEADERS, F_DRIP_HEADERS,
+	F__N
 };
 
 static const char *const fkind_name[F__N] = {
@@ -72,6 +77,9 @@ static const char *const fkind_name[F__N] = {
 	[F_SLOW_HEADERS] = "slow-headers", [F_SLEEP] = "sleep",
 	/* Hostile bodies: 200 application/json that is not usable JSON. */
 	[F_BADUTF8] = "badutf8", [F_NULBODY] = "nulbody", [F_DEEP] = "deep",
+	[F_HUGE_HEADER] = "huge-header", [F_MANY_HEADERS] = "many-headers",
+	[F_ENDLESS_HEADERS] = "endless-headers",
+	[F_DRIP_HEADERS] = "drip-headers",
 };
 
 struct fault {
@@ -97,6 +105,9 @@ static struct {
 	bool		 ipv6;
 	long long	 port;
 	const char	*port_file;
+	const char	*raw_port_file;
+	const char	*tls_cert;
+	const char	*tls_key;
 	long long	 lifetime;
 	long long	 hang;
 	uint64_t	 seed;
@@ -701,6 +712,13 @@ is_stream_fault(enum fkind k)
 	return k == F_STALL || k == F_SSE_ERROR || k == F_SSE_CUT;
 }
 
+static bool
+is_raw_fault(enum fkind k)
+{
+	return k == F_HUGE_HEADER || k == F_MANY_HEADERS ||
+	    k == F_ENDLESS_HEADERS || k == F_DRIP_HEADERS;
+}
+
 /*
  * Parse KIND[:RATE][:opt=val...] (RATE only when with_rate).  Errors go to
  * err and name the offending piece.
@@ -755,6 +773,12 @@ parse_fault(const char *spec, bool with_rate, struct fault *f, char *err,
 			return false;
 		}
 		f->kind = (enum fkind)k;
+		if (with_rate && is_raw_fault(f->kind)) {
+			snprintf(err, errlen, "'%s' is only a [[mock:...]] "
+			    "directive, on the raw port (--raw-port-file)",
+			    tok[0]);
+			return false;
+		}
 	}
 	if (val != NULL) {
 		/* Only "sleep=MS" carries a value in the kind itself. */
@@ -1897,9 +1921,14 @@ stream_feed(struct evlist *l, const struct fault *f, bool comments)
 			} else if (kind == F_RESET_BODY)
 				fd->end = END_ERROR;
 			else if (kind == F_SSE_ERROR) {
-				err_json(&err, "The server had an error while "
-				    "processing your request. Sorry about "
-				    "that!", "server_error", NULL, NULL);
+				/* type= and code= pick the error, e.g. one
+				 * that is not transient. */
+				err_json(&err, f->type[0] ? "mock: injected "
+				    "stream error" : "The server had an error "
+				    "while processing your request. Sorry "
+				    "about that!", f->type[0] ? f->type :
+				    "server_error", NULL,
+				    f->code[0] ? f->code : NULL);
 				ev_raw(l, NULL, err.p, err.len);
 				feed_add(fd, l->v[l->n - 1].txt.p,
 				    l->v[l->n - 1].txt.len,
@@ -2244,17 +2273,20 @@ reply_free(struct reply *r)
 	r->feed = NULL;
 }
 
+/* Whether an Authorization header value (or NULL) passes --require-key. */
+static bool
+key_ok(const char *a)
+{
+	return cfg.require_key == NULL || (a != NULL &&
+	    strncmp(a, "Bearer ", 7) == 0 &&
+	    strcmp(a + 7, cfg.require_key) == 0);
+}
+
 static bool
 authorized(struct MHD_Connection *c)
 {
-	const char *a;
-
-	if (cfg.require_key == NULL)
-		return true;
-	a = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_AUTHORIZATION);
-	return a != NULL && strncmp(a, "Bearer ", 7) == 0 &&
-	    strcmp(a + 7, cfg.require_key) == 0;
+	return key_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION));
 }
 
 static const struct fault *
@@ -2387,6 +2419,13 @@ serve_api(struct MHD_Connection *c, struct req *rq, const char *method,
 		goto send;
 
 	if ((d = directive(k.key.p, k.key.len, &df, emsg, sizeof emsg)) < 0) {
+		reply_error(&r, 400, emsg, "invalid_request_error", NULL,
+		    NULL);
+		goto send;
+	}
+	if (d > 0 && is_raw_fault(df.kind)) {
+		snprintf(emsg, sizeof emsg, "mock: [[mock:%s]] is served only "
+		    "on the raw port (--raw-port-file)", fkind_name[df.kind]);
 		reply_error(&r, 400, emsg, "invalid_request_error", NULL,
 		    NULL);
 		goto send;
@@ -2604,6 +2643,355 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	fprintf(stderr, "mock: mhd: %s", buf);
 }
 
+/* ---- the raw port ---- */
+
+/*
+ * --raw-port-file: a second listener for answers libmicrohttpd cannot
+ * send, response headers that are too large or never end.  One thread
+ * serves one connection at a time with plain read() and write(): it reads
+ * a request, answers it, and closes the connection.  A raw directive in
+ * the key (huge-header, many-headers, endless-headers, drip-headers)
+ * picks a hostile answer; a request without one gets the normal answer,
+ * never streamed.  Every wait is bounded: a read or write by SO_RCVTIMEO
+ * and SO_SNDTIMEO and a deadline, the endless answers by --hang and
+ * RAW_FLOOD_MAX, and everything by the stop flag.
+ */
+#define RAW_HEAD_MAX	(64 << 10)	/* request line and headers */
+#define RAW_IO_S	10.0		/* to read a request, or send an answer */
+#define RAW_HUGE	(1 << 20)	/* huge-header: one header line of 1 MiB */
+#define RAW_MANY	20000		/* many-headers: this many header lines */
+#define RAW_FLOOD_MAX	(512LL << 20)	/* endless-headers: bytes at most */
+#define RAW_DRIP_MS	100		/* drip-headers: a line this often */
+
+/* Write all of p; false once the client is gone, at the deadline, or
+ * when the mock stops. */
+static bool
+raw_write(int fd, const char *p, size_t n, double deadline)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if (atomic_load(&g_stop) || now_s() > deadline)
+			return false;
+		w = write(fd, p, n);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN ||
+		    errno == EWOULDBLOCK))
+			continue;	/* SO_SNDTIMEO: 0.1 s at most */
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* The value of header name (lower case) in a request head, or NULL; the
+ * value is copied, trimmed, into val. */
+static const char *
+raw_header(const char *h, size_t n, const char *name, char *val, size_t vl)
+{
+	const char *p = h, *e, *end = h + n, *v;
+	size_t k = strlen(name), len;
+
+	for (; p < end; p = e + 2) {
+		if ((e = find(p, (size_t)(end - p), "\r\n", 2)) == NULL)
+			break;
+		if ((size_t)(e - p) <= k || p[k] != ':' ||
+		    strncasecmp(p, name, k) != 0)
+			continue;
+		for (v = p + k + 1; v < e && (*v == ' ' || *v == '\t'); v++)
+			;
+		len = (size_t)(e - v);
+		while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+			len--;
+		if (len >= vl)
+			len = vl - 1;
+		memcpy(val, v, len);
+		val[len] = '\0';
+		return val;
+	}
+	return NULL;
+}
+
+/*
+ * Read a request into in: its head, *head bytes, then a body of
+ * Content-Length bytes, *body_len.  False at EOF, at the deadline, or
+ * for a request too large.
+ */
+static bool
+raw_read(int fd, struct sbuf *in, size_t *head, size_t *body_len,
+    double deadline)
+{
+	char buf[16384], cl[32];
+	const char *e;
+	long long want = -1;
+	ssize_t r;
+
+	for (;;) {
+		if (want < 0 && in->len > 0 &&
+		    (e = find(in->p, in->len, "\r\n\r\n", 4)) != NULL) {
+			*head = (size_t)(e + 4 - in->p);
+			want = 0;
+			if (raw_header(in->p, *head, "content-length", cl,
+			    sizeof cl) != NULL && !num_ok(cl, 0,
+			    cfg.max_body, &want))
+				return false;
+		}
+		if (want < 0 && in->len > RAW_HEAD_MAX)
+			return false;
+		if (want >= 0 && in->len - *head >= (size_t)want) {
+			*body_len = (size_t)want;
+			return true;
+		}
+		if (atomic_load(&g_stop) || now_s() > deadline)
+			return false;
+		r = read(fd, buf, sizeof buf);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN ||
+		    errno == EWOULDBLOCK))
+			continue;	/* SO_RCVTIMEO: 0.1 s at most */
+		if (r <= 0)
+			return false;
+		sb_add(in, buf, (size_t)r);
+	}
+}
+
+/* The head of an answer: the status line, then r's headers. */
+static void
+raw_head(struct sbuf *b, const struct reply *r)
+{
+	int i;
+
+	sb_printf(b, "HTTP/1.1 %u %s\r\ncontent-type: %s\r\n", r->status,
+	    status_text(r->status), r->ctype);
+	for (i = 0; i < r->nh; i++)
+		sb_printf(b, "%s: %s\r\n", r->h[i].name, r->h[i].val);
+}
+
+/*
+ * A raw fault.  huge-header and many-headers send their headers and then
+ * the normal answer (r); endless-headers sends header lines as fast as
+ * they are read, drip-headers one every ms= (default 100), until the
+ * client goes, --hang seconds pass, or (endless) RAW_FLOOD_MAX bytes.
+ */
+static void
+raw_fault(int fd, const struct fault *f, struct reply *r)
+{
+	struct sbuf b = { 0 };
+	double end = now_s() + (double)cfg.hang, every;
+	long long sent = 0, i;
+
+	raw_head(&b, r);
+	switch (f->kind) {
+	case F_HUGE_HEADER:
+		sb_adds(&b, "x-mock-huge: ");
+		sb_grow(&b, RAW_HUGE);
+		memset(b.p + b.len, 'h', RAW_HUGE);
+		b.len += RAW_HUGE;
+		sb_adds(&b, "\r\n");
+		break;
+	case F_MANY_HEADERS:
+		for (i = 0; i < RAW_MANY; i++)
+			sb_printf(&b, "x-mock-%05lld: 0123456789abcdef\r\n",
+			    i);
+		break;
+	case F_ENDLESS_HEADERS:
+		if (!raw_write(fd, b.p, b.len, end))
+			break;
+		b.len = 0;
+		for (i = 0; i < 1024; i++)
+			sb_adds(&b, "x-mock-flood: 0123456789abcdef"
+			    "0123456789abcdef\r\n");
+		while (sent < RAW_FLOOD_MAX && raw_write(fd, b.p, b.len, end))
+			sent += (long long)b.len;
+		break;
+	case F_DRIP_HEADERS:
+		every = f->ms >= 0 ? (double)f->ms : RAW_DRIP_MS;
+		for (i = 0; now_s() < end; i++) {
+			if (!raw_write(fd, b.p, b.len, end) ||
+			    !sleep_ms(every))
+				break;
+			b.len = 0;
+			sb_printf(&b, "x-mock-drip-%lld: %lld\r\n", i, i);
+		}
+		break;
+	default:
+		break;
+	}
+	if (f->kind == F_HUGE_HEADER || f->kind == F_MANY_HEADERS) {
+		sb_printf(&b, "content-length: %zu\r\nconnection: close\r\n"
+		    "\r\n", r->body.len);
+		sb_add(&b, r->body.p, r->body.len);
+		raw_write(fd, b.p, b.len, now_s() + RAW_IO_S);
+	}
+	sb_free(&b);
+}
+
+/* Read one request from a raw connection and answer it. */
+static void
+raw_serve(int fd)
+{
+	struct sbuf in = { 0 }, out = { 0 };
+	struct reply r;
+	struct call k;
+	struct fault df;
+	json_object *root = NULL;
+	const char *eparam = NULL;
+	char method[16], url[256], emsg[600], auth[512], what[64];
+	size_t head = 0, blen = 0;
+	uint64_t attempt = 0, gen;
+	bool sent = false;
+	int d;
+
+	if (!raw_read(fd, &in, &head, &blen, now_s() + RAW_IO_S) ||
+	    sscanf(in.p, "%15s %255s", method, url) != 2) {
+		sb_free(&in);
+		return;
+	}
+	memset(&r, 0, sizeof r);
+	memset(&k, 0, sizeof k);
+	memset(&df, 0, sizeof df);
+	k.rt = route(url);
+	k.max_tokens = -1;
+	k.n = 1;
+	k.model = "mock-model";
+	emsg[0] = '\0';
+	pthread_mutex_lock(&mu);
+	st.requests++;
+	if (++st.in_flight > st.max_in_flight)
+		st.max_in_flight = st.in_flight;
+	gen = st.gen;
+	pthread_mutex_unlock(&mu);
+
+	if (strcmp(method, "POST") != 0 || (k.rt != RT_CHAT &&
+	    k.rt != RT_COMPL && k.rt != RT_EMB && k.rt != RT_RESP)) {
+		snprintf(emsg, sizeof emsg, "mock: the raw port answers "
+		    "only POST to an API path, not %s %s", method, url);
+		reply_error(&r, 404, emsg, "invalid_request_error", NULL,
+		    "unknown_url");
+		goto reply;
+	}
+	if ((root = parse_body(in.p + head, blen)) == NULL)
+		snprintf(emsg, sizeof emsg, "We could not parse the JSON "
+		    "body of your request.");
+	else
+		extract(root, &k, emsg, sizeof emsg, &eparam);
+	if (k.key.p != NULL) {
+		k.kh = fnv1a(k.key.p, k.key.len);
+		attempt = key_register(k.key.p, k.key.len, k.kh, &gen);
+	}
+	add_hdr(&r, "x-request-id", "req_mock_%016" PRIx64,
+	    mix64(khash(k.kh, P_REQID) ^ attempt));
+	if (!key_ok(raw_header(in.p, head, "authorization", auth,
+	    sizeof auth))) {
+		reply_error(&r, 401, "Incorrect API key provided",
+		    "invalid_request_error", NULL, "invalid_api_key");
+		goto reply;
+	}
+	if (emsg[0] == '\0' && (d = directive(k.key.p, k.key.len, &df, emsg,
+	    sizeof emsg)) > 0 && !is_raw_fault(df.kind) &&
+	    df.kind != F_NONE)
+		snprintf(emsg, sizeof emsg, "mock: [[mock:%s]] is not served "
+		    "on the raw port", fkind_name[df.kind]);
+	if (emsg[0] != '\0') {
+		reply_error(&r, 400, emsg, "invalid_request_error", eparam,
+		    NULL);
+		goto reply;
+	}
+	k.stream = false;
+	build_answer(&k, NULL, &r);
+	if (is_raw_fault(df.kind) && (df.times < 0 ||
+	    (long long)attempt < df.times)) {
+		pthread_mutex_lock(&mu);
+		if (gen == st.gen)
+			st.faults[df.kind]++;
+		st.by_status[200]++;
+		pthread_mutex_unlock(&mu);
+		log_line(method, url, k.key.p, k.key.len, (long long)attempt,
+		    fkind_name[df.kind]);
+		raw_fault(fd, &df, &r);
+		goto out;
+	}
+reply:
+	raw_head(&out, &r);
+	sb_printf(&out, "content-length: %zu\r\nconnection: close\r\n\r\n",
+	    r.body.len);
+	sb_add(&out, r.body.p, r.body.len);
+	sent = raw_write(fd, out.p, out.len, now_s() + RAW_IO_S);
+	pthread_mutex_lock(&mu);
+	st.by_status[r.status]++;
+	if (sent && r.genuine && r.status / 100 == 2 && gen == st.gen &&
+	    k.key.p != NULL) {
+		st.ok++;
+		key_get(k.key.p, k.key.len, k.kh)->ok++;
+	}
+	pthread_mutex_unlock(&mu);
+	snprintf(what, sizeof what, "%u", r.status);
+	log_line(method, url, k.key.p, k.key.len, k.key.p ?
+	    (long long)attempt : -1, what);
+out:
+	pthread_mutex_lock(&mu);
+	st.in_flight--;
+	pthread_mutex_unlock(&mu);
+	reply_free(&r);
+	sb_free(&k.key);
+	sb_free(&in);
+	sb_free(&out);
+	json_object_put(root);
+}
+
+/* The raw port's thread: one connection at a time, until the stop. */
+static void *
+raw_main(void *arg)
+{
+	struct timeval tv = { 0, 100000 };
+	struct pollfd pf;
+	int lfd = *(int *)arg, fd;
+
+	pf.fd = lfd;
+	pf.events = POLLIN;
+	while (!atomic_load(&g_stop)) {
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		if ((fd = accept(lfd, NULL, NULL)) == -1)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		raw_serve(fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+/* Listen on --host, an ephemeral port; returns the socket, sets *port. */
+static int
+raw_listen(unsigned *port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sl = sizeof ss;
+	int fd;
+
+	memset(&ss, 0, sizeof ss);
+	if (cfg.ipv6) {
+		sin6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, cfg.host, &sin6->sin6_addr);
+		sl = sizeof *sin6;
+	} else {
+		sin->sin_family = AF_INET;
+		inet_pton(AF_INET, cfg.host, &sin->sin_addr);
+		sl = sizeof *sin;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&ss, sl) == -1 ||
+	    listen(fd, 64) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+		die("--raw-port-file: cannot listen on %s: %s", cfg.host,
+		    strerror(errno));
+	*port = ntohs(cfg.ipv6 ? sin6->sin6_port : sin->sin_port);
+	return fd;
+}
+
 /* ---- main ---- */
 
 static void
@@ -2614,6 +3002,11 @@ usage(FILE *fp)
 "  --host ADDR          bind address, 127.x.x.x or ::1 (127.0.0.1)\n"
 "  --port N             port, 0 = ephemeral (0)\n"
 "  --port-file FILE     write the bound port to FILE (atomically)\n"
+"  --raw-port-file FILE also serve raw-socket faults (huge-header,\n"
+"                       many-headers, endless-headers, drip-headers) on a\n"
+"                       second ephemeral port, written to FILE\n"
+"  --tls-cert FILE      serve HTTPS with this PEM certificate (chain)...\n"
+"  --tls-key FILE       ...and this PEM private key\n"
 "  --lifetime S         exit after S seconds (900)\n"
 "  --seed N             seed for all random decisions (1)\n"
 "  --latency MS         delay every answer (0)\n"
@@ -2692,12 +3085,16 @@ parse_args(int argc, char **argv)
 		O_LATENCY, O_JITTER, O_SLOW, O_FAULT, O_HANG, O_GZIP,
 		O_REQUIRE_KEY, O_LOG, O_RPM, O_TPM, O_RL_WINDOW,
 		O_RL_HEADERS_ONLY, O_CHUNK_BYTES, O_CHUNK_DELAY, O_SSE_CRLF,
-		O_SSE_COMMENTS, O_CONN_TIMEOUT, O_MAX_CONNS, O_MAX_BODY
+		O_SSE_COMMENTS, O_CONN_TIMEOUT, O_MAX_CONNS, O_MAX_BODY,
+		O_RAW_PORT_FILE, O_TLS_CERT, O_TLS_KEY
 	};
 	static const struct option opts[] = {
 		{ "host", required_argument, NULL, O_HOST },
 		{ "port", required_argument, NULL, O_PORT },
 		{ "port-file", required_argument, NULL, O_PORT_FILE },
+		{ "raw-port-file", required_argument, NULL, O_RAW_PORT_FILE },
+		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+		{ "tls-key", required_argument, NULL, O_TLS_KEY },
 		{ "lifetime", required_argument, NULL, O_LIFETIME },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "latency", required_argument, NULL, O_LATENCY },
@@ -2736,6 +3133,15 @@ parse_args(int argc, char **argv)
 			break;
 		case O_PORT_FILE:
 			cfg.port_file = optarg;
+			break;
+		case O_RAW_PORT_FILE:
+			cfg.raw_port_file = optarg;
+			break;
+		case O_TLS_CERT:
+			cfg.tls_cert = optarg;
+			break;
+		case O_TLS_KEY:
+			cfg.tls_key = optarg;
 			break;
 		case O_LIFETIME:
 			cfg.lifetime = opt_num("--lifetime", optarg, 1,
@@ -2829,6 +3235,28 @@ parse_args(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage_err("unexpected argument '%s'", argv[optind]);
+	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))
+		usage_err("--tls-cert and --tls-key go together");
+}
+
+/* A whole PEM file, NUL-terminated, for libmicrohttpd's TLS options. */
+static char *
+read_pem(const char *opt, const char *path)
+{
+	struct sbuf b = { 0 };
+	char buf[4096];
+	size_t n;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		usage_err("%s: %s: %s", opt, path, strerror(errno));
+	while ((n = fread(buf, 1, sizeof buf, fp)) > 0 && b.len < 1 << 20)
+		sb_add(&b, buf, n);
+	if (ferror(fp) || b.len == 0 || b.len >= 1 << 20)
+		usage_err("%s: %s: cannot read a PEM file (empty, too "
+		    "large or unreadable)", opt, path);
+	fclose(fp);
+	return b.p;
 }
 
 static void
@@ -2884,9 +3312,12 @@ main(int argc, char **argv)
 	struct timespec ts;
 	sigset_t set;
 	socklen_t sl = sizeof ss;
-	unsigned flags, port;
+	struct MHD_OptionItem tls[3] = { { MHD_OPTION_END, 0, NULL } };
+	char *tls_cert = NULL, *tls_key = NULL;
+	pthread_t raw_thread;
+	unsigned flags, port, raw_port;
 	double deadline, left;
-	int sig;
+	int sig, raw_fd = -1;
 
 	parse_args(argc, argv);
 	raise_nofile();
@@ -2924,6 +3355,18 @@ main(int argc, char **argv)
 		flags |= MHD_USE_IPv6;
 	if (cfg.verbose)
 		flags |= MHD_USE_ERROR_LOG;
+	if (cfg.tls_cert != NULL) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+			die("--tls-cert: this libmicrohttpd has no TLS");
+		tls_cert = read_pem("--tls-cert", cfg.tls_cert);
+		tls_key = read_pem("--tls-key", cfg.tls_key);
+		flags |= MHD_USE_TLS;
+		tls[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+		    tls_cert };
+		tls[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+		    tls_key };
+		tls[2] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	}
 	t_start = now_s();
 	d = MHD_start_daemon(flags, (uint16_t)cfg.port, NULL, NULL, handler,
 	    NULL,
@@ -2933,14 +3376,25 @@ main(int argc, char **argv)
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_ARRAY, tls,
 	    MHD_OPTION_END);
 	if (d == NULL)
-		die("cannot listen on %s:%lld", cfg.host, cfg.port);
+		die("cannot listen on %s:%lld%s", cfg.host, cfg.port,
+		    cfg.tls_cert ? " (or a bad --tls-cert/--tls-key)" : "");
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
 	if (di == NULL || getsockname(di->listen_fd, (struct sockaddr *)&ss,
 	    &sl) == -1)
 		die("getsockname: %s", strerror(errno));
 	port = ntohs(cfg.ipv6 ? sin6->sin6_port : sin->sin_port);
+	if (cfg.raw_port_file != NULL) {
+		/* Before --port-file: once that exists, both are up. */
+		raw_fd = raw_listen(&raw_port);
+		if ((errno = pthread_create(&raw_thread, NULL, raw_main,
+		    &raw_fd)) != 0)
+			die("pthread_create: %s", strerror(errno));
+		write_port_file(cfg.raw_port_file, raw_port);
+		fprintf(stderr, "mock: raw port %u\n", raw_port);
+	}
 	if (cfg.port_file != NULL)
 		write_port_file(cfg.port_file, port);
 	if (cfg.ipv6)
@@ -2966,6 +3420,12 @@ main(int argc, char **argv)
 	}
 	atomic_store(&g_stop, 1);
 	MHD_stop_daemon(d);
+	if (raw_fd != -1) {
+		pthread_join(raw_thread, NULL);
+		close(raw_fd);
+	}
+	free(tls_cert);
+	free(tls_key);
 
 	pthread_mutex_lock(&mu);
 	keys_free();

@@ -1,0 +1,75 @@
+# TLS: certificates are checked unless --insecure, --cacert trusts a
+# private CA, and a certificate that fails the check is final: an error
+# record after one attempt, and the run goes on.
+. tests/lib.sh
+if ! command -v openssl >/dev/null; then
+	ok 0 "# SKIP openssl is not installed"
+	exit 0
+fi
+
+# A throwaway CA, and two server certificates it signs: NAME.pem and
+# NAME.key for subjectAltName SAN.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$T/ca.key" -out "$T/ca.pem" -days 2 \
+    -subj "/CN=splitgpt test CA" 2>"$T/openssl.err"
+cert() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	    -keyout "$T/$1.key" -out "$T/$1.csr" -subj "/CN=splitgpt $1" &&
+	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "$2" \
+	    >"$T/$1.ext" &&
+	openssl x509 -req -in "$T/$1.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
+	    -set_serial "$3" -days 2 -extfile "$T/$1.ext" -out "$T/$1.pem"
+} 2>>"$T/openssl.err"
+if ! cert ip IP:127.0.0.1 2 || ! cert other DNS:example.invalid 3; then
+	echo "Bail out! openssl could not make the test certificates"
+	cat "$T/openssl.err"
+	exit 1
+fi
+
+# https_mock CERT: a mock serving HTTPS with CERT; MOCK_URL is https.
+https_mock() {
+	mock_start --tls-cert "$T/$1.pem" --tls-key "$T/$1.key"
+	MOCK_ROOT="https://${MOCK_ROOT#http://}"
+	MOCK_URL="$MOCK_ROOT/v1"
+}
+https_mock ip
+prompts 3 t >"$T/in"
+
+sg -P 1 --retries 3 <"$T/in" >"$T/out" 2>"$T/err"
+is "$?" 1 "a private CA without --cacert: exit 1 (lines failed)"
+is "$(jq -r .error.code "$T/out" | sort | uniq -c | tr -s ' ')" \
+    " 3 connection_error" "... each line gets a connection_error record"
+check "... saying the certificate could not be checked" \
+    grep -q 'line 1: connection error: SSL certificate problem' "$T/out"
+is "$(jq -r .error.attempts "$T/out" | sort -u)" 1 \
+    "... after one attempt: a certificate problem is not retried"
+
+sg -P 1 --cacert "$T/ca.pem" <"$T/in" >"$T/out2" 2>"$T/err2"
+is "$?" 0 "--cacert with the CA: exit 0"
+check "... every line answered" in_order "$T/out2" 3 t
+is "$(CURL_CA_BUNDLE="$T/ca.pem" mock_stats .requests)" 3 \
+    "... and the lines that failed the check never reached the server"
+
+sg -P 1 --insecure <"$T/in" >"$T/out3" 2>"$T/err3"
+is "$?" 0 "--insecure: exit 0"
+check "... every line answered" in_order "$T/out3" 3 t
+check "... with a warning" grep -q 'TLS certificates are not checked' "$T/err3"
+
+printf '"v"\n' | sg -v --cacert "$T/ca.pem" >"$T/out4" 2>"$T/err4"
+is "$?" 0 "-v over TLS: exit 0"
+check "... shows the TLS connection" grep -q '^splitgpt: line 1: \* SSL' "$T/err4"
+
+mock_stop
+https_mock other
+sg -P 1 --retries 3 --cacert "$T/ca.pem" <"$T/in" >"$T/out5" 2>"$T/err5"
+is "$?" 1 "a certificate for another name, with --cacert: exit 1"
+is "$(jq -r .error.code "$T/out5" | sort | uniq -c | tr -s ' ')" \
+    " 3 connection_error" "... each line gets a connection_error record"
+check "... naming the host that did not match" \
+    grep -q "connection error: SSL: .*name.*'127.0.0.1'" "$T/out5"
+is "$(jq -r .error.attempts "$T/out5" | sort -u)" 1 "... not retried"
+sg -P 1 --insecure <"$T/in" >"$T/out6" 2>/dev/null
+check "... --insecure does not check the name either" in_order "$T/out6" 3 t
+
+check "the key is in no output or message" sh -c "! grep -qF -- \
+    '$OPENAI_API_KEY' '$T'/out* '$T'/err*"
