@@ -79,6 +79,13 @@
 #define MAX_JOBS 4096
 #define OUT_FLUSH (256 * 1024)	/* write output at least this often */
 #define DRAW_US 250000		/* redraw the progress line this often */
+/* closefrom(3): glibc 2.34 and later, the BSDs. */
+#if (defined(__GLIBC__) && (__GLIBC__ > 2 || \
+    (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))) || \
+    defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__)
+#define HAVE_CLOSEFROM 1
+#endif
+
 #define SPAWN_BATCH 4		/* workers forked per turn of the loop */
 
 static const char usage_text[] =
@@ -266,7 +273,7 @@ static void set_nonblock(int fd)
 static void spawn(struct parent *pp, int i)
 {
 	struct slot *s = &pp->slots[i];
-	int req[2], res[2], j;
+	int req[2], res[2];
 	pid_t pid;
 
 	if (pipe(req) < 0 || pipe(res) < 0)
@@ -275,11 +282,29 @@ static void spawn(struct parent *pp, int i)
 	if (pid < 0)
 		die_errno("fork");
 	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
+		int null = open("/dev/null", O_RDWR), r = req[0], w = res[1];
 
-		/* Only our own pipes: a worker holding another's would keep
-		 * it from seeing the end of its request pipe. */
-		for (j = 0; j < pp->cfg->jobs; j++) {
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			if (null > 1 && null != r && null != w)
+				close(null);
+		}
+#ifdef HAVE_CLOSEFROM
+		/* Only our own pipes (a worker holding another's would keep
+		 * it from seeing the end of its request pipe), and none of
+		 * the parent's files: ours to 3 and 4, then one call. */
+		if (w == 3)
+			w = fcntl(w, F_DUPFD, 5);
+		if (r != 3)
+			dup2(r, 3);
+		if (w != 4)
+			dup2(w, 4);
+		closefrom(5);
+		r = 3;
+		w = 4;
+#else
+		for (int j = 0; j < pp->cfg->jobs; j++) {
 			if (pp->slots[j].res_fd >= 0)
 				close(pp->slots[j].res_fd);
 			if (pp->slots[j].req_fd >= 0)
@@ -287,13 +312,8 @@ static void spawn(struct parent *pp, int i)
 		}
 		close(req[1]);
 		close(res[0]);
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-			if (null > 1)
-				close(null);
-		}
-		_exit(worker_main(pp->cfg, req[0], res[1]));
+#endif
+		_exit(worker_main(pp->cfg, r, w));
 	}
 	close(req[0]);
 	close(res[1]);

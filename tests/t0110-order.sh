@@ -58,3 +58,25 @@ is "$?" 0 "the last worker killed: its line is sent again, exit 0"
 is "$(wc -l <"$T/tailout")" 41 "every line answered"
 is "$(tail -1 "$T/tailout" | jq -r '.custom_id + " " + (.response.status_code|tostring)')" \
     "z 200" "... the last one too"
+
+# A worker holds its own two pipes and none of the parent's files: not
+# the output file, not the job log, not another worker's pipe.
+printf '{"prompt":"f [[mock:sleep=1500]]","id":"f"}\n' >"$T/fds"
+sg_bg "$T/fds" /dev/null -P 2 -o "$T/fdsout" --joblog "$T/fdsjl"
+parent=$SG_PID
+i=0
+while [ -z "$(workers "$parent")" ] && [ $i -lt 40 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+sleep 0.3
+w=$(workers "$parent" | head -1)
+if [ -n "$w" ] && [ -d "/proc/$w/fd" ]; then
+	ls -l "/proc/$w/fd" >"$T/fdlist" 2>/dev/null
+	check "a worker does not hold the output file or the job log" \
+	    sh -c "! grep -q -e fdsout -e fdsjl '$T/fdlist'"
+	is "$(grep -c 'pipe:' "$T/fdlist")" 2 "a worker holds two pipes, its own"
+else
+	diag "no /proc/PID/fd here: the worker's files are not checked"
+fi
+wait $SG_WAIT
