@@ -62,6 +62,9 @@ int lr_fill(struct linereader *lr);
 /* Next line: 1 (filled *ln), 0 (need lr_fill), -1 (no more lines). */
 int lr_next(struct linereader *lr, struct line *ln);
 
+/* A blank line: nothing but spaces, tabs and CRs (or nothing at all). */
+int line_is_blank(const char *s, size_t n);
+
 /*
  * Count the non-blank lines of a regular file (gzip or not) with pread(2)
  * from offset 0, so the descriptor's position is left alone.  For the

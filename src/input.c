@@ -161,6 +161,16 @@ int lr_next(struct linereader *lr, struct line *ln)
 	}
 }
 
+int line_is_blank(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
 uint64_t count_lines(int fd)
 {
 	static unsigned char in[READ_CHUNK], out[INFLATE_CHUNK];
@@ -181,8 +191,8 @@ uint64_t count_lines(int fd)
 		z.next_in = in;
 		z.avail_in = n;
 		do {
-			const unsigned char *p = in;
-			size_t len = n, i;
+			const unsigned char *p = in, *nl;
+			size_t len = n, i, end;
 
 			if (gz) {
 				z.next_out = out;
@@ -196,13 +206,16 @@ uint64_t count_lines(int fd)
 				p = out;
 				len = sizeof(out) - z.avail_out;
 			}
-			for (i = 0; i < len; i++) {
-				if (p[i] == '\n') {
+			for (i = 0; i < len; i = end + 1) {
+				nl = memchr(p + i, '\n', len - i);
+				end = nl ? (size_t)(nl - p) : len;
+				if (!text && !line_is_blank((const char *)p + i,
+				    end - i))
+					text = 1;
+				if (nl) {
 					lines += text;
 					text = 0;
-				} else if (p[i] != ' ' && p[i] != '\t' &&
-				    p[i] != '\r')
-					text = 1;
+				}
 			}
 		} while (gz && (z.avail_in > 0 || z.avail_out == 0));
 	}
