@@ -380,6 +380,12 @@ static int busy_count(const struct parent *pp)
 
 static int hedgeable(const struct parent *pp);
 
+/* --hedge is on. */
+static int hedging(const struct parent *pp)
+{
+	return pp->hedge_s > 0 || pp->hedge_x > 0;
+}
+
 /* No line can come for a new or an idle worker any more: the input is
  * done and none waits for the pacer.  (A crash still respawns its slot.) */
 static int no_more_work(const struct parent *pp)
@@ -394,7 +400,7 @@ static int no_more_work(const struct parent *pp)
  */
 static void retire_idle(struct parent *pp)
 {
-	int keep = pp->hedge_s > 0 || pp->hedge_x > 0 ? hedgeable(pp) : 0;
+	int keep = hedging(pp) ? hedgeable(pp) : 0;
 
 	while (pp->nidle > keep) {
 		struct slot *s = &pp->slots[pp->idle[--pp->nidle]];
@@ -507,8 +513,7 @@ static void hedge(struct parent *pp)
 	uint64_t delay, now;
 
 	pp->hedge_due_us = 0;
-	if ((pp->hedge_s <= 0 && pp->hedge_x <= 0) || pp->halted ||
-	    pp->stopping)
+	if (!hedging(pp) || pp->halted || pp->stopping)
 		return;
 	delay = hedge_delay_us(pp);
 	now = now_us();
@@ -591,8 +596,7 @@ static int dispatch(struct parent *pp)
 	const struct config *cfg = pp->cfg;
 	struct line ln;
 
-	if ((pp->hedge_s > 0 || pp->hedge_x > 0) && pp->nidle > 0 &&
-	    now_us() >= pp->hedge_due_us)
+	if (hedging(pp) && pp->nidle > 0 && now_us() >= pp->hedge_due_us)
 		hedge(pp);	/* stragglers first: they hold up the output */
 	if (pp->held && !pp->stopping) {
 		if (pp->halted) {
