@@ -55,16 +55,23 @@ static size_t home(uint64_t fp, size_t size)
 	    (uint64_t)size) >> 32);
 }
 
-static int table_insert(uint64_t *slots, size_t size, uint64_t fp)
+/* Where fp is in a table, or the empty slot where it would go. */
+static size_t probe(const uint64_t *slots, size_t size, uint64_t fp)
 {
 	size_t i = home(fp, size);
 
-	while (slots[i]) {
-		if (slots[i] == fp)
-			return 1;
+	while (slots[i] && slots[i] != fp)
 		if (++i == size)
 			i = 0;
-	}
+	return i;
+}
+
+static int table_insert(uint64_t *slots, size_t size, uint64_t fp)
+{
+	size_t i = probe(slots, size, fp);
+
+	if (slots[i])
+		return 1;
 	slots[i] = fp;
 	return 0;
 }
@@ -72,17 +79,10 @@ static int table_insert(uint64_t *slots, size_t size, uint64_t fp)
 static int table_has(const struct idset *s, uint64_t fp)
 {
 	const struct idbucket *b;
-	size_t i;
 
 	if (s->b == NULL || (b = bucket(s, fp))->size == 0)
 		return 0;
-	for (i = home(fp, b->size); b->slots[i];) {
-		if (b->slots[i] == fp)
-			return 1;
-		if (++i == b->size)
-			i = 0;
-	}
-	return 0;
+	return b->slots[probe(b->slots, b->size, fp)] == fp;
 }
 
 static void bucket_grow(struct idbucket *b)
