@@ -2963,32 +2963,49 @@ raw_main(void *arg)
 }
 
 /* Listen on --host, an ephemeral port; returns the socket, sets *port. */
+/* --host and port as a socket address; returns its length. */
+static socklen_t
+listen_addr(struct sockaddr_storage *ss, unsigned port)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (cfg.ipv6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, cfg.host, &sin6->sin6_addr);
+		return sizeof *sin6;
+	}
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, cfg.host, &sin->sin_addr);
+	return sizeof *sin;
+}
+
+/* The port of a bound socket address. */
+static unsigned
+addr_port(const struct sockaddr_storage *ss)
+{
+	return ntohs(ss->ss_family == AF_INET6 ?
+	    ((const struct sockaddr_in6 *)ss)->sin6_port :
+	    ((const struct sockaddr_in *)ss)->sin_port);
+}
+
 static int
 raw_listen(unsigned *port)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t sl = sizeof ss;
+	socklen_t sl = listen_addr(&ss, 0);
 	int fd;
 
-	memset(&ss, 0, sizeof ss);
-	if (cfg.ipv6) {
-		sin6->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, cfg.host, &sin6->sin6_addr);
-		sl = sizeof *sin6;
-	} else {
-		sin->sin_family = AF_INET;
-		inet_pton(AF_INET, cfg.host, &sin->sin_addr);
-		sl = sizeof *sin;
-	}
 	if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1 ||
 	    bind(fd, (struct sockaddr *)&ss, sl) == -1 ||
 	    listen(fd, 64) == -1 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
 		die("--raw-port-file: cannot listen on %s: %s", cfg.host,
 		    strerror(errno));
-	*port = ntohs(cfg.ipv6 ? sin6->sin6_port : sin->sin_port);
+	*port = addr_port(&ss);
 	return fd;
 }
 
@@ -3304,14 +3321,12 @@ int
 main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	const union MHD_DaemonInfo *di;
 	struct MHD_Daemon *d;
 	struct sigaction sa;
 	struct timespec ts;
 	sigset_t set;
-	socklen_t sl = sizeof ss;
+	socklen_t sl;
 	struct MHD_OptionItem tls[3] = { { MHD_OPTION_END, 0, NULL } };
 	char *tls_cert = NULL, *tls_key = NULL;
 	pthread_t raw_thread;
@@ -3339,16 +3354,7 @@ main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
-	memset(&ss, 0, sizeof ss);
-	if (cfg.ipv6) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)cfg.port);
-		inet_pton(AF_INET6, cfg.host, &sin6->sin6_addr);
-	} else {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)cfg.port);
-		inet_pton(AF_INET, cfg.host, &sin->sin_addr);
-	}
+	sl = listen_addr(&ss, (unsigned)cfg.port);
 	flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_POLL;
 	if (cfg.ipv6)
@@ -3385,7 +3391,7 @@ main(int argc, char **argv)
 	if (di == NULL || getsockname(di->listen_fd, (struct sockaddr *)&ss,
 	    &sl) == -1)
 		die("getsockname: %s", strerror(errno));
-	port = ntohs(cfg.ipv6 ? sin6->sin6_port : sin->sin_port);
+	port = addr_port(&ss);
 	if (cfg.raw_port_file != NULL) {
 		/* Before --port-file: once that exists, both are up. */
 		raw_fd = raw_listen(&raw_port);
