@@ -45,6 +45,13 @@ prompts 40 r >"$T/tail"
 printf '{"prompt":"last [[mock:sleep=4000]]","id":"z"}\n' >>"$T/tail"
 sg_bg "$T/tail" "$T/tailout" -P 8
 parent=$SG_PID
+# First the 40 quick answers (written: z, the last line, is still out),
+# then the count: while the workers start it passes through 1 as well.
+i=0
+while [ "$(wc -l <"$T/tailout")" -lt 40 ] && [ $i -lt 200 ]; do
+	sleep 0.02
+	i=$((i + 1))
+done
 i=0
 while [ "$(workers "$parent" | wc -l)" -ne 1 ] && [ $i -lt 60 ]; do
 	sleep 0.05
@@ -61,7 +68,8 @@ is "$(tail -1 "$T/tailout" | jq -r '.custom_id + " " + (.response.status_code|to
 
 # A worker holds its own two pipes and none of the parent's files: not
 # the output file, not the job log, not another worker's pipe.
-printf '{"prompt":"f [[mock:sleep=1500]]","id":"f"}\n' >"$T/fds"
+# Two lines for two workers: both are busy, neither is let go.
+printf '{"prompt":"f%d [[mock:sleep=1500]]","id":"f%d"}\n' 1 1 2 2 >"$T/fds"
 sg_bg "$T/fds" /dev/null -P 2 -o "$T/fdsout" --joblog "$T/fdsjl"
 parent=$SG_PID
 i=0
