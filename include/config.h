@@ -47,6 +47,7 @@ struct config {
 	int max_depth;			/* JSON nesting */
 	size_t max_pending;		/* lines in flight + buffered results */
 	size_t max_buffer;		/* compressed bytes buffered */
+	int allow_dup_ids;		/* remember no custom_ids */
 
 	int verbose;
 	int insecure;			/* --insecure: no TLS verification */

@@ -543,7 +543,8 @@ static void estimate(json_object *body, struct request *req)
 
 /*
  * The custom_id: the line's own (a string, or a whole number in the
- * simple form), else line-N.  Returns ERR_DUPLICATE_ID when it was used.
+ * simple form), else line-N.  Returns ERR_DUPLICATE_ID when it was used,
+ * unless --allow-duplicate-ids says to remember none.
  */
 static enum errcode take_id(struct classifier *c, json_object *idv,
     uint64_t lineno, struct request *req)
@@ -556,12 +557,16 @@ static enum errcode take_id(struct classifier *c, json_object *idv,
 	if (idv == NULL) {
 		buf_addf(&req->custom_id, "line-%llu",
 		    (unsigned long long)lineno);
+		if (c->cfg->allow_dup_ids)
+			return ERR_NONE;
 		return idset_add_auto(&c->ids, lineno) ? ERR_DUPLICATE_ID :
 		    ERR_NONE;
 	}
 	s = json_object_get_string(idv);
 	n = json_object_get_string_len(idv);
 	buf_add(&req->custom_id, s, n);
+	if (c->cfg->allow_dup_ids)
+		return ERR_NONE;
 	return idset_add_user(&c->ids, s, n) ? ERR_DUPLICATE_ID : ERR_NONE;
 }
 

@@ -46,7 +46,7 @@
  * P lines of at most L bytes, and the parent a copy of each (to resend
  * after a crash); the reader holds one partial line of at most L bytes and
  * one read's worth of input; the custom_id set holds 10 to 15 bytes per
- * id the input names (idset.h).  When one slow request holds the head of the
+ * id the input names (idset.h), none with --allow-duplicate-ids.  When one slow request holds the head of the
  * ring, the other workers go on until W or B is reached, then the reader
  * waits.  None of this depends on the input's size.
  */
@@ -151,6 +151,8 @@ static const char help_text[] =
 "                             written (default the larger of 1024 and 64 x P)\n"
 "      --max-buffer SIZE      compressed bytes of results waiting\n"
 "                             (default 256M)\n"
+"      --allow-duplicate-ids  do not refuse a custom_id used before; none\n"
+"                             is remembered, so memory stays flat\n"
 "  -o, --output FILE          write the records to FILE (replaced whole,\n"
 "                             through FILE.partial) instead of stdout\n"
 "      --resume               with -o: keep FILE's successes, send the rest\n"
@@ -1217,7 +1219,7 @@ enum {
 	OPT_MAX_PENDING, OPT_MAX_BUFFER, OPT_RESUME, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_STATS, OPT_JOBLOG, OPT_PRICE_IN, OPT_PRICE_OUT,
 	OPT_RPM, OPT_TPM, OPT_API_KEY_FILE, OPT_INSECURE, OPT_CACERT, OPT_STREAM, OPT_IDLE_TIMEOUT,
-	OPT_HEDGE
+	OPT_HEDGE, OPT_ALLOW_DUP_IDS
 };
 
 static const struct option longopts[] = {
@@ -1247,6 +1249,7 @@ static const struct option longopts[] = {
 	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
 	{ "max-buffer", required_argument, NULL, OPT_MAX_BUFFER },
+	{ "allow-duplicate-ids", no_argument, NULL, OPT_ALLOW_DUP_IDS },
 	{ "api-key-file", required_argument, NULL, OPT_API_KEY_FILE },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "cacert", required_argument, NULL, OPT_CACERT },
@@ -1495,6 +1498,9 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 		case OPT_MAX_BUFFER:
 			cfg->max_buffer = parse_size("--max-buffer", optarg,
 			    4096, 1LL << 40);
+			break;
+		case OPT_ALLOW_DUP_IDS:
+			cfg->allow_dup_ids = 1;
 			break;
 		case OPT_API_KEY_FILE:
 			key_file = optarg;

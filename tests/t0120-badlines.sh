@@ -46,6 +46,25 @@ is "$(jq -r 'select(.error) | .response' "$T/out" | sort -u)" null "error record
 is "$(grep -c '^splitgpt: line [0-9]*: ' "$T/err")" 10 "each bad line is reported on stderr"
 is "$(mock_stats .requests)" 3 "bad lines never reach the server"
 
+# --allow-duplicate-ids: both lines named d1 are sent and answered, and so
+# is a line whose id is the made-up one of a later line.
+mock_reset
+{
+	echo '{"prompt":"first d1","id":"d1"}'
+	echo '{"prompt":"takes line-3","id":"line-3"}'
+	echo '"third"'
+	echo '{"prompt":"second d1","id":"d1"}'
+} >"$T/dup"
+sg -P 2 --allow-duplicate-ids <"$T/dup" >"$T/dout" 2>"$T/derr"
+is "$?" 0 "--allow-duplicate-ids: exit 0"
+is "$(jq -r '[.custom_id, .response.status_code] | @tsv' "$T/dout" | tr '\t\n' ': ')" \
+    "d1:200 line-3:200 line-3:200 d1:200 " \
+    "--allow-duplicate-ids: every line sent, ids kept as given"
+is "$(mock_stats .requests)" 4 "--allow-duplicate-ids: four requests"
+sg -P 2 <"$T/dup" >"$T/dout2" 2>/dev/null
+is "$(jq -r '.error.code // "ok"' "$T/dout2" | tr '\n' ' ')" \
+    "ok ok duplicate_custom_id duplicate_custom_id " "without it, both later lines are refused"
+
 sg -q <"$T/in" >/dev/null 2>"$T/qerr"
 is "$(wc -c <"$T/qerr")" 0 "-q: nothing on stderr"
 

@@ -76,7 +76,8 @@ _splitgpt()
 			    --retries --hedge --backoff-max
 			    --max-retry-wait --halt-after --rpm --tpm --max-line-length
 			    --max-response-size --max-depth --max-pending
-			    --max-buffer -o --output --resume --progress
+			    --max-buffer --allow-duplicate-ids -o --output
+			    --resume --progress
 			    --no-progress --stats --joblog --price-in --price-out
 			    -q --quiet -v --verbose -h --help
 			    -V --version' -- "$cur"))

@@ -550,12 +550,20 @@ mock_start --latency 0
 for n in $MEM_NS; do
 	say "memory N=$n P=$MEM_P (generating input)"
 	in=$(prompts "$n")
-	say "memory N=$n P=$MEM_P (running)"
-	splitgpt_run "$n" "$MEM_P" 0 sampled
-	maxrss=$(tail -n 1 "$TMP/time" 2>/dev/null | awk '{ print $4 }')
-	row memory splitgpt "$n" "$MEM_P" 0 "$WALL" "" "$CPU" "$PEAK" "$TOTAL" \
-	    "$CHECK time_maxrss_kb=$maxrss $MNOTE"
-	rm -f "$TMP/out"
+	# Every line names its own custom_id, so the default run keeps the
+	# set that refuses duplicates (10 to 15 bytes an id); the second run
+	# keeps none.
+	for extra in "" --allow-duplicate-ids; do
+		say "memory N=$n P=$MEM_P $extra (running)"
+		SG_EXTRA=$extra
+		splitgpt_run "$n" "$MEM_P" 0 sampled
+		SG_EXTRA=
+		maxrss=$(tail -n 1 "$TMP/time" 2>/dev/null | awk '{ print $4 }')
+		row memory "splitgpt${extra:+ $extra}" "$n" "$MEM_P" 0 "$WALL" \
+		    "" "$CPU" "$PEAK" "$TOTAL" \
+		    "$CHECK time_maxrss_kb=$maxrss $MNOTE"
+		rm -f "$TMP/out"
+	done
 done
 rm -f "$TMP/prompts.${BIG:-none}"
 
