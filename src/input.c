@@ -549,25 +549,21 @@ static void estimate(json_object *body, struct request *req)
 static enum errcode take_id(struct classifier *c, json_object *idv,
     uint64_t lineno, struct request *req)
 {
-	const char *s;
-	size_t n;
+	int check = !c->cfg->allow_dup_ids, seen;
 
 	buf_reset(&req->custom_id);
 	req->user_id = idv != NULL;
 	if (idv == NULL) {
 		buf_addf(&req->custom_id, "line-%llu",
 		    (unsigned long long)lineno);
-		if (c->cfg->allow_dup_ids)
-			return ERR_NONE;
-		return idset_add_auto(&c->ids, lineno) ? ERR_DUPLICATE_ID :
-		    ERR_NONE;
+		seen = check && idset_add_auto(&c->ids, lineno);
+	} else {
+		buf_add(&req->custom_id, json_object_get_string(idv),
+		    json_object_get_string_len(idv));
+		seen = check && idset_add_user(&c->ids, req->custom_id.data,
+		    req->custom_id.len);
 	}
-	s = json_object_get_string(idv);
-	n = json_object_get_string_len(idv);
-	buf_add(&req->custom_id, s, n);
-	if (c->cfg->allow_dup_ids)
-		return ERR_NONE;
-	return idset_add_user(&c->ids, s, n) ? ERR_DUPLICATE_ID : ERR_NONE;
+	return seen ? ERR_DUPLICATE_ID : ERR_NONE;
 }
 
 enum errcode input_too_long(struct classifier *c, uint64_t lineno,
