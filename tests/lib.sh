@@ -69,11 +69,7 @@ mock_start() {
 	    2>>"$T/mock.log" &
 	MOCK_PID=$!
 	_pids="$_pids $MOCK_PID"
-	_i=0
-	while [ ! -s "$T/port" ] && [ $_i -lt 100 ]; do
-		sleep 0.1
-		_i=$((_i + 1))
-	done
+	wait_for 100 0.1 '[ -s "$T/port" ]'
 	if [ ! -s "$T/port" ]; then
 		echo "Bail out! the mock server did not start"
 		cat "$T/mock.log"
@@ -143,6 +139,19 @@ sg_bg() {
 		SG_PID=$(pgrep -P "$SG_WAIT" 2>/dev/null | head -1)
 		[ -n "$SG_PID" ] || sleep 0.05
 		_i=$((_i + 1))
+	done
+}
+
+# wait_for TRIES DELAY CONDITION: evaluate the shell text CONDITION up to
+# TRIES times, DELAY seconds apart, until it holds (status 0) or the tries
+# run out (status 1).  The bound every wait in the tests needs.
+wait_for() {
+	_wt=$1 _wd=$2
+	shift 2
+	while ! eval "$*"; do
+		[ "$_wt" -gt 1 ] || return 1
+		_wt=$((_wt - 1))
+		sleep "$_wd"
 	done
 }
 

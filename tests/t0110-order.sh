@@ -47,16 +47,8 @@ sg_bg "$T/tail" "$T/tailout" -P 8
 parent=$SG_PID
 # First the 40 quick answers (written: z, the last line, is still out),
 # then the count: while the workers start it passes through 1 as well.
-i=0
-while [ "$(wc -l <"$T/tailout")" -lt 40 ] && [ $i -lt 200 ]; do
-	sleep 0.02
-	i=$((i + 1))
-done
-i=0
-while [ "$(workers "$parent" | wc -l)" -ne 1 ] && [ $i -lt 60 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
+wait_for 200 0.02 '[ "$(wc -l <"$T/tailout")" -ge 40 ]'
+wait_for 60 0.05 '[ "$(workers "$parent" | wc -l)" -eq 1 ]'
 is "$(workers "$parent" | wc -l)" 1 \
     "input done, one request out: the idle workers are gone (7 of 8)"
 kill -9 $(workers "$parent") 2>/dev/null
@@ -72,11 +64,7 @@ is "$(tail -1 "$T/tailout" | jq -r '.custom_id + " " + (.response.status_code|to
 printf '{"prompt":"f%d [[mock:sleep=1500]]","id":"f%d"}\n' 1 1 2 2 >"$T/fds"
 sg_bg "$T/fds" /dev/null -P 2 -o "$T/fdsout" --joblog "$T/fdsjl"
 parent=$SG_PID
-i=0
-while [ -z "$(workers "$parent")" ] && [ $i -lt 40 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
+wait_for 40 0.05 '[ -n "$(workers "$parent")" ]'
 sleep 0.3
 w=$(workers "$parent" | head -1)
 if [ -n "$w" ] && [ -d "/proc/$w/fd" ]; then

@@ -35,8 +35,7 @@ mock_start --latency 200
 prompts 1000 h >"$T/in"
 ( "$SPLITGPT" --base-url "$MOCK_URL" -P 4 <"$T/in" 2>"$T/herr"; echo $? >"$T/status" ) | head -3 >"$T/head" &
 hp=$!
-i=0
-while [ ! -s "$T/status" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+wait_for 50 0.1 '[ -s "$T/status" ]'
 wait $hp
 is "$(wc -l <"$T/head")" 3 "| head -3 gets its three lines"
 check "splitgpt exits soon after head does (within 5 s)" test -s "$T/status"

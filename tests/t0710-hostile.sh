@@ -88,11 +88,7 @@ exec 3<>"$T/fifo"	# a writer, so that opening it to read does not block
 sg_bg "$T/fifo" "$T/mem" -P 1 -v --retries 0 --timeout 10 3>&-
 printf '{"prompt":"m%d [[mock:%s]]"}\n' 1 huge-header 2 many-headers \
     3 endless-headers >&3
-i=0
-while [ "$(wc -l <"$T/mem")" -lt 3 ] && [ $i -lt 300 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_for 300 0.1 '[ "$(wc -l <"$T/mem")" -ge 3 ]'
 w=$(workers "$SG_PID" | head -1)
 hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/${w:-0}/status" 2>/dev/null)
 exec 3>&-
