@@ -31,6 +31,19 @@
 int worker_main(const struct config *cfg, int rfd, int wfd);
 
 /*
+ * Called by the parent before its first fork, and never calls libcurl.
+ * When libcurl brought OpenSSL into the process, it does now the one part
+ * of curl_global_init that costs: OpenSSL's own initialisation (reading
+ * openssl.cnf, loading error strings and cipher tables), with the flags
+ * libcurl passes, so each worker's curl_global_init finds it done and the
+ * workers share those tables copy-on-write.  OpenSSL (1.1.1 and later)
+ * is meant to be initialised before fork, as servers such as nginx do:
+ * its random generator reseeds in a child.  Without OpenSSL it does
+ * nothing.  Safe to call more than once.
+ */
+void worker_prefork(void);
+
+/*
  * Append base + path to out, without doubling a "/v1": a base URL that
  * ends in /v1 and a path that starts with /v1/ share it.
  */

@@ -6,6 +6,8 @@
  *
  * Processes.  The parent forks -P workers before anything calls into
  * libcurl (libcurl is not fork-safe; the parent never calls it at all).
+ * It does initialise OpenSSL, when libcurl uses it, before the first fork
+ * (worker_prefork): that is most of a worker's start-up CPU otherwise.
  * Each worker has its own pair of pipes: requests go down one, results come
  * up the other, so messages never interleave and need not fit in PIPE_BUF.
  * A worker holds one request at a time, makes the call with blocking
@@ -280,6 +282,7 @@ static void spawn(struct parent *pp, int i)
 
 	if (pipe(req) < 0 || pipe(res) < 0)
 		die_errno("pipe");
+	worker_prefork();
 	pid = fork();
 	if (pid < 0)
 		die_errno("fork");

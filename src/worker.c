@@ -2,8 +2,10 @@
 #include "worker.h"
 
 #include <curl/curl.h>	/* libcurl easy interface */
+#include <dlfcn.h>	/* dlopen, dlsym */
 #include <json-c/json.h>	/* parsing response bodies */
 #include <signal.h>	/* signal, SIGINT */
+#include <stdint.h>	/* uint64_t */
 #include <stdlib.h>	/* free */
 #include <string.h>	/* strncasecmp, memcpy */
 #include <strings.h>	/* strncasecmp */
@@ -269,6 +271,35 @@ static int on_debug(CURL *c, curl_infotype type, char *data, size_t size,
 		p = nl ? nl + 1 : end;
 	}
 	return 0;
+}
+
+/*
+ * The flags libcurl's OpenSSL back end (vtls/openssl.c, ossl_init) gives
+ * OPENSSL_init_ssl: OPENSSL_INIT_ENGINE_ALL_BUILTIN (RDRAND, DYNAMIC,
+ * CRYPTODEV, CAPI, PADLOCK) | OPENSSL_INIT_LOAD_CONFIG, from OpenSSL's
+ * crypto.h, which splitgpt does not build against.  The same flags, so
+ * the worker's own call has nothing left to do.
+ */
+#define OSSL_INIT_AS_CURL	(0x0200 | 0x0400 | 0x1000 | 0x2000 | 0x4000 | \
+				 0x0040)
+
+void worker_prefork(void)
+{
+	static int done;
+	int (*init_ssl)(uint64_t, const void *);
+	void *self;
+
+	if (done)
+		return;
+	done = 1;
+	/* Look in what is loaded already: splitgpt does not link OpenSSL,
+	 * and a libcurl built on another TLS library leaves nothing. */
+	if ((self = dlopen(NULL, RTLD_LAZY)) == NULL)
+		return;
+	*(void **)&init_ssl = dlsym(self, "OPENSSL_init_ssl");
+	if (init_ssl != NULL)
+		(void)init_ssl(OSSL_INIT_AS_CURL, NULL);	/* as libcurl */
+	dlclose(self);
 }
 
 static void worker_init(struct worker *w, const struct config *cfg)

@@ -55,6 +55,25 @@ is "$?" 0 "--insecure: exit 0"
 check "... every line answered" in_order "$T/out3" 3 t
 check "... with a warning" grep -q 'TLS certificates are not checked' "$T/err3"
 
+# The parent initialises OpenSSL before it forks (worker_prefork), with
+# the flags libcurl uses: openssl.cnf must still reach the workers.  This
+# one allows only a TLS 1.3 suite the mock (GnuTLS) does not offer.
+cat >"$T/openssl.cnf" <<'EOF'
+openssl_conf = sg_conf
+[sg_conf]
+ssl_conf = sg_ssl
+[sg_ssl]
+system_default = sg_tls
+[sg_tls]
+MinProtocol = TLSv1.3
+Ciphersuites = TLS_AES_128_CCM_8_SHA256
+EOF
+(OPENSSL_CONF="$T/openssl.cnf" && export OPENSSL_CONF &&
+    sg -P 2 --retries 0 --cacert "$T/ca.pem" <"$T/in" >"$T/out7" 2>"$T/err7")
+is "$?" 1 "an openssl.cnf the server cannot meet: exit 1"
+is "$(jq -r .error.code "$T/out7" | sort | uniq -c | tr -s ' ')" \
+    " 3 connection_error" "... every worker used it: 3 connection_error records"
+
 printf '"v"\n' | sg -v --cacert "$T/ca.pem" >"$T/out4" 2>"$T/err4"
 is "$?" 0 "-v over TLS: exit 0"
 check "... shows the TLS connection" grep -q '^splitgpt: line 1: \* SSL' "$T/err4"
