@@ -394,7 +394,7 @@ splitgpt_median() {
 		i=$((i + 1))
 	done
 	RUNS=$(cut -f 1 "$TMP/reps" | sort -n |
-	    awk '{ printf "%s%.3f", NR > 1 ? "," : "", $1 }')
+	    awk '{ printf "%s%.3f", (NR > 1 ? "," : ""), $1 }')
 	IFS='	' read -r WALL CPU CHECK MNOTE <<EOF
 $(sort -n -k 1,1 "$TMP/reps" | sed -n "$(((REPS + 1) / 2))p")
 EOF
