@@ -29,7 +29,11 @@ endif
 
 ALL_CFLAGS = $(STD) $(WARN) -Iinclude $(DEPCFLAGS) $(CFLAGS) $(SANFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
-LDLIBS_ALL = $(DEPLIBS) -lm $(LDLIBS)
+# dlopen(3) (worker_prefork) is in the C library with glibc 2.34 and
+# later, musl, macOS and the BSDs; older glibc wants -ldl.
+DLLIB := $(shell printf '\043include <dlfcn.h>\nint main(void) { return dlopen(0, 0) == 0; }\n' | \
+	 $(CC) -x c -o /dev/null - 2>/dev/null || echo -ldl)
+LDLIBS_ALL = $(DEPLIBS) $(DLLIB) -lm $(LDLIBS)
 
 SRCS = src/util.c src/frame.c src/reorder.c src/idset.c src/input.c src/jsoncheck.c src/stats.c src/output.c src/ratelimit.c \
        src/record.c src/retry.c src/sse.c src/worker.c
@@ -148,4 +152,4 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 
 $(FUZZ_DIR)/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< \
-	    $(FUZZ_LIB) $(DEPLIBS) -lm
+	    $(FUZZ_LIB) $(DEPLIBS) $(DLLIB) -lm

@@ -31,15 +31,15 @@
 int worker_main(const struct config *cfg, int rfd, int wfd);
 
 /*
- * Called by the parent before its first fork, and never calls libcurl.
- * When libcurl brought OpenSSL into the process, it does now the one part
- * of curl_global_init that costs: OpenSSL's own initialisation (reading
- * openssl.cnf, loading error strings and cipher tables), with the flags
- * libcurl passes, so each worker's curl_global_init finds it done and the
- * workers share those tables copy-on-write.  OpenSSL (1.1.1 and later)
- * is meant to be initialised before fork, as servers such as nginx do:
- * its random generator reseeds in a child.  Without OpenSSL it does
- * nothing.  Safe to call more than once.
+ * Called by the parent before its first fork; never calls libcurl.  When
+ * libcurl has brought OpenSSL into the process, it runs the costly part
+ * of curl_global_init ahead of time: OpenSSL's own initialisation
+ * (reading openssl.cnf, loading error strings, building cipher tables),
+ * with the flags libcurl passes, so each worker's curl_global_init finds
+ * it done and the workers share those tables copy-on-write.  Unlike
+ * libcurl, OpenSSL may be initialised before fork (servers such as nginx
+ * do): since 1.1.1d its random generator reseeds in a child.  Without
+ * OpenSSL it does nothing.  Safe to call more than once.
  */
 void worker_prefork(void);
 
