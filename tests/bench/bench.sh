@@ -7,9 +7,8 @@
 #   BENCH_OUT=DIR   where the TSV files and efficiency.png go (build/bench)
 #   BENCH_QUICK=1   a small run (about a minute) to smoke-test the script
 #   BENCH_BIG=N     lines of the big memory run (1000000; 0 skips it)
-#   BENCH_REPS=N    runs of splitgpt per makespan and straggler row (3,
-#                   quick: 1);
-#                   the row is the run with the median wall time
+#   BENCH_REPS=N    runs of splitgpt per makespan and straggler row (3;
+#                   quick: 1); the row is the run with the median wall time
 #
 # This is not a test: it asserts nothing about timings.  It prints a table
 # and writes TSV.  Everything runs against the mock on 127.0.0.1 (an
@@ -389,14 +388,15 @@ splitgpt_median() {
 	: >"$TMP/reps"
 	while [ $i -lt "$REPS" ]; do
 		splitgpt_run "$@"
-		printf '%s\t%s\t%s\t%s\n' "$WALL" "$CPU" "$CHECK" "$MNOTE" \
+		printf '%s|%s|%s|%s\n' "$WALL" "$CPU" "$CHECK" "$MNOTE" \
 		    >>"$TMP/reps"
 		i=$((i + 1))
 	done
-	RUNS=$(cut -f 1 "$TMP/reps" | sort -n |
+	RUNS=$(cut -d '|' -f 1 "$TMP/reps" | sort -n |
 	    awk '{ printf "%s%.3f", (NR > 1 ? "," : ""), $1 }')
-	IFS='	' read -r WALL CPU CHECK MNOTE <<EOF
-$(sort -n -k 1,1 "$TMP/reps" | sed -n "$(((REPS + 1) / 2))p")
+	# '|', not a tab: IFS white space would merge an empty CPU away
+	IFS='|' read -r WALL CPU CHECK MNOTE <<EOF
+$(sort -n "$TMP/reps" | sed -n "$(((REPS + 1) / 2))p")
 EOF
 	if grep -q WARNING "$TMP/reps" && [ "${CHECK#WARNING}" = "$CHECK" ]
 	then
