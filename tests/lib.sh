@@ -134,12 +134,8 @@ sg_bg() {
 	SG_WAIT=$!
 	_pids="$_pids $SG_WAIT"
 	SG_PID=
-	_i=0
-	while [ -z "$SG_PID" ] && [ $_i -lt 50 ]; do
-		SG_PID=$(pgrep -P "$SG_WAIT" 2>/dev/null | head -1)
-		[ -n "$SG_PID" ] || sleep 0.05
-		_i=$((_i + 1))
-	done
+	wait_for 50 0.05 \
+	    'SG_PID=$(pgrep -P "$SG_WAIT" 2>/dev/null | head -1); [ -n "$SG_PID" ]'
 }
 
 # wait_for TRIES DELAY CONDITION: evaluate the shell text CONDITION up to

@@ -63,12 +63,8 @@ mock_reset
 printf '{"prompt":"k [[mock:sleep=2500]]","id":"k"}\n' >"$T/in4"
 sg_bg "$T/in4" "$T/out4" -P 3 --hedge 0.2
 parent=$SG_PID
-i=0
-while [ "$(mock_stats '.keys["k [[mock:sleep=2500]]"].sent')" != 2 ] &&
-    [ $i -lt 60 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
+sent='.keys["k [[mock:sleep=2500]]"].sent'
+wait_for 60 0.05 '[ "$(mock_stats "$sent")" = 2 ]'
 victim=$(workers "$parent" | head -1)
 [ -n "$victim" ] && kill -9 "$victim"
 wait $SG_WAIT
