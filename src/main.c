@@ -50,7 +50,8 @@
  * one read's worth of input; the custom_id set holds 10 to 15 bytes per
  * id the input names (idset.h), none with --allow-duplicate-ids.  When
  * one slow request holds the head of the ring, the other workers go on
- * until W or B is reached, then the reader waits.  None of this depends on the input's size.
+ * until W or B is reached, then the reader waits.  None of this depends
+ * on the input's size.
  */
 #include <errno.h>	/* errno */
 #include <fcntl.h>	/* fcntl, open */
