@@ -19,6 +19,8 @@ void idset_free(struct idset *s)
 	for (i = 0; s->b != NULL && i < IDSET_BUCKETS; i++)
 		free(s->b[i].slots);
 	free(s->b);
+	for (i = 0; i < s->nruns; i++)
+		free(s->runs[i].prefix);
 	free(s->autobits);
 	memset(s, 0, sizeof(*s));
 }
@@ -80,7 +82,7 @@ static int table_has(const struct idset *s, uint64_t fp)
 {
 	const struct idbucket *b;
 
-	if (s->b == NULL || (b = bucket(s, fp))->size == 0)
+	if (s->tabled == 0 || (b = bucket(s, fp))->size == 0)
 		return 0;
 	return b->slots[probe(b->slots, b->size, fp)] == fp;
 }
@@ -96,6 +98,159 @@ static void bucket_grow(struct idbucket *b)
 	free(b->slots);
 	b->slots = slots;
 	b->size = (uint32_t)size;
+}
+
+static void table_add(struct idset *s, uint64_t fp)
+{
+	struct idbucket *b;
+
+	if (s->b == NULL)
+		s->b = xcalloc(IDSET_BUCKETS, sizeof(*s->b));
+	b = bucket(s, fp);
+	if (((uint64_t)b->count + 1) * 5 > (uint64_t)b->size * 4)
+		bucket_grow(b);
+	table_insert(b->slots, b->size, fp);
+	b->count++;
+	s->tabled++;
+}
+
+/*
+ * Take fp out of the table if it is there (1), by backward shift: each
+ * later entry of the cluster whose home is not between the hole and
+ * itself moves into the hole, so every entry stays reachable from its
+ * home slot without tombstones.
+ */
+static int table_del(struct idset *s, uint64_t fp)
+{
+	struct idbucket *b;
+	size_t i, j, h;
+
+	if (!table_has(s, fp))
+		return 0;
+	b = bucket(s, fp);
+	i = j = probe(b->slots, b->size, fp);
+	for (;;) {
+		b->slots[i] = 0;
+		for (;;) {
+			if (++j == b->size)
+				j = 0;
+			if (b->slots[j] == 0) {
+				b->count--;
+				s->tabled--;
+				return 1;
+			}
+			h = home(b->slots[j], b->size);
+			if (i <= j ? (h <= i || h > j) : (h <= i && h > j))
+				break;
+		}
+		b->slots[i] = b->slots[j];
+		i = j;
+	}
+}
+
+/* An id split as prefix, then 1 to 19 digits with their value; digits is
+ * 0 for an id that does not split so. */
+struct idkey {
+	const char *prefix;
+	size_t plen;
+	unsigned digits;
+	uint64_t v;
+};
+
+static int split(const char *id, size_t n, struct idkey *k)
+{
+	size_t i = n;
+
+	k->digits = 0;
+	while (i > 0 && id[i - 1] >= '0' && id[i - 1] <= '9')
+		i--;
+	if (i == n || n - i > 19 || i > IDSET_PREFIX_MAX)
+		return 0;
+	k->prefix = id;
+	k->plen = i;
+	k->digits = (unsigned)(n - i);
+	for (k->v = 0; i < n; i++)
+		k->v = k->v * 10 + (uint64_t)(id[i] - '0');
+	return 1;
+}
+
+static struct idrun *find_run(struct idset *s, const struct idkey *k)
+{
+	unsigned i;
+
+	for (i = 0; i < s->nruns; i++) {
+		unsigned j = (s->last + i) % s->nruns;
+		struct idrun *r = &s->runs[j];
+
+		if (r->digits == k->digits && r->plen == k->plen &&
+		    memcmp(r->prefix, k->prefix, k->plen) == 0) {
+			s->last = j;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+/* The fingerprint of the id with run r's prefix and width, and value v. */
+static uint64_t run_fingerprint(const struct idrun *r, uint64_t v)
+{
+	char id[IDSET_PREFIX_MAX + 19];
+	size_t i = r->plen + r->digits;
+
+	memcpy(id, r->prefix, r->plen);
+	while (i > r->plen) {
+		id[--i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return fingerprint(id, r->plen + r->digits);
+}
+
+/* The largest value of d digits. */
+static uint64_t widest(unsigned d)
+{
+	uint64_t m = 1;
+
+	while (d-- > 0)
+		m *= 10;
+	return m - 1;
+}
+
+/* Has the set got this user id (in a run or in the table)? */
+static int has(struct idset *s, const char *id, size_t n, uint64_t fp,
+    struct idkey *k, struct idrun **run)
+{
+	*run = NULL;
+	if (split(id, n, k) && (*run = find_run(s, k)) != NULL &&
+	    k->v >= (*run)->lo && k->v <= (*run)->hi)
+		return 1;
+	return table_has(s, fp);
+}
+
+/* Store a new id: in its run if it extends it, else in the table. */
+static void store(struct idset *s, const struct idkey *k, struct idrun *r,
+    uint64_t fp)
+{
+	if (k->digits > 0 && r == NULL && s->nruns < IDSET_RUNS) {
+		/* No earlier id had this prefix and width: runs are never
+		 * dropped, so there was room for one then too. */
+		r = &s->runs[s->last = s->nruns++];
+		r->prefix = xmemdup(k->prefix, k->plen);
+		r->plen = k->plen;
+		r->digits = k->digits;
+		r->lo = r->hi = k->v;
+	} else if (r != NULL && r->hi < widest(r->digits) &&
+	    k->v == r->hi + 1) {
+		r->hi = k->v;
+		while (r->hi < widest(r->digits) &&
+		    table_del(s, run_fingerprint(r, r->hi + 1)))
+			r->hi++;
+	} else if (r != NULL && r->lo > 0 && k->v == r->lo - 1) {
+		r->lo = k->v;
+		while (r->lo > 0 && table_del(s, run_fingerprint(r, r->lo - 1)))
+			r->lo--;
+	} else {
+		table_add(s, fp);
+	}
 }
 
 /* The N of an id "line-N" (N without leading zeros), or 0. */
@@ -123,18 +278,14 @@ static int autobit(const struct idset *s, uint64_t lineno)
 int idset_add_user(struct idset *s, const char *id, size_t n)
 {
 	uint64_t k = linelike(id, n), fp = fingerprint(id, n);
-	struct idbucket *b;
+	struct idkey key;
+	struct idrun *r;
 
 	if (k && autobit(s, k))
 		return 1;
-	if (s->b == NULL)
-		s->b = xcalloc(IDSET_BUCKETS, sizeof(*s->b));
-	b = bucket(s, fp);
-	if (((uint64_t)b->count + 1) * 5 > (uint64_t)b->size * 4)
-		bucket_grow(b);
-	if (table_insert(b->slots, b->size, fp))
+	if (has(s, id, n, fp, &key, &r))
 		return 1;
-	b->count++;
+	store(s, &key, r, fp);
 	s->count++;
 	if (k)
 		s->linelike++;
@@ -158,7 +309,11 @@ int idset_add_auto(struct idset *s, uint64_t lineno)
 		int n = snprintf(id, sizeof(id), "line-%llu",
 		    (unsigned long long)lineno);
 
-		return table_has(s, fingerprint(id, n));
+		struct idkey key;
+		struct idrun *r;
+
+		return has(s, id, (size_t)n, fingerprint(id, (size_t)n), &key,
+		    &r);
 	}
 	return 0;
 }

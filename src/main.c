@@ -47,11 +47,12 @@
  * results of lines already in flight when B was reached); the workers hold
  * P lines of at most L bytes, and the parent a copy of each (to resend
  * after a crash); the reader holds one partial line of at most L bytes and
- * one read's worth of input; the custom_id set holds 10 to 15 bytes per
- * id the input names (idset.h), none with --allow-duplicate-ids.  When
- * one slow request holds the head of the ring, the other workers go on
- * until W or B is reached, then the reader waits.  None of this depends
- * on the input's size.
+ * one read's worth of input.  When one slow request holds the head of
+ * the ring, the other workers go on until W or B is reached, then the
+ * reader waits.  None of this depends on the input's size.  The one part
+ * that can is the custom_id set (idset.h): nothing for ids that count
+ * (request-1, request-2, ...), 10 to 15 bytes for each other id, and none
+ * at all with --allow-duplicate-ids.
  */
 #include <errno.h>	/* errno */
 #include <fcntl.h>	/* fcntl, open */
