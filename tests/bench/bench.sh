@@ -142,6 +142,15 @@ gen_prompts() {	# N FILE: {"prompt":"p-1","id":"p-1"} ...
 	    printf "{\"prompt\":\"p-%d\",\"id\":\"p-%d\"}\n", i, i }' >"$2"
 }
 
+# N FILE: the same prompts, with ids like UUIDs (unique, in no order)
+gen_uuid_prompts() {
+	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++) {
+	    h = (i * 40503) % 2147483647
+	    printf "{\"prompt\":\"p-%d\",\"id\":\"%08x-%04x-4%03x-8%03x-%06x%06x\"}\n",
+	        i, h, h % 65536, (h * 7) % 4096, (h * 13) % 4096,
+	        (h * 69069) % 16777213, (h * 1103) % 16777213 } }' >"$2"
+}
+
 gen_bodies() {	# N FILE: one chat request body per line, for the peers
 	awk -v n="$1" -v m="$MODEL" 'BEGIN { for (i = 1; i <= n; i++)
 	    printf "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"p-%d\"}]}\n", m, i }' >"$2"
@@ -151,6 +160,10 @@ gen_bodies() {	# N FILE: one chat request body per line, for the peers
 prompts() {
 	[ -s "$TMP/prompts.$1" ] || gen_prompts "$1" "$TMP/prompts.$1"
 	printf '%s\n' "$TMP/prompts.$1"
+}
+uuid_prompts() {
+	[ -s "$TMP/uuids.$1" ] || gen_uuid_prompts "$1" "$TMP/uuids.$1"
+	printf '%s\n' "$TMP/uuids.$1"
 }
 bodies() {
 	[ -s "$TMP/bodies.$1" ] || gen_bodies "$1" "$TMP/bodies.$1"
@@ -359,12 +372,13 @@ check_note() {	# OUT_FILE N RC
 # ---- the three programs ---------------------------------------------------
 
 SG_EXTRA=	# more splitgpt options for one run (unquoted: words)
+SG_IN=		# another input for one run (default: prompts N)
 
 # splitgpt_run N P LAT [sampled]: run splitgpt on N prompts; sets the
 # variables of run_timed/run_sampled plus CHECK and MNOTE
 splitgpt_run() {
 	local n=$1 p=$2 lat=$3 in id to
-	in=$(prompts "$n")
+	in=${SG_IN:-$(prompts "$n")}
 	id=$(ideal "$n" "$p" "$lat")
 	to=$(tmo "$n" "$id" 1000)
 	mock_reset
@@ -577,23 +591,28 @@ header "4. memory (P=$MEM_P, latency 0; peak = VmHWM of the parent, total = sum 
 mock_start --latency 0
 for n in $MEM_NS; do
 	say "memory N=$n P=$MEM_P (generating input)"
-	in=$(prompts "$n")
-	# Every line names its own custom_id, so the default run keeps the
-	# set that refuses duplicates (10 to 15 bytes an id); the second run
-	# keeps none.
-	for extra in "" --allow-duplicate-ids; do
-		say "memory N=$n P=$MEM_P $extra (running)"
+	prompts "$n" >/dev/null
+	uuid_prompts "$n" >/dev/null
+	# Every line names its own custom_id.  Numbered ids (p-1, p-2, ...)
+	# cost the set that refuses duplicates nothing; ids in no order, like
+	# UUIDs, cost it 10 to 15 bytes each; --allow-duplicate-ids keeps none.
+	for run in "counter:" "counter:--allow-duplicate-ids" "uuid:"; do
+		ids=${run%%:*} extra=${run#*:}
+		say "memory N=$n P=$MEM_P $ids ids $extra (running)"
 		SG_EXTRA=$extra
+		[ "$ids" = uuid ] && SG_IN=$(uuid_prompts "$n")
 		splitgpt_run "$n" "$MEM_P" 0 sampled
-		SG_EXTRA=
+		SG_EXTRA= SG_IN=
 		maxrss=$(tail -n 1 "$TMP/time" 2>/dev/null | awk '{ print $4 }')
-		row memory "splitgpt${extra:+ $extra}" "$n" "$MEM_P" 0 "$WALL" \
-		    "" "$CPU" "$PEAK" "$TOTAL" \
-		    "$CHECK time_maxrss_kb=$maxrss $MNOTE"
+		label="splitgpt${extra:+ $extra}"
+		[ "$ids" = uuid ] && label="$label (UUID ids)"
+		row memory "$label" "$n" \
+		    "$MEM_P" 0 "$WALL" "" "$CPU" "$PEAK" "$TOTAL" \
+		    "$CHECK ids=$ids time_maxrss_kb=$maxrss $MNOTE"
 		rm -f "$TMP/out"
 	done
 done
-rm -f "$TMP/prompts.${BIG:-none}"
+rm -f "$TMP/prompts.${BIG:-none}" "$TMP/uuids.${BIG:-none}"
 
 # ---- 5: time to the first request -----------------------------------------
 
