@@ -13,8 +13,8 @@ static int add(struct idset *s, const char *fmt, long long v)
 	return idset_add_user(s, id, (size_t)n);
 }
 
-/* Of the values lo..hi in fmt, how many are new (0) and how many are
- * duplicates (1), added in the order given by step from start. */
+/* Add the ids fmt % v for v = from, from + step, ... up to (or down to)
+ * to; count the new ones and the duplicates. */
 static void add_range(struct idset *s, const char *fmt, long long from,
     long long to, long long step, int *fresh, int *dups)
 {
