@@ -371,17 +371,56 @@ check_note() {	# OUT_FILE N RC
 
 # ---- the three programs ---------------------------------------------------
 
+# breakdown LOG SKIP N P LAT: where one run's wall time went, from the
+# mock's log after line SKIP (its last three fields: when the request was
+# complete, when the answer went, the connection), in the mock's clock:
+#   ramp_ms  first request to the first request of the K-th connection,
+#            K = N mod P (or P): the workers that make the last round
+#   over_ms  the mock's own lateness: answer - complete - LAT, mean
+#   turn_ms  an answer to the next complete request on that connection,
+#            mean: the hand-off (client, pipes, parent, and the mock
+#            reading the request)
+#   edge_ms  WALL less the span from the first request to the last answer:
+#            exec to the first request, and the last answer to exit
+breakdown() {
+	local log=$1 skip=$2 n=$3 p=$4 lat=$5 k first span over turn kth
+	k=$((n % p))
+	[ "$k" -gt 0 ] || k=$p
+	tail -n +"$((skip + 1))" "$log" | awk -F'\t' -v lat="$lat" \
+	    -v st="$TMP/starts" '
+	$3 ~ /^p-/ && $6 != "-" {
+		c = $8
+		if (c in last) { turn += $6 - last[c]; nt++ }
+		else print $6 > st
+		last[c] = $7
+		over += $7 - $6 - lat; no++
+		if (first == "" || $6 < first) first = $6
+		if ($7 > end) end = $7
+	}
+	END { printf "%.3f %.3f %.3f %.3f\n", first, end - first,
+	    no ? over / no : 0, nt ? turn / nt : 0 }' >"$TMP/bd"
+	read -r first span over turn <"$TMP/bd"
+	kth=$(sort -n "$TMP/starts" | sed -n "${k}p")
+	rm -f "$TMP/starts"
+	[ -n "$kth" ] || return 0
+	printf 'ramp_ms=%s over_ms=%s turn_ms=%s edge_ms=%s\n' \
+	    "$(calc "$kth - $first" %.1f)" "$(calc "$over" %.2f)" \
+	    "$(calc "$turn" %.2f)" "$(calc "$WALL * 1000 - $span" %.1f)"
+}
+
 SG_EXTRA=	# more splitgpt options for one run (unquoted: words)
 SG_IN=		# another input for one run (default: prompts N)
+MS_LOG=		# the mock's --log: add breakdown's figures to the notes
 
 # splitgpt_run N P LAT [sampled]: run splitgpt on N prompts; sets the
 # variables of run_timed/run_sampled plus CHECK and MNOTE
 splitgpt_run() {
-	local n=$1 p=$2 lat=$3 in id to
+	local n=$1 p=$2 lat=$3 in id to skip
 	in=${SG_IN:-$(prompts "$n")}
 	id=$(ideal "$n" "$p" "$lat")
 	to=$(tmo "$n" "$id" 1000)
 	mock_reset
+	[ -z "$MS_LOG" ] || skip=$(wc -l <"$MS_LOG")
 	if [ "${4:-}" = sampled ]; then
 		run_sampled "$to" "$in" "$TMP/out" \
 		    "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL" $SG_EXTRA
@@ -391,6 +430,8 @@ splitgpt_run() {
 		    "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL" $SG_EXTRA
 	fi
 	MNOTE=$(mock_note)
+	[ -z "$MS_LOG" ] ||
+	    MNOTE="$MNOTE $(breakdown "$MS_LOG" "$skip" "$n" "$p" "$lat")"
 	check_note "$TMP/out" "$n" "$RC"
 }
 
@@ -475,9 +516,12 @@ $spec
 EOF
 	k=$((k + 1))
 	say "makespan N=$n P=$p latency=${lat}ms"
-	mock_start --latency "$lat"
+	MS_LOG=$TMP/makespan.log
+	: >"$MS_LOG"
+	mock_start --latency "$lat" --log "$MS_LOG"
 	id=$(ideal "$n" "$p" "$lat")
 	splitgpt_median "$n" "$p" "$lat"
+	MS_LOG=
 	row makespan splitgpt "$n" "$p" "$lat" "$WALL" "$id" "$CPU" "" "" \
 	    "$CHECK runs_s=$RUNS $MNOTE"
 	s_eff=$LAST_EFF s_c1k=$LAST_C1K
