@@ -253,13 +253,14 @@ static void store(struct idset *s, const struct idkey *k, struct idrun *r,
 	}
 }
 
-/* The N of an id "line-N" (N without leading zeros), or 0. */
+/* The N of an id "line-N" (N without leading zeros, at most 19 digits,
+ * so it cannot wrap around), or 0. */
 static uint64_t linelike(const char *id, size_t n)
 {
 	uint64_t v = 0;
 	size_t i;
 
-	if (n < 6 || n > 25 || memcmp(id, "line-", 5) != 0 || id[5] == '0')
+	if (n < 6 || n > 24 || memcmp(id, "line-", 5) != 0 || id[5] == '0')
 		return 0;
 	for (i = 5; i < n; i++) {
 		if (id[i] < '0' || id[i] > '9')

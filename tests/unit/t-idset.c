@@ -196,6 +196,10 @@ static void made_up(void)
 	    !idset_add_user(&s, "line-x1", 7), "user ids line-10 and line-x1");
 	CHECK(idset_add_auto(&s, 10) && !idset_add_auto(&s, 11),
 	    "... line 10's made-up id is taken, line 11's is not");
+	/* 2^64 + 1 would wrap around to 1 in 64 bits */
+	CHECK(!idset_add_auto(&s, 1) &&
+	    !idset_add_user(&s, "line-18446744073709551617", 25),
+	    "line-18446744073709551617 is not line 1's id");
 	idset_free(&s);
 }
 
