@@ -116,7 +116,7 @@ FUZZ_CC ?= clang
 FUZZ_DIR = build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
-FUZZ_NAMES = jsoncheck input frame headers sse record linereader
+FUZZ_NAMES = jsoncheck input frame headers sse record linereader idset
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer -ftrivial-auto-var-init=pattern
