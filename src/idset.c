@@ -307,14 +307,12 @@ int idset_add_auto(struct idset *s, uint64_t lineno)
 	s->autobits[lineno / 8] |= 1 << (lineno % 8);
 	if (s->linelike) {
 		char id[32];
-		int n = snprintf(id, sizeof(id), "line-%llu",
-		    (unsigned long long)lineno);
-
 		struct idkey key;
 		struct idrun *r;
+		size_t n = (size_t)snprintf(id, sizeof(id), "line-%llu",
+		    (unsigned long long)lineno);
 
-		return has(s, id, (size_t)n, fingerprint(id, (size_t)n), &key,
-		    &r);
+		return has(s, id, n, fingerprint(id, n), &key, &r);
 	}
 	return 0;
 }
