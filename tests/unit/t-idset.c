@@ -28,20 +28,28 @@ static void add_range(struct idset *s, const char *fmt, long long from,
 	}
 }
 
+/* Add fmt's ids from..to, then every 7th again: exact both times. */
+static void check_exact(struct idset *s, const char *fmt, long long from,
+    long long to, const char *what)
+{
+	int fresh = 0, dups = 0;
+
+	add_range(s, fmt, from, to, 1, &fresh, &dups);
+	CHECK_INT(dups, 0, "%s: none taken for a duplicate", what);
+	fresh = dups = 0;
+	add_range(s, fmt, from, to, 7, &fresh, &dups);
+	CHECK_INT(fresh, 0, "%s: every one seen again is a duplicate", what);
+}
+
 /* Ids that do not end in digits: all in the table. */
 static void table_ids(void)
 {
 	struct idset s;
-	int fresh = 0, dups = 0;
 	size_t slots = 0, full = 0, worst = 0;
 	unsigned k;
 
 	idset_init(&s);
-	add_range(&s, "p-%lld-x", 0, 299999, 1, &fresh, &dups);
-	CHECK_INT(dups, 0, "300,000 different ids: none taken for a duplicate");
-	fresh = dups = 0;
-	add_range(&s, "p-%lld-x", 0, 299999, 7, &fresh, &dups);
-	CHECK_INT(fresh, 0, "every one of them seen again is a duplicate");
+	check_exact(&s, "p-%lld-x", 0, 299999, "300,000 ids without digits");
 	CHECK_INT(s.count, 300000, "each stored once");
 	CHECK_INT(s.tabled, 300000, "... in the table");
 	for (k = 0; k < IDSET_BUCKETS; k++) {
@@ -66,11 +74,8 @@ static void counters(void)
 	int fresh = 0, dups = 0;
 
 	idset_init(&s);
-	add_range(&s, "request-%lld", 1, 300000, 1, &fresh, &dups);
-	CHECK_INT(dups, 0, "request-1 to request-300000: none a duplicate");
-	fresh = dups = 0;
-	add_range(&s, "request-%lld", 1, 300000, 7, &fresh, &dups);
-	CHECK_INT(fresh, 0, "... every one seen again is a duplicate");
+	check_exact(&s, "request-%lld", 1, 300000,
+	    "request-1 to request-300000");
 	CHECK_INT(s.count, 300000, "each stored once");
 	CHECK_INT(s.tabled, 0, "... none in the table");
 	CHECK_INT(s.nruns, 6, "one run per digit count");
