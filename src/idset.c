@@ -157,7 +157,7 @@ struct idkey {
 	uint64_t v;
 };
 
-static int split(const char *id, size_t n, struct idkey *k)
+static void split(const char *id, size_t n, struct idkey *k)
 {
 	size_t i = n;
 
@@ -165,13 +165,12 @@ static int split(const char *id, size_t n, struct idkey *k)
 	while (i > 0 && id[i - 1] >= '0' && id[i - 1] <= '9')
 		i--;
 	if (i == n || n - i > 19 || i > IDSET_PREFIX_MAX)
-		return 0;
+		return;
 	k->prefix = id;
 	k->plen = i;
 	k->digits = (unsigned)(n - i);
 	for (k->v = 0; i < n; i++)
 		k->v = k->v * 10 + (uint64_t)(id[i] - '0');
-	return 1;
 }
 
 static struct idrun *find_run(struct idset *s, const struct idkey *k)
@@ -215,13 +214,13 @@ static uint64_t widest(unsigned d)
 	return m - 1;
 }
 
-/* Has the set got this user id (in a run or in the table)? */
-static int has(struct idset *s, const char *id, size_t n, uint64_t fp,
-    struct idkey *k, struct idrun **run)
+/* Has the set got this user id, split as k, with fingerprint fp (in a
+ * run or in the table)?  *run is the id's run, if it has one. */
+static int has(struct idset *s, const struct idkey *k, uint64_t fp,
+    struct idrun **run)
 {
-	*run = NULL;
-	if (split(id, n, k) && (*run = find_run(s, k)) != NULL &&
-	    k->v >= (*run)->lo && k->v <= (*run)->hi)
+	*run = k->digits > 0 ? find_run(s, k) : NULL;
+	if (*run != NULL && k->v >= (*run)->lo && k->v <= (*run)->hi)
 		return 1;
 	return table_has(s, fp);
 }
@@ -253,21 +252,14 @@ static void store(struct idset *s, const struct idkey *k, struct idrun *r,
 	}
 }
 
-/* The N of an id "line-N" (N without leading zeros, at most 19 digits,
- * so it cannot wrap around), or 0. */
-static uint64_t linelike(const char *id, size_t n)
+/* The N of an id "line-N", split as k (N without leading zeros; split
+ * takes at most 19 digits, so N cannot wrap around), or 0. */
+static uint64_t linelike(const struct idkey *k)
 {
-	uint64_t v = 0;
-	size_t i;
-
-	if (n < 6 || n > 24 || memcmp(id, "line-", 5) != 0 || id[5] == '0')
+	if (k->digits == 0 || k->plen != 5 ||
+	    memcmp(k->prefix, "line-", 5) != 0 || k->prefix[5] == '0')
 		return 0;
-	for (i = 5; i < n; i++) {
-		if (id[i] < '0' || id[i] > '9')
-			return 0;
-		v = v * 10 + (id[i] - '0');
-	}
-	return v;
+	return k->v;
 }
 
 static int autobit(const struct idset *s, uint64_t lineno)
@@ -278,13 +270,15 @@ static int autobit(const struct idset *s, uint64_t lineno)
 
 int idset_add_user(struct idset *s, const char *id, size_t n)
 {
-	uint64_t k = linelike(id, n), fp = fingerprint(id, n);
+	uint64_t fp = fingerprint(id, n), k;
 	struct idkey key;
 	struct idrun *r;
 
+	split(id, n, &key);
+	k = linelike(&key);
 	if (k && autobit(s, k))
 		return 1;
-	if (has(s, id, n, fp, &key, &r))
+	if (has(s, &key, fp, &r))
 		return 1;
 	store(s, &key, r, fp);
 	s->count++;
@@ -312,7 +306,8 @@ int idset_add_auto(struct idset *s, uint64_t lineno)
 		size_t n = (size_t)snprintf(id, sizeof(id), "line-%llu",
 		    (unsigned long long)lineno);
 
-		return has(s, id, n, fingerprint(id, n), &key, &r);
+		split(id, n, &key);
+		return has(s, &key, fingerprint(id, n), &r);
 	}
 	return 0;
 }
