@@ -143,7 +143,7 @@ gen_prompts() {	# N FILE: {"prompt":"p-1","id":"p-1"} ...
 }
 
 # N FILE: the same prompts, with ids like UUIDs (unique, in no order)
-gen_uuid_prompts() {
+gen_uuids() {
 	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++) {
 	    h = (i * 40503) % 2147483647
 	    printf "{\"prompt\":\"p-%d\",\"id\":\"%08x-%04x-4%03x-8%03x-%06x%06x\"}\n",
@@ -156,19 +156,13 @@ gen_bodies() {	# N FILE: one chat request body per line, for the peers
 	    printf "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"p-%d\"}]}\n", m, i }' >"$2"
 }
 
-# inputs are generated once per size and kept in $TMP
-prompts() {
-	[ -s "$TMP/prompts.$1" ] || gen_prompts "$1" "$TMP/prompts.$1"
-	printf '%s\n' "$TMP/prompts.$1"
+# input KIND N: the file $TMP/KIND.N, made once per size by gen_KIND
+input() {
+	[ -s "$TMP/$1.$2" ] || "gen_$1" "$2" "$TMP/$1.$2"
+	printf '%s\n' "$TMP/$1.$2"
 }
-uuid_prompts() {
-	[ -s "$TMP/uuids.$1" ] || gen_uuid_prompts "$1" "$TMP/uuids.$1"
-	printf '%s\n' "$TMP/uuids.$1"
-}
-bodies() {
-	[ -s "$TMP/bodies.$1" ] || gen_bodies "$1" "$TMP/bodies.$1"
-	printf '%s\n' "$TMP/bodies.$1"
-}
+prompts() { input prompts "$1"; }
+bodies() { input bodies "$1"; }
 
 # answers FILE: distinct "echo: p-K" answers in FILE
 answers() {
@@ -636,7 +630,7 @@ mock_start --latency 0
 for n in $MEM_NS; do
 	say "memory N=$n P=$MEM_P (generating input)"
 	prompts "$n" >/dev/null
-	uuid_prompts "$n" >/dev/null
+	input uuids "$n" >/dev/null
 	# Every line names its own custom_id.  Numbered ids (p-1, p-2, ...)
 	# cost the set that refuses duplicates nothing; ids in no order, like
 	# UUIDs, cost it 10 to 15 bytes each; --allow-duplicate-ids keeps none.
@@ -644,7 +638,7 @@ for n in $MEM_NS; do
 		ids=${run%%:*} extra=${run#*:}
 		say "memory N=$n P=$MEM_P $ids ids $extra (running)"
 		SG_EXTRA=$extra
-		[ "$ids" = uuid ] && SG_IN=$(uuid_prompts "$n")
+		[ "$ids" = uuid ] && SG_IN=$(input uuids "$n")
 		splitgpt_run "$n" "$MEM_P" 0 sampled
 		SG_EXTRA= SG_IN=
 		maxrss=$(tail -n 1 "$TMP/time" 2>/dev/null | awk '{ print $4 }')
