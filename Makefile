@@ -45,6 +45,7 @@ UNIT_SRCS = $(wildcard tests/unit/t-*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 MOCK = $(BUILD)/mock
+FLOOR = $(BUILD)/floor
 MOCK_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd json-c zlib 2>/dev/null)
 MOCK_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd json-c zlib 2>/dev/null)
 
@@ -75,6 +76,10 @@ $(MOCK): tests/mock/mock.c | $(BUILD)
 	@$(PKG_CONFIG) --exists libmicrohttpd || { echo "make: the mock server needs libmicrohttpd (apt-get install libmicrohttpd-dev)"; exit 1; }
 	$(CC) -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) $(MOCK_CFLAGS) -o $@ $< $(MOCK_LIBS) -lpthread -lm
 
+# the benchmark's floor client: splitgpt's libraries, none of its work
+$(FLOOR): tests/bench/floor.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LDLIBS_ALL)
+
 unit: $(UNIT_BINS)
 
 check: $(BIN) $(MOCK) $(UNIT_BINS)
@@ -84,8 +89,9 @@ check: $(BIN) $(MOCK) $(UNIT_BINS)
 demo: $(BIN) $(MOCK)
 	sh tests/demo.sh $(CURDIR)/$(BIN) $(CURDIR)/$(MOCK)
 
-bench: $(BIN) $(MOCK)
-	sh tests/bench/bench.sh $(CURDIR)/$(BIN) $(CURDIR)/$(MOCK)
+bench: $(BIN) $(MOCK) $(FLOOR)
+	sh tests/bench/bench.sh $(CURDIR)/$(BIN) $(CURDIR)/$(MOCK) \
+	    $(CURDIR)/$(FLOOR)
 
 valgrind: $(BIN) $(MOCK)
 	VALGRIND=1 BUILD=$(BUILD) SPLITGPT=$(CURDIR)/$(BIN) \

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/bench/bench.sh: splitgpt's benchmark, against the mock server.
 #
-#   bash tests/bench/bench.sh [SPLITGPT [MOCK]]      (or: make bench)
+#   bash tests/bench/bench.sh [SPLITGPT [MOCK [FLOOR]]]    (or: make bench)
 #
 # Environment:
 #   BENCH_OUT=DIR   where the TSV files and efficiency.png go (build/bench)
@@ -41,8 +41,10 @@ abspath() {
 
 SPLITGPT=$(abspath "${1:-build/splitgpt}")
 MOCK=$(abspath "${2:-build/mock}")
+FLOOR=$(abspath "${3:-build/floor}")
 [ -x "$SPLITGPT" ] || die "no splitgpt at $SPLITGPT (run make)"
 [ -x "$MOCK" ] || die "no mock at $MOCK (run make build/mock)"
+[ -x "$FLOOR" ] || die "no floor client at $FLOOR (run make build/floor)"
 for t in /usr/bin/time timeout curl awk jq xargs pgrep; do
 	command -v "$t" >/dev/null 2>&1 || die "needs $t"
 done
@@ -406,16 +408,20 @@ SG_EXTRA=	# more splitgpt options for one run (unquoted: words)
 SG_IN=		# another input for one run (default: prompts N)
 MS_LOG=		# the mock's --log: add breakdown's figures to the notes
 
-# splitgpt_run N P LAT [sampled]: run splitgpt on N prompts; sets the
+# client_run splitgpt|floor N P LAT [sampled]: run splitgpt on N prompts,
+# or the floor client (floor.c) on the same N as request bodies; sets the
 # variables of run_timed/run_sampled plus CHECK and MNOTE
-splitgpt_run() {
-	local n=$1 p=$2 lat=$3 in id to skip
+client_run() {
+	local who=$1 n=$2 p=$3 lat=$4 in id to skip
 	in=${SG_IN:-$(prompts "$n")}
 	id=$(ideal "$n" "$p" "$lat")
 	to=$(tmo "$n" "$id" 1000)
 	mock_reset
 	[ -z "$MS_LOG" ] || skip=$(wc -l <"$MS_LOG")
-	if [ "${4:-}" = sampled ]; then
+	if [ "$who" = floor ]; then
+		PEAK= TOTAL=
+		run_timed "$to" "$(bodies "$n")" "$TMP/out" "$FLOOR" "$p" "$PORT"
+	elif [ "${5:-}" = sampled ]; then
 		run_sampled "$to" "$in" "$TMP/out" \
 		    "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL" $SG_EXTRA
 	else
@@ -428,15 +434,16 @@ splitgpt_run() {
 	    MNOTE="$MNOTE $(breakdown "$MS_LOG" "$skip" "$n" "$p" "$lat")"
 	check_note "$TMP/out" "$n" "$RC"
 }
+splitgpt_run() { client_run splitgpt "$@"; }
 
-# splitgpt_median N P LAT: splitgpt_run REPS times; sets the variables of
-# the run with the median wall time, and RUNS (every run's wall, sorted).
-# A repeat that lost answers marks CHECK too.
-splitgpt_median() {
+# median_run splitgpt|floor N P LAT: client_run REPS times; sets the
+# variables of the run with the median wall time, and RUNS (every run's
+# wall, sorted).  A repeat that lost answers marks CHECK too.
+median_run() {
 	local i=0
 	: >"$TMP/reps"
 	while [ $i -lt "$REPS" ]; do
-		splitgpt_run "$@"
+		client_run "$@"
 		printf '%s|%s|%s|%s\n' "$WALL" "$CPU" "$CHECK" "$MNOTE" \
 		    >>"$TMP/reps"
 		i=$((i + 1))
@@ -514,11 +521,20 @@ EOF
 	: >"$MS_LOG"
 	mock_start --latency "$lat" --log "$MS_LOG"
 	id=$(ideal "$n" "$p" "$lat")
-	splitgpt_median "$n" "$p" "$lat"
-	MS_LOG=
+	median_run splitgpt "$n" "$p" "$lat"
 	row makespan splitgpt "$n" "$p" "$lat" "$WALL" "$id" "$CPU" "" "" \
 	    "$CHECK runs_s=$RUNS $MNOTE"
 	s_eff=$LAST_EFF s_c1k=$LAST_C1K
+	# The floor: what this machine allows any client that forks P
+	# workers with splitgpt's libraries, one connection each.
+	say "  floor client"
+	median_run floor "$n" "$p" "$lat"
+	MS_LOG=
+	row peers "makespan:floor" "$n" "$p" "$lat" "$WALL" "$id" "$CPU" \
+	    "" "" "$CHECK runs_s=$RUNS $MNOTE"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' floor "$n" "$p" \
+	    "$lat" "$s_eff" "$LAST_EFF" "$s_c1k" "$LAST_C1K" "$CHECK" \
+	    >>"$TMP/cmp"
 	[ $k -le "$PEER_MAKESPAN" ] || continue
 	for peer in xargs parallel; do
 		[ "$peer" = parallel ] && [ "$HAVE_PARALLEL" = 0 ] && continue
@@ -579,7 +595,7 @@ EOF
 say "stragglers N=$n P=$p latency=${lat}ms"
 mock_start --latency "$lat" --slow 0.01:20
 id=$(ideal "$n" "$p" "$lat")
-splitgpt_median "$n" "$p" "$lat"
+median_run splitgpt "$n" "$p" "$lat"
 wall=$WALL cpu=$CPU check="$CHECK runs_s=$RUNS" mnote=$MNOTE
 # Which lines were slow?  The mock decides from (seed, key, attempt) and
 # /reset zeroes the attempts, so a second pass with a per-attempt timeout
@@ -617,7 +633,7 @@ row stragglers splitgpt "$n" "$p" "$lat" "$wall" "$id" "$cpu" "" "" \
 for hx in 3x 1.5x; do
 	say "stragglers N=$n P=$p latency=${lat}ms --hedge $hx"
 	SG_EXTRA="--hedge $hx"
-	splitgpt_median "$n" "$p" "$lat"
+	median_run splitgpt "$n" "$p" "$lat"
 	SG_EXTRA=
 	row stragglers "splitgpt --hedge $hx" "$n" "$p" "$lat" "$WALL" "$id" \
 	    "$CPU" "" "" "$CHECK runs_s=$RUNS $MNOTE"
@@ -767,7 +783,8 @@ fi
 		printf "%-15s %6s %4s %4s %12s %12s %7s %9s %9s %7s  %s\n", $1, $2, $3,
 		    $4, unit "=" s, unit "=" q, r, $7, $8, c, $9
 	}' "$TMP/cmp"
-	echo "(ratio: splitgpt's efficiency or rps over the peer's; CPU ratio: the peer's CPU/1000 over splitgpt's)"
+	echo "(ratio: splitgpt's efficiency or rps over the peer's; CPU ratio: the peer's CPU/1000 over splitgpt's;"
+	echo " floor: what the machine allows P forked workers with splitgpt's libraries, doing nothing else)"
 	printf '\nfirst request median: %s ms (P=%s)\n' "$FR_MEDIAN" "$FR_P"
 	printf 'TSV: %s/*.tsv' "$OUT"
 	[ -s "$OUT/efficiency.png" ] && printf '   plot: %s/efficiency.png' "$OUT"

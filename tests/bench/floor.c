@@ -1,0 +1,201 @@
+/*
+ * floor: the least a client of splitgpt's shape can do, for the benchmark.
+ *
+ *	floor P PORT < bodies.jsonl > answers
+ *
+ * It reads every request body first, then forks P workers.  Each keeps one
+ * connection to 127.0.0.1:PORT and posts /v1/chat/completions, taking the
+ * next body from a counter the workers share, and writes each answer's
+ * body as one line.  That is all: no pipes to a parent, no input order, no
+ * retries, no JSON, no compression.  It is linked with splitgpt's
+ * libraries (and calls none of them), so a fork copies the same mappings.
+ * The benchmark runs it beside splitgpt: its efficiency is what this
+ * machine allows the shape (fork P processes, one connection each), and
+ * splitgpt's over it is what splitgpt's own work costs.
+ *
+ * Exit status: 0 when every worker posted its bodies and read every answer
+ * with status 200, 1 otherwise.  Not installed; not for real servers.
+ */
+#include <arpa/inet.h>		/* htonl, htons */
+#include <errno.h>
+#include <netinet/in.h>		/* sockaddr_in */
+#include <netinet/tcp.h>	/* TCP_NODELAY */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>		/* mmap */
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <zlib.h>
+
+/* Referenced, never called: keeps the three libraries (and what libcurl
+ * brings) in the process image, as in splitgpt. */
+void (*volatile floor_keep[])(void) = {
+	(void (*)(void))curl_version, (void (*)(void))json_c_version,
+	(void (*)(void))zlibVersion,
+};
+
+#define MAX_BODIES	10000000
+#define MAX_ANSWER	(1 << 20)
+
+static char **bodies;	/* the request bodies, read before the fork */
+static size_t *lens;
+
+static void fail(const char *what)
+{
+	fprintf(stderr, "floor: %s: %s\n", what, strerror(errno));
+	_exit(1);
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			fail("write");
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* One request on the connection FD; the answer's body goes to standard
+ * output as one line.  Returns 0, or -1 when the status is not 200. */
+static int post(int fd, int port, const char *body, size_t blen, char *buf)
+{
+	char head[256];
+	size_t got = 0, need = 0, hlen = 0;
+	int n, status;
+
+	n = snprintf(head, sizeof(head), "POST /v1/chat/completions HTTP/1.1\r\n"
+	    "Host: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n\r\n", port, blen);
+	write_all(fd, head, (size_t)n);
+	write_all(fd, body, blen);
+	for (;;) {
+		ssize_t r;
+		char *end, *cl;
+
+		if (got == MAX_ANSWER - 1)
+			fail("an answer too long");
+		r = read(fd, buf + got, MAX_ANSWER - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			fail("reading an answer");
+		got += (size_t)r;
+		buf[got] = '\0';
+		if (hlen == 0) {
+			if ((end = strstr(buf, "\r\n\r\n")) == NULL)
+				continue;
+			hlen = (size_t)(end + 4 - buf);
+			*end = '\0';	/* headers only, for the search */
+			cl = strstr(buf, "\r\nContent-Length:");
+			if (cl == NULL)
+				cl = strstr(buf, "\r\ncontent-length:");
+			if (cl == NULL) {
+				errno = EPROTO;
+				fail("an answer without Content-Length");
+			}
+			need = strtoul(cl + 17, NULL, 10);
+			*end = '\r';
+			if (hlen + need > MAX_ANSWER - 1)
+				fail("an answer too long");
+		}
+		if (got >= hlen + need)
+			break;
+	}
+	if (got != hlen + need) {
+		errno = EPROTO;
+		fail("more than one answer");
+	}
+	status = (int)strtol(buf + 9, NULL, 10);	/* "HTTP/1.1 200" */
+	buf[got] = '\n';
+	write_all(1, buf + hlen, need + 1);
+	return status == 200 ? 0 : -1;
+}
+
+static int worker(size_t n, atomic_size_t *next, int port)
+{
+	struct sockaddr_in sa;
+	char *buf = malloc(MAX_ANSWER);
+	int fd, one = 1, bad = 0;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((unsigned short)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (buf == NULL)
+		fail("malloc");
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		fail("socket");
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		fail("connect");
+	while ((i = atomic_fetch_add(next, 1)) < n)
+		if (post(fd, port, bodies[i], lens[i], buf) < 0)
+			bad = 1;
+	free(buf);
+	return bad;
+}
+
+int main(int argc, char **argv)
+{
+	char *line = NULL;
+	size_t n = 0, cap = 0, lcap = 0;
+	atomic_size_t *next;
+	ssize_t len;
+	int p, port, k, status, rc = 0;
+
+	if (argc != 3 || (p = atoi(argv[1])) < 1 || p > 4096 ||
+	    (port = atoi(argv[2])) < 1 || port > 65535) {
+		fprintf(stderr, "usage: floor P PORT < bodies > answers\n");
+		return 2;
+	}
+	while ((len = getline(&line, &lcap, stdin)) > 0 && n < MAX_BODIES) {
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			bodies = realloc(bodies, cap * sizeof(*bodies));
+			lens = realloc(lens, cap * sizeof(*lens));
+			if (bodies == NULL || lens == NULL)
+				fail("realloc");
+		}
+		if ((bodies[n] = strdup(line)) == NULL)
+			fail("strdup");
+		lens[n++] = (size_t)len;
+	}
+	free(line);
+	next = mmap(NULL, sizeof(*next), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (next == MAP_FAILED)
+		fail("mmap");
+	atomic_init(next, 0);
+	fflush(stdout);
+	for (k = 0; k < p; k++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			fail("fork");
+		if (pid == 0)
+			_exit(worker(n, next, port));
+	}
+	for (k = 0; k < p; k++)
+		if (wait(&status) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			rc = 1;
+	while (n > 0)
+		free(bodies[--n]);
+	free(bodies);
+	free(lens);
+	return rc;
+}
