@@ -82,7 +82,7 @@ $(FLOOR): tests/bench/floor.c | $(BUILD)
 
 unit: $(UNIT_BINS)
 
-check: $(BIN) $(MOCK) $(UNIT_BINS)
+check: $(BIN) $(MOCK) $(FLOOR) $(UNIT_BINS)
 	BUILD=$(BUILD) SPLITGPT=$(CURDIR)/$(BIN) MOCK=$(CURDIR)/$(MOCK) \
 	    sh tests/run
 

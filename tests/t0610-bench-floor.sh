@@ -1,0 +1,46 @@
+# The benchmark's floor client (tests/bench/floor.c) does what its header
+# says: every body posted once, every answer written as one line, and an
+# exit status that tells a failed request apart.  The benchmark trusts its
+# figures, so it must not quietly drop or repeat a request.
+. tests/lib.sh
+: "${FLOOR:=$TOP/${BUILD:-build}/floor}"
+mock_start
+port=${MOCK_ROOT##*:}
+# bodies N: N chat request bodies, p-1 to p-N
+bodies() {
+	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++)
+	    printf "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"p-%d\"}]}\n", i }'
+}
+# answers FILE: distinct "echo: p-K" answers in FILE
+answers() {
+	grep -o 'echo: p-[0-9]*' "$1" | sort -u | wc -l | tr -d ' '
+}
+
+check "the floor client is built" test -x "$FLOOR"
+
+bodies 40 >"$T/in"
+mock_reset
+timeout -k 5 60 "$FLOOR" 4 "$port" <"$T/in" >"$T/out" 2>"$T/err"
+is "$?" 0 "40 bodies over 4 workers: exit 0"
+is "$(wc -l <"$T/out" | tr -d ' ')" 40 "one line per body"
+is "$(answers "$T/out")" 40 "every body answered, none twice"
+is "$(mock_stats .requests)" 40 "the mock saw each request once"
+check "at most four at a time" test "$(mock_stats .max_in_flight)" -le 4
+
+bodies 3 >"$T/in"
+timeout -k 5 60 "$FLOOR" 8 "$port" <"$T/in" >"$T/out" 2>"$T/err"
+is "$?" 0 "more workers than bodies: exit 0"
+is "$(answers "$T/out")" 3 "and every body answered"
+
+{ bodies 2; echo '{"model":"m","messages":"not a list"}'; } >"$T/in"
+timeout -k 5 60 "$FLOOR" 2 "$port" <"$T/in" >"$T/out" 2>"$T/err"
+is "$?" 1 "a request the server refuses: exit 1"
+is "$(wc -l <"$T/out" | tr -d ' ')" 3 "its answer is still a line"
+
+timeout -k 5 60 "$FLOOR" 2 "$port" </dev/null >"$T/out" 2>"$T/err"
+is "$?" 0 "no bodies: nothing to post, exit 0"
+echo x | timeout -k 5 60 "$FLOOR" 2 1 >"$T/out" 2>"$T/err"
+is "$?" 1 "nothing listening: exit 1"
+check "and it says why" grep -q 'connect' "$T/err"
+timeout -k 5 60 "$FLOOR" 0 "$port" </dev/null >"$T/out" 2>"$T/err"
+is "$?" 2 "P of 0: a usage error"
