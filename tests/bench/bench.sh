@@ -412,22 +412,25 @@ MS_LOG=		# the mock's --log: add breakdown's figures to the notes
 # or the floor client (floor.c) on the same N as request bodies; sets the
 # variables of run_timed/run_sampled plus CHECK and MNOTE
 client_run() {
-	local who=$1 n=$2 p=$3 lat=$4 in id to skip
-	in=${SG_IN:-$(prompts "$n")}
+	local who=$1 n=$2 p=$3 lat=$4 how=${5:-timed} in id to skip
 	id=$(ideal "$n" "$p" "$lat")
 	to=$(tmo "$n" "$id" 1000)
+	# the command, in the positional parameters
+	if [ "$who" = floor ]; then
+		in=$(bodies "$n")
+		set -- "$FLOOR" "$p" "$PORT"
+	else
+		in=${SG_IN:-$(prompts "$n")}
+		set -- "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL" \
+		    $SG_EXTRA
+	fi
 	mock_reset
 	[ -z "$MS_LOG" ] || skip=$(wc -l <"$MS_LOG")
-	if [ "$who" = floor ]; then
-		PEAK= TOTAL=
-		run_timed "$to" "$(bodies "$n")" "$TMP/out" "$FLOOR" "$p" "$PORT"
-	elif [ "${5:-}" = sampled ]; then
-		run_sampled "$to" "$in" "$TMP/out" \
-		    "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL" $SG_EXTRA
+	if [ "$how" = sampled ]; then
+		run_sampled "$to" "$in" "$TMP/out" "$@"
 	else
 		PEAK= TOTAL=
-		run_timed "$to" "$in" "$TMP/out" \
-		    "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL" $SG_EXTRA
+		run_timed "$to" "$in" "$TMP/out" "$@"
 	fi
 	MNOTE=$(mock_note)
 	[ -z "$MS_LOG" ] ||
