@@ -38,10 +38,16 @@ int worker_main(const struct config *cfg, int rfd, int wfd);
  * with the flags libcurl passes, so each worker's curl_global_init finds
  * it done and the workers share those tables copy-on-write.  Unlike
  * libcurl, OpenSSL may be initialised before fork (servers such as nginx
- * do): since 1.1.1d its random generator reseeds in a child.  Without
- * OpenSSL it does nothing.  Safe to call more than once.
+ * do): since 1.1.1d its random generator reseeds in a child.  For an
+ * https base URL with verification on, it also parses the CA file once
+ * (--cacert, or the system bundle), which the workers then give to each
+ * TLS connection instead of letting libcurl parse it for every one.
+ * Without OpenSSL it does nothing.  Safe to call more than once.
  */
-void worker_prefork(void);
+void worker_prefork(const struct config *cfg);
+
+/* The parent's end: frees what worker_prefork parsed. */
+void worker_prefork_free(void);
 
 /*
  * Append base + path to out, without doubling a "/v1": a base URL that

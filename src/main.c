@@ -8,6 +8,8 @@
  * libcurl (libcurl is not fork-safe; the parent never calls it at all).
  * It does initialise OpenSSL, when libcurl uses it, before the first fork
  * (worker_prefork): that is most of a worker's start-up CPU otherwise.
+ * For https it also parses the CA file there, once, so that no worker
+ * parses it again for each connection it opens.
  * Each worker has its own pair of pipes: requests go down one, results come
  * up the other, so messages never interleave and need not fit in PIPE_BUF.
  * A worker holds one request at a time, makes the call with blocking
@@ -284,7 +286,7 @@ static void spawn(struct parent *pp, int i)
 
 	if (pipe(req) < 0 || pipe(res) < 0)
 		die_errno("pipe");
-	worker_prefork();
+	worker_prefork(pp->cfg);
 	pid = fork();
 	if (pid < 0)
 		die_errno("fork");
@@ -1749,6 +1751,7 @@ int main(int argc, char **argv)
 		status = EXIT_OK;
 
 	inflateEnd(&pp.z);
+	worker_prefork_free();
 	reorder_free(&pp.ring);
 	classifier_free(pp.cls);
 	lr_free(&pp.lr);

@@ -10,7 +10,7 @@
 #include <string.h>	/* strncasecmp, memcpy */
 #include <strings.h>	/* strncasecmp */
 #include <time.h>	/* time */
-#include <unistd.h>	/* getpid */
+#include <unistd.h>	/* getpid, access */
 #include <zlib.h>	/* deflate */
 
 #include "frame.h"	/* request and result messages */
@@ -283,7 +283,137 @@ static int on_debug(CURL *c, curl_infotype type, char *data, size_t size,
 #define OSSL_INIT_AS_CURL	(0x0200 | 0x0400 | 0x1000 | 0x2000 | 0x4000 | \
 				 0x0040)
 
-void worker_prefork(void)
+/*
+ * The CA certificates, parsed once.  libcurl's OpenSSL back end reads and
+ * parses its CA file for every new TLS connection when a CA directory is
+ * set as well (Debian's libcurl has both, which also keeps libcurl's own
+ * CA cache off): some 145 certificates, 20 to 35 ms of CPU, at each
+ * worker's first request and again at every reconnect.  So the parent
+ * parses the file once, before the first fork, and each worker gives the
+ * parsed certificates to each new TLS context (CURLOPT_SSL_CTX_FUNCTION)
+ * in place of the file, which libcurl then no longer reads.  The file is
+ * --cacert, or the system bundle that libcurl itself would read: the
+ * worker compares it with libcurl's built-in default (CURLINFO_CAINFO)
+ * and keeps libcurl's way when they differ.  libcurl still adds its CA
+ * directory and its verification flags to each context, so what is
+ * trusted does not change.  OpenSSL is reached through dlsym, like
+ * OPENSSL_init_ssl above; the types are opaque here.
+ */
+static struct {
+	void *store;		/* X509_STORE: the parsed file, or NULL */
+	const char *file;	/* which file */
+	void *(*store_new)(void);
+	int (*store_load)(void *, const char *, const char *);
+	void (*store_free)(void *);
+	void *(*store_objects)(void *);
+	int (*store_add_cert)(void *, void *);
+	int (*store_add_crl)(void *, void *);
+	void *(*object_cert)(const void *);
+	void *(*object_crl)(const void *);
+	int (*sk_num)(const void *);
+	void *(*sk_value)(const void *, int);
+	void *(*ctx_store)(const void *);
+} cas;
+
+/* Where libcurl's configure looks for the system's CA bundle, in order. */
+static const char *const ca_bundles[] = {
+	"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Ubuntu, Arch */
+	"/etc/pki/tls/certs/ca-bundle.crt",	/* Fedora, RHEL */
+	"/usr/share/ssl/certs/ca-bundle.crt",
+	"/usr/local/share/certs/ca-root-nss.crt",	/* FreeBSD */
+	"/etc/ssl/cert.pem",			/* OpenBSD, Alpine */
+};
+
+/* Find OpenSSL's functions and parse the CA file into cas.store. */
+static void cas_load(void *self, const struct config *cfg)
+{
+	const struct { const char *name; void **fn; } fns[] = {
+		{ "X509_STORE_new", (void **)&cas.store_new },
+		{ "X509_STORE_load_locations", (void **)&cas.store_load },
+		{ "X509_STORE_free", (void **)&cas.store_free },
+		{ "X509_STORE_get0_objects", (void **)&cas.store_objects },
+		{ "X509_STORE_add_cert", (void **)&cas.store_add_cert },
+		{ "X509_STORE_add_crl", (void **)&cas.store_add_crl },
+		{ "X509_OBJECT_get0_X509", (void **)&cas.object_cert },
+		{ "X509_OBJECT_get0_X509_CRL", (void **)&cas.object_crl },
+		{ "OPENSSL_sk_num", (void **)&cas.sk_num },
+		{ "OPENSSL_sk_value", (void **)&cas.sk_value },
+		{ "SSL_CTX_get_cert_store", (void **)&cas.ctx_store },
+	};
+	const char *file = cfg->cacert;
+	size_t i;
+
+	if (cfg->insecure || strncmp(cfg->base_url, "https://", 8) != 0)
+		return;
+	for (i = 0; file == NULL && i < sizeof(ca_bundles) / sizeof(*ca_bundles);
+	    i++)
+		if (access(ca_bundles[i], R_OK) == 0)
+			file = ca_bundles[i];
+	if (file == NULL)
+		return;
+	for (i = 0; i < sizeof(fns) / sizeof(*fns); i++)
+		if ((*fns[i].fn = dlsym(self, fns[i].name)) == NULL)
+			return;		/* not OpenSSL 1.1 or later */
+	if ((cas.store = cas.store_new()) == NULL)
+		return;
+	if (cas.store_load(cas.store, file, NULL) != 1) {
+		/* The worker's libcurl reads it and says what is wrong. */
+		cas.store_free(cas.store);
+		cas.store = NULL;
+		return;
+	}
+	cas.file = file;
+}
+
+/* libcurl's CURLOPT_SSL_CTX_FUNCTION: the parsed certificates and CRLs. */
+static CURLcode cas_give(CURL *curl, void *ssl_ctx, void *arg)
+{
+	void *to = cas.ctx_store(ssl_ctx), *objs = cas.store_objects(cas.store);
+	int i, n = cas.sk_num(objs);
+
+	(void)curl;
+	(void)arg;
+	/* Each add takes a reference of its own.  One that fails (out of
+	 * memory; a duplicate, before OpenSSL 1.1.1) leaves one certificate
+	 * fewer trusted, never one more, so the check still stands. */
+	for (i = 0; i < n; i++) {
+		void *o = cas.sk_value(objs, i), *x;
+
+		if ((x = cas.object_cert(o)) != NULL)
+			(void)cas.store_add_cert(to, x);
+		else if ((x = cas.object_crl(o)) != NULL)
+			(void)cas.store_add_crl(to, x);
+	}
+	return CURLE_OK;
+}
+
+/* In a worker: use the parent's parsed certificates, if they are the
+ * very file libcurl would read, through the same OpenSSL. */
+static void cas_use(struct worker *w)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	if (cas.store == NULL || v->ssl_version == NULL ||
+	    strncmp(v->ssl_version, "OpenSSL/", 8) != 0)
+		return;
+	if (w->cfg->cacert == NULL) {
+#if LIBCURL_VERSION_NUM >= 0x075400	/* 7.84: CURLINFO_CAINFO */
+		char *builtin = NULL;
+
+		if (curl_easy_getinfo(w->curl, CURLINFO_CAINFO, &builtin) !=
+		    CURLE_OK || builtin == NULL || strcmp(builtin, cas.file) != 0)
+			return;
+#else
+		return;
+#endif
+	}
+	if (curl_easy_setopt(w->curl, CURLOPT_SSL_CTX_FUNCTION, cas_give) !=
+	    CURLE_OK)
+		return;
+	curl_easy_setopt(w->curl, CURLOPT_CAINFO, NULL);
+}
+
+void worker_prefork(const struct config *cfg)
 {
 	static int done;
 	int (*init_ssl)(uint64_t, const void *);
@@ -297,9 +427,18 @@ void worker_prefork(void)
 	if ((self = dlopen(NULL, RTLD_LAZY)) == NULL)
 		return;
 	*(void **)&init_ssl = dlsym(self, "OPENSSL_init_ssl");
-	if (init_ssl != NULL)
+	if (init_ssl != NULL) {
 		(void)init_ssl(OSSL_INIT_AS_CURL, NULL);	/* as libcurl */
+		cas_load(self, cfg);
+	}
 	dlclose(self);
+}
+
+void worker_prefork_free(void)
+{
+	if (cas.store != NULL)
+		cas.store_free(cas.store);
+	cas.store = NULL;
 }
 
 static void worker_init(struct worker *w, const struct config *cfg)
@@ -359,6 +498,7 @@ static void worker_init(struct worker *w, const struct config *cfg)
 	}
 	if (cfg->cacert)
 		curl_easy_setopt(w->curl, CURLOPT_CAINFO, cfg->cacert);
+	cas_use(w);
 	if (cfg->verbose) {
 		curl_easy_setopt(w->curl, CURLOPT_DEBUGFUNCTION, on_debug);
 		curl_easy_setopt(w->curl, CURLOPT_DEBUGDATA, w);
@@ -372,6 +512,8 @@ static void worker_init(struct worker *w, const struct config *cfg)
 	}
 }
 
+/* The parent's parsed CA file stays: freeing it would copy its every
+ * page into this process just before exit. */
 static void worker_free(struct worker *w)
 {
 	curl_easy_cleanup(w->curl);

@@ -50,6 +50,40 @@ check "... every line answered" in_order "$T/out2" 3 t
 is "$(CURL_CA_BUNDLE="$T/ca.pem" mock_stats .requests)" 3 \
     "... and the lines that failed the check never reached the server"
 
+# The parent parses the CA file once, before its first fork
+# (worker_prefork), and the workers give those certificates to each TLS
+# connection instead of letting libcurl parse the file for every one.  So
+# the file may go once the workers run: the first connections, and one
+# made again after the server cut the first, still check the certificate.
+cp "$T/ca.pem" "$T/ca-once.pem"
+CURL_CA_BUNDLE="$T/ca.pem" mock_reset
+mkfifo "$T/fifo"
+exec 3<>"$T/fifo"	# a writer, so that opening it to read does not block
+sg_bg "$T/fifo" "$T/out8" -P 2 --backoff-max 0.2 --cacert "$T/ca-once.pem" 3>&-
+check "... a worker has started" \
+    wait_for 100 0.05 '[ -n "$(workers "$SG_PID")" ]'
+rm -f "$T/ca-once.pem"
+{ cat "$T/in"; printf '{"prompt":"cut [[mock:reset:times=1]]"}\n'; } >&3
+exec 3>&-
+wait "$SG_WAIT"
+is "$?" 0 "the CA file, parsed before the fork, may go once the workers run"
+is "$(jq -r '"\(.response.status_code) \(.error)"' "$T/out8" | sort | uniq -c |
+    tr -s ' ')" " 4 200 null" "... every line answered"
+is "$(jq -r 'select(.custom_id == "line-4") | .response.body.choices[0].message.content' \
+    "$T/out8")" "echo: cut [[mock:reset:times=1]]" \
+    "... the cut one too, over a new connection"
+is "$(CURL_CA_BUNDLE="$T/ca.pem" mock_stats .requests)" 5 \
+    "... (5 requests for the 4 lines)"
+if [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+	cat /etc/ssl/certs/ca-certificates.crt "$T/ca.pem" >"$T/bundle.pem"
+	sg -P 3 --cacert "$T/bundle.pem" <"$T/in" >"$T/out9" 2>"$T/err9"
+	is "$?" 0 "--cacert with the system bundle and the CA: exit 0"
+	check "... every line answered" in_order "$T/out9" 3 t
+else
+	ok 1 "# SKIP no system CA bundle"
+	ok 1 "# SKIP no system CA bundle"
+fi
+
 sg -P 1 --insecure <"$T/in" >"$T/out3" 2>"$T/err3"
 is "$?" 0 "--insecure: exit 0"
 check "... every line answered" in_order "$T/out3" 3 t
