@@ -54,6 +54,9 @@ HAVE_STRACE=0
 command -v strace >/dev/null 2>&1 && HAVE_STRACE=1
 HAVE_GNUPLOT=0
 command -v gnuplot >/dev/null 2>&1 && HAVE_GNUPLOT=1
+SYS_CA=/etc/ssl/certs/ca-certificates.crt	# Debian's CA bundle
+HAVE_TLS=0
+command -v openssl >/dev/null 2>&1 && [ -r "$SYS_CA" ] && HAVE_TLS=1
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 OUT=$(abspath "${BENCH_OUT:-build/bench}")
@@ -93,6 +96,7 @@ if [ "$QUICK" = 1 ]; then
 	FR_REPS=1
 	SWEEP_PS="1 4 16 64"
 	SWEEP_MIN=32
+	TLS_PS="16"
 	REPS=${BENCH_REPS:-1}
 else
 	MAKESPAN="400:16:200 2000:64:50 5000:256:100"
@@ -109,6 +113,7 @@ else
 	FR_REPS=3
 	SWEEP_PS="1 4 16 64 256"
 	SWEEP_MIN=400
+	TLS_PS="16 64 256"
 	REPS=${BENCH_REPS:-3}
 fi
 FR_P=64
@@ -173,6 +178,13 @@ answers() {
 
 # ---- the mock -------------------------------------------------------------
 
+MOCK_CA=	# set: the mock serves https, with a certificate this CA signed
+
+# mcurl [curl options]: curl to the mock, trusting MOCK_CA when it is set
+mcurl() {
+	curl ${MOCK_CA:+--cacert "$MOCK_CA"} "$@"
+}
+
 mock_stop() {
 	if [ -n "$MOCK_PID" ]; then
 		kill "$MOCK_PID" 2>/dev/null
@@ -195,27 +207,27 @@ mock_start() {
 	done
 	[ -s "$TMP/port" ] || { cat "$TMP/mock.err" >&2; die "the mock did not start"; }
 	PORT=$(cat "$TMP/port")
-	ROOT=http://127.0.0.1:$PORT
+	ROOT=http${MOCK_CA:+s}://127.0.0.1:$PORT
 	URL=$ROOT/v1
 	# warm: a few curls and a small splitgpt run (page cache, threads)
 	for i in 1 2 3; do
-		curl -sS -m 30 -o /dev/null -H 'Content-Type: application/json' \
+		mcurl -sS -m 30 -o /dev/null -H 'Content-Type: application/json' \
 		    -d '{"model":"mock-model","messages":[{"role":"user","content":"warm"}]}' \
 		    "$URL/chat/completions" || die "the mock does not answer"
 	done
 	printf '{"prompt":"warm-%d"}\n' 1 2 3 4 |
 	    timeout -k 5 60 "$SPLITGPT" -q -m "$MODEL" -P 2 --base-url "$URL" \
-	    >/dev/null 2>&1
+	    ${MOCK_CA:+--cacert "$MOCK_CA"} >/dev/null 2>&1
 	mock_reset
 }
 
 mock_reset() {
-	curl -sS -m 10 -X POST -o /dev/null "$ROOT/reset"
+	mcurl -sS -m 10 -X POST -o /dev/null "$ROOT/reset"
 }
 
 # mock_note: the mock's counters since the last reset, for the notes column
 mock_note() {
-	curl -sS -m 10 "$ROOT/stats?keys=0" |
+	mcurl -sS -m 10 "$ROOT/stats?keys=0" |
 	    jq -r '"mock_requests=\(.requests) mock_ok=\(.ok) max_in_flight=\(.max_in_flight)"' \
 	    2>/dev/null
 }
@@ -324,7 +336,7 @@ run_sampled() {
 COLS='name	N	P	latency_ms	wall_s	ideal_s	efficiency	cpu_s	cpu_per_1000	rps	parent_peak_rss_kb	total_rss_kb	notes'
 : >"$OUT/results.tsv"
 printf '%s\n' "$COLS" >"$OUT/results.tsv"
-for f in makespan throughput peers stragglers memory first_request sweep; do
+for f in makespan throughput peers stragglers memory first_request sweep tls; do
 	printf '%s\n' "$COLS" >"$OUT/$f.tsv"
 done
 
@@ -406,6 +418,7 @@ breakdown() {
 
 SG_EXTRA=	# more splitgpt options for one run (unquoted: words)
 SG_IN=		# another input for one run (default: prompts N)
+PEER_EXTRA=	# more curl options for the peers (unquoted: words)
 MS_LOG=		# the mock's --log: add breakdown's figures to the notes
 
 # client_run splitgpt|floor N P LAT [sampled]: run splitgpt on N prompts,
@@ -470,7 +483,7 @@ peer_run() {
 	id=$(ideal "$n" "$p" "$lat")
 	to=$(tmo "$n" "$id" 20)
 	set -- curl -sS --max-time 60 -H 'Content-Type: application/json' \
-	    -H "Authorization: Bearer $OPENAI_API_KEY" -w '\n' \
+	    -H "Authorization: Bearer $OPENAI_API_KEY" -w '\n' $PEER_EXTRA \
 	    "$URL/chat/completions" --data-binary
 	mock_reset
 	case $kind in
@@ -770,6 +783,56 @@ if [ "$HAVE_GNUPLOT" = 1 ]; then
 	    say "gnuplot failed: $(head -n 3 "$TMP/gnuplot.err")"
 else
 	say "no gnuplot: efficiency.png not drawn"
+fi
+
+# ---- 8: one round over TLS, with a full CA bundle -------------------------
+
+header "8. one round over https (latency 100 ms, N = P), the system's CA bundle"
+if [ "$HAVE_TLS" = 1 ]; then
+	# A CA of our own signs the mock's certificate; the bundle the clients
+	# trust is the system's (what a run against a real API reads) plus it.
+	mkdir -p "$TMP/tls"
+	(cd "$TMP/tls" &&
+	    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=bench-ca &&
+	    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout srv.key -out srv.csr -subj /CN=bench &&
+	    printf 'subjectAltName=IP:127.0.0.1\n' >srv.ext &&
+	    openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key \
+	    -set_serial 2 -days 2 -extfile srv.ext -out srv.pem) \
+	    >"$TMP/openssl.log" 2>&1 || die "openssl: $(tail -n 3 "$TMP/openssl.log")"
+	cat "$SYS_CA" "$TMP/tls/ca.pem" >"$TMP/tls/bundle.pem"
+	MOCK_CA=$TMP/tls/ca.pem
+	mock_start --latency 100 --tls-cert "$TMP/tls/srv.pem" \
+	    --tls-key "$TMP/tls/srv.key"
+	ncas=$(grep -c 'BEGIN CERTIFICATE' "$TMP/tls/bundle.pem")
+	for p in $TLS_PS; do
+		id=$(ideal "$p" "$p" 100)
+		for ca in bundle ca; do
+			say "tls N=$p P=$p CA file: $ca"
+			SG_EXTRA="--cacert $TMP/tls/$ca.pem"
+			median_run splitgpt "$p" "$p" 100
+			SG_EXTRA=
+			name=tls:splitgpt
+			[ "$ca" = ca ] && name=tls:splitgpt:one-ca
+			row tls "$name" "$p" "$p" 100 "$WALL" "$id" "$CPU" "" "" \
+			    "$CHECK cas=$([ "$ca" = ca ] && echo 1 || echo "$ncas") runs=$RUNS $MNOTE"
+			[ "$ca" = bundle ] && s_eff=$LAST_EFF s_c1k=$LAST_C1K
+		done
+		say "  peer xargs"
+		PEER_EXTRA="--cacert $TMP/tls/bundle.pem"
+		peer_run xargs "$p" "$p" 100
+		PEER_EXTRA=
+		row tls tls:xargs-curl "$p" "$p" 100 "$WALL" "$id" "$CPU" "" "" \
+		    "$CHECK cas=$ncas $MNOTE"
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' tls:xargs-curl \
+		    "$p" "$p" 100 "$s_eff" "$LAST_EFF" "$s_c1k" "$LAST_C1K" \
+		    "$CHECK" >>"$TMP/cmp"
+	done
+	mock_stop
+	MOCK_CA=
+else
+	say "no openssl or no $SYS_CA: section 8 skipped"
 fi
 
 # ---- summary: splitgpt against the peers ----------------------------------
