@@ -27,8 +27,9 @@ BUILD = build
 SANFLAGS =
 endif
 
-ALL_CFLAGS = $(STD) $(WARN) -Iinclude $(DEPCFLAGS) $(CFLAGS) $(SANFLAGS)
-ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+# -pthread: the parent parses the CA file in a thread (worker.c, cas_load)
+ALL_CFLAGS = $(STD) $(WARN) -pthread -Iinclude $(DEPCFLAGS) $(CFLAGS) $(SANFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) -pthread $(SANFLAGS)
 # dlopen(3) (worker_prefork) is in the C library with glibc 2.34 and
 # later, musl, macOS and the BSDs; older glibc wants -ldl.
 DLLIB := $(shell printf '\043include <dlfcn.h>\nint main(void) { return dlopen(0, 0) == 0; }\n' | \

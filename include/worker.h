@@ -40,8 +40,9 @@ int worker_main(const struct config *cfg, int rfd, int wfd);
  * libcurl, OpenSSL may be initialised before fork (servers such as nginx
  * do): since 1.1.1d its random generator reseeds in a child.  For an
  * https base URL with verification on, it also parses the CA file once
- * (--cacert, or the system bundle), which the workers then give to each
- * TLS connection instead of letting libcurl parse it for every one.
+ * (--cacert, or the system bundle), in which the workers then look up
+ * issuers for each TLS connection instead of letting libcurl parse the
+ * whole file for every one.
  * Without OpenSSL it does nothing.  Safe to call more than once.
  */
 void worker_prefork(const struct config *cfg);

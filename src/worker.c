@@ -4,6 +4,7 @@
 #include <curl/curl.h>	/* libcurl easy interface */
 #include <dlfcn.h>	/* dlopen, dlsym */
 #include <json-c/json.h>	/* parsing response bodies */
+#include <pthread.h>	/* pthread_create */
 #include <signal.h>	/* signal, SIGINT */
 #include <stdint.h>	/* uint64_t */
 #include <stdlib.h>	/* free */
@@ -288,19 +289,34 @@ static int on_debug(CURL *c, curl_infotype type, char *data, size_t size,
  * parses its CA file for every new TLS connection when a CA directory is
  * set as well (Debian's libcurl has both, which also keeps libcurl's own
  * CA cache off): some 145 certificates, 20 to 35 ms of CPU, at each
- * worker's first request and again at every reconnect.  So the parent
- * parses the file once, before the first fork, and each worker gives the
- * parsed certificates to each new TLS context (CURLOPT_SSL_CTX_FUNCTION)
- * in place of the file, which libcurl then no longer reads.  The file is
- * --cacert, or the system bundle that libcurl itself would read: the
- * worker compares it with libcurl's built-in default (CURLINFO_CAINFO)
- * and keeps libcurl's way when they differ.  libcurl still adds its CA
- * directory and its verification flags to each context, so what is
- * trusted does not change.  OpenSSL is reached through dlsym, like
- * OPENSSL_init_ssl above; the types are opaque here.
+ * worker's first request and again at every reconnect, and each worker
+ * keeps its own parsed copy, 0.8 MB.  So the parent parses the file once,
+ * before the first fork, and the workers leave the file to it: each new
+ * TLS context gets a lookup (CURLOPT_SSL_CTX_FUNCTION) that finds an
+ * issuer among the parsed certificates by its name, as OpenSSL's lookup
+ * in a CA directory finds one among the files there.  A worker then
+ * touches only the few certificates its server's chain names, and shares
+ * the rest with the parent.  The file is --cacert, or the system bundle
+ * that libcurl itself would read: the worker compares it with libcurl's
+ * built-in default (CURLINFO_CAINFO) and keeps libcurl's way when they
+ * differ.  libcurl still adds its CA directory and its verification
+ * flags to each context.  Its lookup in that directory comes first, so
+ * when the directory has a certificate of the issuer's name, OpenSSL
+ * tries that one alone (on Debian the directory and the bundle hold the
+ * same certificates).  OpenSSL is reached through dlsym, like
+ * OPENSSL_init_ssl above, so its types are opaque here.
+ *
+ * The parse runs in a thread of its own, joined before any fork: glibc's
+ * malloc then puts the certificates in an arena of their own.  Parsed in
+ * the main thread, they would sit among the free chunks the parse leaves
+ * behind, which each worker's malloc reuses, copying the pages around
+ * them (0.5 MB a worker with Debian's bundle).
  */
+enum { LU_X509 = 1, LU_CRL = 2 };	/* OpenSSL's X509_LOOKUP_TYPE */
+
 static struct {
 	void *store;		/* X509_STORE: the parsed file, or NULL */
+	void *method;		/* X509_LOOKUP_METHOD: cas_lookup */
 	const char *file;	/* which file */
 	void *(*store_new)(void);
 	int (*store_load)(void *, const char *, const char *);
@@ -308,11 +324,25 @@ static struct {
 	void *(*store_objects)(void *);
 	int (*store_add_cert)(void *, void *);
 	int (*store_add_crl)(void *, void *);
+	void *(*store_add_lookup)(void *, void *);
+	void *(*ctx_store)(const void *);
+	void *(*meth_new)(const char *);
+	int (*meth_set)(void *, int (*)(void *, int, const void *, void *));
+	void (*meth_free)(void *);
+	void *(*lookup_store)(const void *);
+	int (*object_idx)(void *, int, const void *);
+	int (*object_type)(const void *);
 	void *(*object_cert)(const void *);
 	void *(*object_crl)(const void *);
+	int (*object_set_cert)(void *, void *);
+	int (*object_set_crl)(void *, void *);
+	void (*cert_free)(void *);
+	void (*crl_free)(void *);
+	void *(*cert_subject)(const void *);
+	void *(*crl_issuer)(const void *);
+	int (*name_cmp)(const void *, const void *);
 	int (*sk_num)(const void *);
 	void *(*sk_value)(const void *, int);
-	void *(*ctx_store)(const void *);
 } cas;
 
 /* Where libcurl's configure looks for the system's CA bundle, in order. */
@@ -324,6 +354,69 @@ static const char *const ca_bundles[] = {
 	"/etc/ssl/cert.pem",			/* OpenBSD, Alpine */
 };
 
+/* The certificate or CRL in o, if it is of this type and name. */
+static void *cas_match(void *o, int type, const void *name)
+{
+	void *x;
+
+	if (cas.object_type(o) != type)
+		return NULL;
+	if (type == LU_X509) {
+		x = cas.object_cert(o);
+		return cas.name_cmp(cas.cert_subject(x), name) == 0 ? x : NULL;
+	}
+	x = cas.object_crl(o);
+	return cas.name_cmp(cas.crl_issuer(x), name) == 0 ? x : NULL;
+}
+
+/*
+ * The lookup's get_by_subject: put every parsed certificate (or CRL) of
+ * that name into the context's store, as the CA-directory lookup loads
+ * every file of that name's hash, and answer with the first.  The answer
+ * borrows the store's reference, as that lookup's does: set1 takes one,
+ * the free gives it back.
+ */
+static int cas_lookup(void *lookup, int type, const void *name, void *ret)
+{
+	void *objs = cas.store_objects(cas.store), *to, *x, *first = NULL;
+	int i, n = cas.sk_num(objs);
+
+	if (type != LU_X509 && type != LU_CRL)
+		return 0;
+	if ((i = cas.object_idx(objs, type, name)) < 0)
+		return 0;
+	to = cas.lookup_store(lookup);
+	for (; i < n && (x = cas_match(cas.sk_value(objs, i), type, name)); i++) {
+		/* One that fails (out of memory) is one fewer trusted. */
+		if ((type == LU_X509 ? cas.store_add_cert(to, x) :
+		    cas.store_add_crl(to, x)) == 1 && first == NULL)
+			first = x;
+	}
+	if (first == NULL)
+		return 0;
+	if (type == LU_X509) {
+		if (!cas.object_set_cert(ret, first))
+			return 0;
+		cas.cert_free(first);
+	} else {
+		if (!cas.object_set_crl(ret, first))
+			return 0;
+		cas.crl_free(first);
+	}
+	return 1;
+}
+
+/* The thread that parses the CA file into cas.store, or leaves it NULL. */
+static void *cas_parse(void *file)
+{
+	if ((cas.store = cas.store_new()) != NULL &&
+	    cas.store_load(cas.store, file, NULL) != 1) {
+		cas.store_free(cas.store);
+		cas.store = NULL;
+	}
+	return NULL;
+}
+
 /* Find OpenSSL's functions and parse the CA file into cas.store. */
 static void cas_load(void *self, const struct config *cfg)
 {
@@ -334,14 +427,31 @@ static void cas_load(void *self, const struct config *cfg)
 		{ "X509_STORE_get0_objects", (void **)&cas.store_objects },
 		{ "X509_STORE_add_cert", (void **)&cas.store_add_cert },
 		{ "X509_STORE_add_crl", (void **)&cas.store_add_crl },
+		{ "X509_STORE_add_lookup", (void **)&cas.store_add_lookup },
+		{ "SSL_CTX_get_cert_store", (void **)&cas.ctx_store },
+		{ "X509_LOOKUP_meth_new", (void **)&cas.meth_new },
+		{ "X509_LOOKUP_meth_set_get_by_subject", (void **)&cas.meth_set },
+		{ "X509_LOOKUP_meth_free", (void **)&cas.meth_free },
+		{ "X509_LOOKUP_get_store", (void **)&cas.lookup_store },
+		{ "X509_OBJECT_idx_by_subject", (void **)&cas.object_idx },
+		{ "X509_OBJECT_get_type", (void **)&cas.object_type },
 		{ "X509_OBJECT_get0_X509", (void **)&cas.object_cert },
 		{ "X509_OBJECT_get0_X509_CRL", (void **)&cas.object_crl },
+		{ "X509_OBJECT_set1_X509", (void **)&cas.object_set_cert },
+		{ "X509_OBJECT_set1_X509_CRL", (void **)&cas.object_set_crl },
+		{ "X509_free", (void **)&cas.cert_free },
+		{ "X509_CRL_free", (void **)&cas.crl_free },
+		{ "X509_get_subject_name", (void **)&cas.cert_subject },
+		{ "X509_CRL_get_issuer", (void **)&cas.crl_issuer },
+		{ "X509_NAME_cmp", (void **)&cas.name_cmp },
 		{ "OPENSSL_sk_num", (void **)&cas.sk_num },
 		{ "OPENSSL_sk_value", (void **)&cas.sk_value },
-		{ "SSL_CTX_get_cert_store", (void **)&cas.ctx_store },
 	};
 	const char *file = cfg->cacert;
+	pthread_t parser;
+	void *objs;
 	size_t i;
+	int k, n;
 
 	if (cfg->insecure || strncmp(cfg->base_url, "https://", 8) != 0)
 		return;
@@ -354,36 +464,39 @@ static void cas_load(void *self, const struct config *cfg)
 	for (i = 0; i < sizeof(fns) / sizeof(*fns); i++)
 		if ((*fns[i].fn = dlsym(self, fns[i].name)) == NULL)
 			return;		/* not OpenSSL 1.1 or later */
-	if ((cas.store = cas.store_new()) == NULL)
-		return;
-	if (cas.store_load(cas.store, file, NULL) != 1) {
+	if (pthread_create(&parser, NULL, cas_parse, (void *)file) == 0)
+		pthread_join(parser, NULL);
+	else
+		cas_parse((void *)file);	/* no thread: here, then */
+	if (cas.store == NULL ||
+	    (cas.method = cas.meth_new("splitgpt: the parsed CA file")) == NULL ||
+	    !cas.meth_set(cas.method, cas_lookup)) {
 		/* The worker's libcurl reads it and says what is wrong. */
-		cas.store_free(cas.store);
-		cas.store = NULL;
+		worker_prefork_free();
 		return;
+	}
+	/* Sort the objects by name here, once, rather than in each worker
+	 * at its first lookup: any search sorts them. */
+	objs = cas.store_objects(cas.store);
+	for (n = cas.sk_num(objs), k = 0; k < n; k++) {
+		void *x = cas.object_cert(cas.sk_value(objs, k));
+
+		if (x != NULL) {
+			(void)cas.object_idx(objs, LU_X509, cas.cert_subject(x));
+			break;
+		}
 	}
 	cas.file = file;
 }
 
-/* libcurl's CURLOPT_SSL_CTX_FUNCTION: the parsed certificates and CRLs. */
+/* libcurl's CURLOPT_SSL_CTX_FUNCTION: the lookup, in the context's store.
+ * Without it the check finds no issuer there and fails. */
 static CURLcode cas_give(CURL *curl, void *ssl_ctx, void *arg)
 {
-	void *to = cas.ctx_store(ssl_ctx), *objs = cas.store_objects(cas.store);
-	int i, n = cas.sk_num(objs);
-
 	(void)curl;
 	(void)arg;
-	/* Each add takes a reference of its own.  One that fails (out of
-	 * memory; a duplicate, before OpenSSL 1.1.1) leaves one certificate
-	 * fewer trusted, never one more, so the check still stands. */
-	for (i = 0; i < n; i++) {
-		void *o = cas.sk_value(objs, i), *x;
-
-		if ((x = cas.object_cert(o)) != NULL)
-			(void)cas.store_add_cert(to, x);
-		else if ((x = cas.object_crl(o)) != NULL)
-			(void)cas.store_add_crl(to, x);
-	}
+	if (cas.store_add_lookup(cas.ctx_store(ssl_ctx), cas.method) == NULL)
+		return CURLE_OUT_OF_MEMORY;
 	return CURLE_OK;
 }
 
@@ -393,7 +506,7 @@ static void cas_use(struct worker *w)
 {
 	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
 
-	if (cas.store == NULL || v->ssl_version == NULL ||
+	if (cas.file == NULL || v->ssl_version == NULL ||
 	    strncmp(v->ssl_version, "OpenSSL/", 8) != 0)
 		return;
 	if (w->cfg->cacert == NULL) {
@@ -436,8 +549,11 @@ void worker_prefork(const struct config *cfg)
 
 void worker_prefork_free(void)
 {
+	if (cas.method != NULL)
+		cas.meth_free(cas.method);
 	if (cas.store != NULL)
 		cas.store_free(cas.store);
+	cas.method = NULL;
 	cas.store = NULL;
 }
 

@@ -124,5 +124,32 @@ is "$(jq -r .error.attempts "$T/out5" | sort -u)" 1 "... not retried"
 sg -P 1 --insecure <"$T/in" >"$T/out6" 2>/dev/null
 check "... --insecure does not check the name either" in_order "$T/out6" 3 t
 
+# Two CAs with one name and different keys, the second of which signed
+# the server's certificate: the workers look an issuer up by its name in
+# the parsed file, so every certificate of that name must be a candidate,
+# in whichever order the file has them.
+mock_stop
+for i in 1 2; do
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout "$T/twin$i.key" -out "$T/twin$i.pem" -days 2 \
+	    -subj "/CN=splitgpt twin CA" 2>>"$T/openssl.err"
+done
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$T/twin.key" -out "$T/twin.csr" -subj "/CN=splitgpt twin" \
+    2>>"$T/openssl.err" &&
+    openssl x509 -req -in "$T/twin.csr" -CA "$T/twin2.pem" \
+    -CAkey "$T/twin2.key" -set_serial 4 -days 2 -extfile "$T/ip.ext" \
+    -out "$T/twin.pem" 2>>"$T/openssl.err"
+https_mock twin
+cat "$T/twin1.pem" "$T/twin2.pem" >"$T/twins12.pem"
+cat "$T/twin2.pem" "$T/twin1.pem" >"$T/twins21.pem"
+for f in twins12 twins21; do
+	sg -P 2 --retries 0 --cacert "$T/$f.pem" <"$T/in" >"$T/out-$f" 2>/dev/null
+	is "$?" 0 "two CAs of one name in --cacert ($f): the one that signed is found"
+done
+sg -P 2 --retries 0 --cacert "$T/twin1.pem" <"$T/in" >"$T/out-twin1" 2>/dev/null
+is "$(jq -r .error.code "$T/out-twin1" | sort | uniq -c | tr -s ' ')" \
+    " 3 connection_error" "... and only the other one: refused"
+
 check "the key is in no output or message" sh -c "! grep -qF -- \
     '$OPENAI_API_KEY' '$T'/out* '$T'/err*"
