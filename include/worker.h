@@ -42,8 +42,8 @@ int worker_main(const struct config *cfg, int rfd, int wfd);
  * https base URL with verification on, it also parses the CA file once
  * (--cacert, or the system bundle), in which the workers then look up
  * issuers for each TLS connection instead of letting libcurl parse the
- * whole file for every one.
- * Without OpenSSL it does nothing.  Safe to call more than once.
+ * whole file for every one.  Without OpenSSL it does nothing.  Safe to
+ * call more than once.
  */
 void worker_prefork(const struct config *cfg);
 

@@ -51,22 +51,22 @@ is "$(CURL_CA_BUNDLE="$T/ca.pem" mock_stats .requests)" 3 \
     "... and the lines that failed the check never reached the server"
 
 # The parent parses the CA file once, before its first fork
-# (worker_prefork), and the workers give those certificates to each TLS
-# connection instead of letting libcurl parse the file for every one.  So
-# the file may go once the workers run: the first connections, and one
+# (worker_prefork), and the workers look issuers up in that parse for each
+# TLS connection instead of letting libcurl parse the file for every one.
+# So the file may go once the workers run: the first connections, and one
 # made again after the server cut the first, still check the certificate.
 cp "$T/ca.pem" "$T/ca-once.pem"
 CURL_CA_BUNDLE="$T/ca.pem" mock_reset
 mkfifo "$T/fifo"
 exec 3<>"$T/fifo"	# a writer, so that opening it to read does not block
 sg_bg "$T/fifo" "$T/out8" -P 2 --backoff-max 0.2 --cacert "$T/ca-once.pem" 3>&-
-check "... a worker has started" \
+check "a run with --cacert has a worker" \
     wait_for 100 0.05 '[ -n "$(workers "$SG_PID")" ]'
 rm -f "$T/ca-once.pem"
 { cat "$T/in"; printf '{"prompt":"cut [[mock:reset:times=1]]"}\n'; } >&3
 exec 3>&-
 wait "$SG_WAIT"
-is "$?" 0 "the CA file, parsed before the fork, may go once the workers run"
+is "$?" 0 "... whose CA file may then go: exit 0"
 is "$(jq -r '"\(.response.status_code) \(.error)"' "$T/out8" | sort | uniq -c |
     tr -s ' ')" " 4 200 null" "... every line answered"
 is "$(jq -r 'select(.custom_id == "line-4") | .response.body.choices[0].message.content' \
@@ -140,6 +140,11 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     openssl x509 -req -in "$T/twin.csr" -CA "$T/twin2.pem" \
     -CAkey "$T/twin2.key" -set_serial 4 -days 2 -extfile "$T/ip.ext" \
     -out "$T/twin.pem" 2>>"$T/openssl.err"
+if [ ! -s "$T/twin2.pem" ] || [ ! -s "$T/twin.pem" ]; then
+	echo "Bail out! openssl could not make the twin certificates"
+	cat "$T/openssl.err"
+	exit 1
+fi
 https_mock twin
 cat "$T/twin1.pem" "$T/twin2.pem" >"$T/twins12.pem"
 cat "$T/twin2.pem" "$T/twin1.pem" >"$T/twins21.pem"
