@@ -367,6 +367,14 @@ header() {
 	    name N P lat wall_s ideal_s eff cpu_s cpu/1k rps peak_kb total_kb notes
 }
 
+# compare NAME N P LAT SG PEER: a line of the summary (section 6): splitgpt's
+# efficiency (or rps:R) against the peer's, with splitgpt's CPU/1000
+# ($s_c1k) and the peer's from its row just written (LAST_C1K, CHECK)
+compare() {
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" \
+	    "$5" "$6" "$s_c1k" "$LAST_C1K" "$CHECK" >>"$TMP/cmp"
+}
+
 # completeness note: "" when all N answers are there
 check_note() {	# OUT_FILE N RC
 	local got
@@ -548,9 +556,7 @@ EOF
 	MS_LOG=
 	row peers "makespan:floor" "$n" "$p" "$lat" "$WALL" "$id" "$CPU" \
 	    "" "" "$CHECK runs_s=$RUNS $MNOTE"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' floor "$n" "$p" \
-	    "$lat" "$s_eff" "$LAST_EFF" "$s_c1k" "$LAST_C1K" "$CHECK" \
-	    >>"$TMP/cmp"
+	compare floor "$n" "$p" "$lat" "$s_eff" "$LAST_EFF"
 	[ $k -le "$PEER_MAKESPAN" ] || continue
 	for peer in xargs parallel; do
 		[ "$peer" = parallel ] && [ "$HAVE_PARALLEL" = 0 ] && continue
@@ -558,9 +564,7 @@ EOF
 		peer_run "$peer" "$n" "$p" "$lat"
 		row peers "makespan:$peer-curl" "$n" "$p" "$lat" "$WALL" "$id" \
 		    "$CPU" "" "" "$CHECK $MNOTE"
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$peer-curl" \
-		    "$n" "$p" "$lat" "$s_eff" "$LAST_EFF" "$s_c1k" "$LAST_C1K" \
-		    "$CHECK" >>"$TMP/cmp"
+		compare "$peer-curl" "$n" "$p" "$lat" "$s_eff" "$LAST_EFF"
 	done
 done
 
@@ -595,10 +599,8 @@ for p in $PEER_PS; do
 		mcpu=$(calc "($m1 - $m0) / $CLK_TCK" %.2f)
 		row peers "throughput:$peer-curl" "$PEER_N" "$p" 0 "$WALL" "" \
 		    "$CPU" "" "" "$CHECK mock_cpu_s=$mcpu $MNOTE"
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$peer-curl" \
-		    "$PEER_N" "$p" 0 "rps:$s_rps" \
-		    "rps:$(calc "$PEER_N / $WALL" %.0f)" "$s_c1k" "$LAST_C1K" \
-		    "$CHECK" >>"$TMP/cmp"
+		compare "$peer-curl" "$PEER_N" "$p" 0 "rps:$s_rps" \
+		    "rps:$(calc "$PEER_N / $WALL" %.0f)"
 	done
 done
 
@@ -809,14 +811,16 @@ if [ "$HAVE_TLS" = 1 ]; then
 	for p in $TLS_PS; do
 		id=$(ideal "$p" "$p" 100)
 		for ca in bundle ca; do
+			case $ca in
+			bundle)	name=tls:splitgpt cas=$ncas ;;
+			ca)	name=tls:splitgpt:one-ca cas=1 ;;
+			esac
 			say "tls N=$p P=$p CA file: $ca"
 			SG_EXTRA="--cacert $TMP/tls/$ca.pem"
 			median_run splitgpt "$p" "$p" 100
 			SG_EXTRA=
-			name=tls:splitgpt
-			[ "$ca" = ca ] && name=tls:splitgpt:one-ca
 			row tls "$name" "$p" "$p" 100 "$WALL" "$id" "$CPU" "" "" \
-			    "$CHECK cas=$([ "$ca" = ca ] && echo 1 || echo "$ncas") runs=$RUNS $MNOTE"
+			    "$CHECK cas=$cas runs=$RUNS $MNOTE"
 			[ "$ca" = bundle ] && s_eff=$LAST_EFF s_c1k=$LAST_C1K
 		done
 		say "  peer xargs"
@@ -825,9 +829,7 @@ if [ "$HAVE_TLS" = 1 ]; then
 		PEER_EXTRA=
 		row tls tls:xargs-curl "$p" "$p" 100 "$WALL" "$id" "$CPU" "" "" \
 		    "$CHECK cas=$ncas $MNOTE"
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' tls:xargs-curl \
-		    "$p" "$p" 100 "$s_eff" "$LAST_EFF" "$s_c1k" "$LAST_C1K" \
-		    "$CHECK" >>"$TMP/cmp"
+		compare tls:xargs-curl "$p" "$p" 100 "$s_eff" "$LAST_EFF"
 	done
 	mock_stop
 	MOCK_CA=

@@ -14,7 +14,8 @@
  * splitgpt's over it is what splitgpt's own work costs.
  *
  * Exit status: 0 when every worker posted its bodies and read every answer
- * with status 200, 1 otherwise.  Not installed; not for real servers.
+ * with status 200, 1 otherwise, 2 for a usage error.  Not installed; not
+ * for real servers.
  */
 #include <arpa/inet.h>		/* htonl, htons */
 #include <errno.h>
