@@ -262,7 +262,9 @@ parse_time() {
 	fi
 }
 
-# sample PID: print "VmHWM-of-PID sum-of-VmRSS-over-PID-and-its-children"
+# sample PID: print "VmHWM-of-PID sum-of-VmRSS sum-of-Pss" over PID and its
+# children.  VmRSS counts a shared page (libc, libcurl, a CA parse the
+# parent made before forking) in every process; Pss divides it among them.
 sample() {
 	awk -v p="$1" -v kids="$(pgrep -P "$1" | tr '\n' ' ')" '
 	function rd(f,   l, a, r) {
@@ -274,22 +276,33 @@ sample() {
 		close(f)
 		return r
 	}
+	function pss(f,   l, a, r) {
+		r = 0
+		while ((getline l < f) > 0)
+			if (l ~ /^Pss:/) { split(l, a, " "); r = a[2] }
+		close(f)
+		return r
+	}
 	BEGIN {
 		hwm = ""
 		t = rd("/proc/" p "/status")
 		if (hwm == "")
 			exit 1		# gone, or a zombie
 		h = hwm
+		ps = pss("/proc/" p "/smaps_rollup")
 		n = split(kids, k, " ")
-		for (i = 1; i <= n; i++)
+		for (i = 1; i <= n; i++) {
 			t += rd("/proc/" k[i] "/status")
-		print h, t
-	}'
+			ps += pss("/proc/" k[i] "/smaps_rollup")
+		}
+		print h, t, ps
+	}' 2>/dev/null	# mawk reports a child that exits while read
 }
 
 # run_sampled TIMEOUT IN OUT CMD...: like run_timed, and samples the memory
 # of CMD's process (and its children) every ~50 ms; sets also PEAK (VmHWM of
-# the process at the last sample) and TOTAL (largest sum of VmRSS)
+# the process at the last sample), TOTAL (largest sum of VmRSS) and PSS
+# (largest sum of Pss)
 run_sampled() {
 	local to=$1 in=$2 out=$3 w tm c i s max
 	shift 3
@@ -314,6 +327,7 @@ run_sampled() {
 	done
 	PEAK=
 	TOTAL=
+	PSS=
 	max=$((to * 20 + 100))
 	i=0
 	while [ -n "$c" ] && [ $i -lt $max ]; do
@@ -321,6 +335,7 @@ run_sampled() {
 		set -- $s
 		PEAK=$1
 		[ "$2" -gt "${TOTAL:-0}" ] && TOTAL=$2
+		[ "$3" -gt "${PSS:-0}" ] && PSS=$3
 		sleep 0.05
 		i=$((i + 1))
 	done
@@ -450,7 +465,7 @@ client_run() {
 	if [ "$how" = sampled ]; then
 		run_sampled "$to" "$in" "$TMP/out" "$@"
 	else
-		PEAK= TOTAL=
+		PEAK= TOTAL= PSS=
 		run_timed "$to" "$in" "$TMP/out" "$@"
 	fi
 	MNOTE=$(mock_note)
@@ -659,7 +674,7 @@ done
 
 # ---- 4: memory ------------------------------------------------------------
 
-header "4. memory (P=$MEM_P, latency 0; peak = VmHWM of the parent, total = sum of VmRSS)"
+header "4. memory (P=$MEM_P, latency 0; peak = VmHWM of the parent, total = sum of VmRSS, total_pss_kb = sum of Pss)"
 mock_start --latency 0
 for n in $MEM_NS; do
 	say "memory N=$n P=$MEM_P (generating input)"
@@ -680,7 +695,7 @@ for n in $MEM_NS; do
 		[ "$ids" = uuid ] && label="$label (UUID ids)"
 		row memory "$label" "$n" \
 		    "$MEM_P" 0 "$WALL" "" "$CPU" "$PEAK" "$TOTAL" \
-		    "$CHECK ids=$ids time_maxrss_kb=$maxrss $MNOTE"
+		    "$CHECK ids=$ids total_pss_kb=$PSS time_maxrss_kb=$maxrss $MNOTE"
 		rm -f "$TMP/out"
 	done
 done
@@ -817,10 +832,13 @@ if [ "$HAVE_TLS" = 1 ]; then
 			esac
 			say "tls N=$p P=$p CA file: $ca"
 			SG_EXTRA="--cacert $TMP/tls/$ca.pem"
+			# memory from a run of its own: sampling costs CPU
+			client_run splitgpt "$p" "$p" 100 sampled
+			pss=$PSS
 			median_run splitgpt "$p" "$p" 100
 			SG_EXTRA=
 			row tls "$name" "$p" "$p" 100 "$WALL" "$id" "$CPU" "" "" \
-			    "$CHECK cas=$cas runs=$RUNS $MNOTE"
+			    "$CHECK cas=$cas runs=$RUNS total_pss_kb=$pss $MNOTE"
 			[ "$ca" = bundle ] && s_eff=$LAST_EFF s_c1k=$LAST_C1K
 		done
 		say "  peer xargs"
