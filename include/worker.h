@@ -51,6 +51,13 @@ void worker_prefork(const struct config *cfg);
 void worker_prefork_free(void);
 
 /*
+ * For --version: print libcurl's version line (its TLS library and the
+ * rest it was built with), then json-c's and zlib's.  It calls libcurl,
+ * so only a process that will fork no worker may call it.
+ */
+void worker_versions(void);
+
+/*
  * Append base + path to out, without doubling a "/v1": a base URL that
  * ends in /v1 and a path that starts with /v1/ share it.
  */

@@ -5,7 +5,8 @@
  * Design
  *
  * Processes.  The parent forks -P workers before anything calls into
- * libcurl (libcurl is not fork-safe; the parent never calls it at all).
+ * libcurl (libcurl is not fork-safe; the parent never calls it, but for
+ * --version, which forks nothing).
  * It does initialise OpenSSL, when libcurl uses it, before the first fork
  * (worker_prefork): that is most of a worker's start-up CPU otherwise.
  * For https it also parses the CA file there, once, so that no worker
@@ -80,7 +81,7 @@
 #include "reorder.h"	/* the reorder ring */
 #include "stats.h"	/* counts, progress, summary, job log */
 #include "util.h"	/* messages, buffers */
-#include "worker.h"	/* worker_main */
+#include "worker.h"	/* worker_main, worker_versions */
 
 #define MAX_JOBS 4096
 #define OUT_FLUSH (256 * 1024)	/* write output at least this often */
@@ -173,7 +174,7 @@ static const char help_text[] =
 "  -v, --verbose              request and response headers on stderr (secrets\n"
 "                             redacted) and a line per finished request\n"
 "  -h, --help                 this help\n"
-"  -V, --version              the version\n"
+"  -V, --version              the version, and those of the libraries\n"
 "\n"
 "Environment: OPENAI_API_KEY (the key; never give it on the command line),\n"
 "OPENAI_BASE_URL.\n"
@@ -1565,6 +1566,7 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 			exit(EXIT_OK);
 		case 'V':
 			puts("splitgpt " SPLITGPT_VERSION);
+			worker_versions();	/* no worker will be forked */
 			exit(EXIT_OK);
 		default:
 			usage();

@@ -7,6 +7,7 @@
 #include <pthread.h>	/* pthread_create */
 #include <signal.h>	/* signal, SIGINT */
 #include <stdint.h>	/* uint64_t */
+#include <stdio.h>	/* printf */
 #include <stdlib.h>	/* free */
 #include <string.h>	/* strncasecmp, memcpy */
 #include <strings.h>	/* strncasecmp */
@@ -545,6 +546,12 @@ void worker_prefork(const struct config *cfg)
 		cas_load(self, cfg);
 	}
 	dlclose(self);
+}
+
+void worker_versions(void)
+{
+	printf("%s\njson-c/%s zlib/%s\n", curl_version(), json_c_version(),
+	    zlibVersion());
 }
 
 void worker_prefork_free(void)

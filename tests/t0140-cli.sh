@@ -5,7 +5,13 @@
 is "$?" 0 "--help exits 0"
 check "--help shows usage and the exit statuses" \
     sh -c "grep -q '^usage: splitgpt' '$T/help' && grep -q 'Exit status' '$T/help'"
-is "$("$SPLITGPT" -V)" "splitgpt 0.1.0" "-V prints the version"
+"$SPLITGPT" -V >"$T/version" 2>&1
+is "$?" 0 "-V exits 0"
+is "$(sed -n 1p "$T/version")" "splitgpt 0.1.0" "... and prints the version"
+check "... then libcurl's, with its TLS library" \
+    grep -Eq '^libcurl/[0-9.]+ [A-Za-z]+' "$T/version"
+check "... then json-c's and zlib's" \
+    grep -Eq '^json-c/[0-9.]+ zlib/[0-9.]+$' "$T/version"
 
 # usage_error ARGS... : exit 2, one message naming the first argument.
 usage_error() {
