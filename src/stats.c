@@ -170,7 +170,8 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 	if (s->http_errors)
 		buf_addf(out, "%shttp_error %" PRIu64, first ? " (" : ", ",
 		    s->http_errors), first = 0;
-	buf_addf(out, "%s; %" PRIu64 " retries", first ? "" : ")", s->retries);
+	buf_addf(out, "%s; %" PRIu64 " retr%s", first ? "" : ")", s->retries,
+	    s->retries == 1 ? "y" : "ies");
 	if (s->reused)
 		buf_addf(out, "; %" PRIu64 " reused from the output file",
 		    s->reused);
