@@ -65,6 +65,7 @@
 #include <stdio.h>	/* printf, FILE */
 #include <stdlib.h>	/* getenv, exit */
 #include <string.h>	/* strcmp, strchr */
+#include <strings.h>	/* strncasecmp */
 #include <sys/resource.h>	/* getrusage */
 #include <sys/stat.h>	/* fstat */
 #include <sys/wait.h>	/* waitpid */
@@ -1305,6 +1306,24 @@ static char *read_key(const char *path)
 	return k;
 }
 
+/* The host of url (after any user:pass@; "[::1]" with its brackets),
+ * and its length in *n; NULL if url has no "scheme://". */
+static const char *url_host(const char *url, size_t *n)
+{
+	const char *h = strstr(url, "://"), *at;
+	size_t auth;
+
+	if (h == NULL)
+		return NULL;
+	h += 3;
+	auth = strcspn(h, "/?#");
+	if ((at = memchr(h, '@', auth)) != NULL)
+		h = at + 1;
+	*n = *h == '[' ? strcspn(h, "]/?#") + (h[strcspn(h, "]/?#")] == ']') :
+	    strcspn(h, ":/?#");
+	return h;
+}
+
 /*
  * Whether sending a key to url is fine: https, or plain http to this
  * machine (127.0.0.0/8, ::1, localhost).
@@ -1316,19 +1335,37 @@ static int loopback_http_ok(const char *url)
 
 	if (strncmp(url, "http://", 7) != 0)
 		return 1;
-	h = url + 7;
-	n = strcspn(h, "/?#");
-	if (memchr(h, '@', n))	/* user:pass@host */
-		h = (const char *)memchr(h, '@', n) + 1, n = strcspn(h, "/?#");
-	if (n >= 5 && strncmp(h, "[::1]", 5) == 0)
+	h = url_host(url, &n);
+	if (n == 5 && strncmp(h, "[::1]", 5) == 0)
 		return 1;
-	n = strcspn(h, ":/?#");
-	if (n == 9 && strncmp(h, "localhost", 9) == 0)
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
 		return 1;
 	if (n >= 4 && strncmp(h, "127.", 4) == 0 &&
 	    strspn(h, "0123456789.") == n)
 		return 1;
 	return 0;
+}
+
+/*
+ * Whether a run without a key is sure to be refused: OpenAI's own API
+ * wants one, and no -H header brings an Authorization of the user's own.
+ * (A local server, a proxy or Azure's api-key header may need none.)
+ */
+static int key_missing(const struct config *cfg)
+{
+	const char *h;
+	size_t n;
+	int i;
+
+	if (cfg->api_key && *cfg->api_key)
+		return 0;
+	h = url_host(cfg->base_url, &n);
+	if (h == NULL || n != 14 || strncasecmp(h, "api.openai.com", 14) != 0)
+		return 0;
+	for (i = 0; i < cfg->nheaders; i++)
+		if (strncasecmp(cfg->headers[i], "Authorization:", 14) == 0)
+			return 0;
+	return 1;
 }
 
 /* "--name" for longopts[i], in a static buffer. */
@@ -1608,6 +1645,10 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 	if (cfg->api_key && *cfg->api_key && !loopback_http_ok(cfg->base_url))
 		warnx("warning: the API key goes over plain http to %s; "
 		    "use https unless this network is yours", cfg->base_url);
+	if (key_missing(cfg))
+		warnx("warning: no API key (set OPENAI_API_KEY, or give "
+		    "--api-key-file): api.openai.com will refuse every "
+		    "request");
 	/* The classifier checks -d and --temperature; fail here, as a
 	 * usage error, rather than later. */
 	classifier_free(classifier_new(cfg));

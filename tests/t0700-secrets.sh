@@ -49,6 +49,19 @@ check "no warning for http to 127.0.0.1" sh -c "! grep -q 'plain http' '$T/w2'"
 OPENAI_API_KEY= "$SPLITGPT" --base-url http://example.invalid/v1 </dev/null >/dev/null 2>"$T/w3"
 check "no warning without a key" sh -c "! grep -q 'plain http' '$T/w3'"
 
+# No key for OpenAI's own API: warned about once (no input, so no request).
+env -u OPENAI_BASE_URL OPENAI_API_KEY= "$SPLITGPT" </dev/null >/dev/null \
+    2>"$T/w4"
+is "$(grep -c 'warning: no API key' "$T/w4")" 1 \
+    "no key for api.openai.com: warned about, once"
+env -u OPENAI_BASE_URL OPENAI_API_KEY= "$SPLITGPT" \
+    -H 'Authorization: Bearer from-a-header' </dev/null >/dev/null 2>"$T/w5"
+check "... not when -H gives an Authorization" \
+    sh -c "! grep -q 'no API key' '$T/w5'"
+env -u OPENAI_BASE_URL "$SPLITGPT" </dev/null >/dev/null 2>"$T/w6"
+check "... nor with a key" sh -c "! grep -q 'no API key' '$T/w6'"
+check "... nor for another server" sh -c "! grep -q 'no API key' '$T/w3'"
+
 # -v shows the headers, with every secret redacted.
 printf '"v"\n' | sg -v -H 'api-key: az-secret-1' -H 'X-Api-Key: xk-secret-2' >/dev/null 2>"$T/v"
 check "-v shows the request line and headers" grep -q '^splitgpt: line 1: > POST /v1/chat/completions' "$T/v"
