@@ -1319,8 +1319,12 @@ static const char *url_host(const char *url, size_t *n)
 	auth = strcspn(h, "/?#");
 	if ((at = memchr(h, '@', auth)) != NULL)
 		h = at + 1;
-	*n = *h == '[' ? strcspn(h, "]/?#") + (h[strcspn(h, "]/?#")] == ']') :
-	    strcspn(h, ":/?#");
+	if (*h == '[') {	/* an IPv6 address: up to its ']' */
+		*n = strcspn(h, "]/?#");
+		if (h[*n] == ']')
+			(*n)++;
+	} else
+		*n = strcspn(h, ":/?#");
 	return h;
 }
 
