@@ -539,6 +539,8 @@ LAUNCH=$(
 {
 	echo "splitgpt benchmark  $(date -u '+%Y-%m-%d %H:%M:%SZ')  $(uname -srm)"
 	echo "splitgpt: $SPLITGPT ($("$SPLITGPT" --version 2>&1 | head -n 1))"
+	echo "libraries: $("$SPLITGPT" --version 2>&1 | sed -n '2,$p' |
+	    tr '\n' ' ')"
 	echo "cpus: $(nproc)  load: $(cut -d' ' -f1-3 /proc/loadavg)  quick: $QUICK"
 	echo "launcher overhead (timeout + GNU time, in every wall_s): ${LAUNCH}s"
 	echo "efficiency = ideal/wall, ideal = ceil(N/P) x latency;" \
