@@ -158,6 +158,13 @@ gen_uuids() {
 	        (h * 69069) % 16777213, (h * 1103) % 16777213 } }' >"$2"
 }
 
+# N FILE: the prompts, each answered after 1.5 s ([[mock:sleep=1500]]), so
+# that N = P workers are all started, connected and waiting at one moment
+gen_held() {
+	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++)
+	    printf "{\"prompt\":\"p-%d [[mock:sleep=1500]]\",\"id\":\"p-%d\"}\n", i, i }' >"$2"
+}
+
 gen_bodies() {	# N FILE: one chat request body per line, for the peers
 	awk -v n="$1" -v m="$MODEL" 'BEGIN { for (i = 1; i <= n; i++)
 	    printf "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"p-%d\"}]}\n", m, i }' >"$2"
@@ -834,8 +841,11 @@ if [ "$HAVE_TLS" = 1 ]; then
 			esac
 			say "tls N=$p P=$p CA file: $ca"
 			SG_EXTRA="--cacert $TMP/tls/$ca.pem"
-			# memory from a run of its own: sampling costs CPU
+			# memory from a run of its own (sampling costs CPU),
+			# with every worker connected and waiting at once
+			SG_IN=$(input held "$p")
 			client_run splitgpt "$p" "$p" 100 sampled
+			SG_IN=
 			pss=$PSS
 			median_run splitgpt "$p" "$p" 100
 			SG_EXTRA=
