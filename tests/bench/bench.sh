@@ -274,35 +274,25 @@ parse_time() {
 # parent made before forking) in every process; Pss divides it among them.
 sample() {
 	awk -v p="$1" -v kids="$(pgrep -P "$1" | tr '\n' ' ')" '
-	function rd(f,   l, a, r) {
-		r = 0
-		while ((getline l < f) > 0) {
-			if (l ~ /^VmRSS:/) { split(l, a, " "); r = a[2] }
-			if (l ~ /^VmHWM:/) { split(l, a, " "); hwm = a[2] }
-		}
-		close(f)
-		return r
-	}
-	function pss(f,   l, a, r) {
-		r = 0
+	function val(f, key,   l, a, r) {	# "key: N kB" in file f, or ""
+		r = ""
 		while ((getline l < f) > 0)
-			if (l ~ /^Pss:/) { split(l, a, " "); r = a[2] }
+			if (index(l, key ":") == 1) { split(l, a, " "); r = a[2] }
 		close(f)
 		return r
 	}
 	BEGIN {
-		hwm = ""
-		t = rd("/proc/" p "/status")
-		if (hwm == "")
+		h = val("/proc/" p "/status", "VmHWM")
+		if (h == "")
 			exit 1		# gone, or a zombie
-		h = hwm
-		ps = pss("/proc/" p "/smaps_rollup")
+		t = val("/proc/" p "/status", "VmRSS")
+		ps = val("/proc/" p "/smaps_rollup", "Pss")
 		n = split(kids, k, " ")
 		for (i = 1; i <= n; i++) {
-			t += rd("/proc/" k[i] "/status")
-			ps += pss("/proc/" k[i] "/smaps_rollup")
+			t += val("/proc/" k[i] "/status", "VmRSS")
+			ps += val("/proc/" k[i] "/smaps_rollup", "Pss")
 		}
-		print h, t, ps
+		print h, t + 0, ps + 0
 	}' 2>/dev/null	# mawk reports a child that exits while read
 }
 
