@@ -1093,9 +1093,13 @@ static void run(struct parent *pp)
 				if (pp->slots[i].pid > 0 && !pp->slots[i].retired)
 					kill(pp->slots[i].pid, SIGUSR1);
 			draw_progress(pp, 1);
-			if (!cfg->quiet)
-				warnx("interrupted: finishing the %d requests "
-				    "in flight (again to abort)", busy_count(pp));
+			if (!cfg->quiet) {
+				int b = busy_count(pp);
+
+				warnx("interrupted: finishing the %d request%s "
+				    "in flight (again to abort)", b,
+				    b == 1 ? "" : "s");
+			}
 		}
 		if (signals_seen >= 2)
 			break;
