@@ -68,6 +68,7 @@ struct worker {
 	uint64_t first_token_us;	/* attempt start to first token, or 0 */
 	long idle_ms;		/* --idle-timeout, 0: off */
 	int idle_fired;		/* --idle-timeout cut this attempt */
+	const char *cas_file;	/* the CA file parsed by the parent, in use */
 };
 
 /* Set by SIGUSR1: the parent is stopping; make no further attempts. */
@@ -259,7 +260,20 @@ static int on_debug(CURL *c, curl_infotype type, char *data, size_t size,
 		while (n > 0 && p[n - 1] == '\r')
 			n--;
 		if (n > 0) {
-			if (type != CURLINFO_TEXT && secret_header(p, n)) {
+			size_t lead = 0;
+
+			while (lead < n && p[lead] == ' ')
+				lead++;
+			if (type == CURLINFO_TEXT && w->cas_file != NULL &&
+			    n - lead == 12 && memcmp(p + lead, "CAfile: none",
+			    12) == 0) {
+				/* libcurl read no file: the parent did. */
+				warnx("line %llu: * %.*sCAfile: %s (parsed "
+				    "once, before the workers started)",
+				    (unsigned long long)w->lineno, (int)lead,
+				    p, w->cas_file);
+			} else if (type != CURLINFO_TEXT &&
+			    secret_header(p, n)) {
 				const char *colon = memchr(p, ':', n);
 
 				warnx("line %llu: %s %.*s: [redacted]",
@@ -525,6 +539,7 @@ static void cas_use(struct worker *w)
 	    CURLE_OK)
 		return;
 	curl_easy_setopt(w->curl, CURLOPT_CAINFO, NULL);
+	w->cas_file = cas.file;
 }
 
 void worker_prefork(const struct config *cfg)

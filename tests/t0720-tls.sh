@@ -128,6 +128,11 @@ fi
 printf '"v"\n' | sg -v --cacert "$T/ca.pem" >"$T/out4" 2>"$T/err4"
 is "$?" 0 "-v over TLS: exit 0"
 check "... shows the TLS connection" grep -q '^splitgpt: line 1: \* SSL' "$T/err4"
+# With OpenSSL libcurl says "CAfile: none", since it reads no file; the
+# parent read it, and -v says which ("found 1 certificates in FILE" with
+# GnuTLS, "CAfile: FILE" with NSS)
+check "... and the CA file it trusts" \
+    grep -Eq "^splitgpt: line 1: \* .*(CAfile: | in )$T/ca.pem" "$T/err4"
 
 mock_stop
 https_mock other
