@@ -158,16 +158,23 @@ gen_uuids() {
 	        (h * 69069) % 16777213, (h * 1103) % 16777213 } }' >"$2"
 }
 
-# N FILE: the prompts, each answered after 1.5 s ([[mock:sleep=1500]]), so
-# that N = P workers are all started, connected and waiting at one moment
-gen_held() {
-	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++)
-	    printf "{\"prompt\":\"p-%d [[mock:sleep=1500]]\",\"id\":\"p-%d\"}\n", i, i }' >"$2"
-}
-
 gen_bodies() {	# N FILE: one chat request body per line, for the peers
 	awk -v n="$1" -v m="$MODEL" 'BEGIN { for (i = 1; i <= n; i++)
 	    printf "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"p-%d\"}]}\n", m, i }' >"$2"
+}
+
+# N FILE: prompts, or bodies, each answered after 1.5 s
+# ([[mock:sleep=1500]]), so that N = P clients are all started, connected
+# and waiting at one moment, for a memory sample
+gen_held() {
+	gen_prompts "$1" "$2.tmp" &&
+	    sed 's/"p-\([0-9]*\)",/"p-\1 [[mock:sleep=1500]]",/' "$2.tmp" >"$2"
+	rm -f "$2.tmp"
+}
+gen_held_bodies() {
+	gen_bodies "$1" "$2.tmp" &&
+	    sed 's/"p-\([0-9]*\)"}/"p-\1 [[mock:sleep=1500]]"}/' "$2.tmp" >"$2"
+	rm -f "$2.tmp"
 }
 
 # input KIND N: the file $TMP/KIND.N, made once per size by gen_KIND
@@ -343,6 +350,19 @@ run_sampled() {
 	parse_time
 }
 
+# run_as timed|sampled TIMEOUT IN OUT CMD...: run_timed, or run_sampled
+# (which also sets PEAK, TOTAL and PSS; run_timed clears them)
+run_as() {
+	local how=$1
+	shift
+	if [ "$how" = sampled ]; then
+		run_sampled "$@"
+	else
+		PEAK= TOTAL= PSS=
+		run_timed "$@"
+	fi
+}
+
 # ---- results --------------------------------------------------------------
 
 COLS='name	N	P	latency_ms	wall_s	ideal_s	efficiency	cpu_s	cpu_per_1000	rps	parent_peak_rss_kb	total_rss_kb	notes'
@@ -439,6 +459,7 @@ breakdown() {
 SG_EXTRA=	# more splitgpt options for one run (unquoted: words)
 SG_IN=		# another input for one run (default: prompts N)
 PEER_EXTRA=	# more curl options for the peers (unquoted: words)
+PEER_IN=	# another input for one peer run (default: bodies N)
 MS_LOG=		# the mock's --log: add breakdown's figures to the notes
 
 # client_run splitgpt|floor N P LAT [sampled]: run splitgpt on N prompts,
@@ -459,12 +480,7 @@ client_run() {
 	fi
 	mock_reset
 	[ -z "$MS_LOG" ] || skip=$(wc -l <"$MS_LOG")
-	if [ "$how" = sampled ]; then
-		run_sampled "$to" "$in" "$TMP/out" "$@"
-	else
-		PEAK= TOTAL= PSS=
-		run_timed "$to" "$in" "$TMP/out" "$@"
-	fi
+	run_as "$how" "$to" "$in" "$TMP/out" "$@"
 	MNOTE=$(mock_note)
 	[ -z "$MS_LOG" ] ||
 	    MNOTE="$MNOTE $(breakdown "$MS_LOG" "$skip" "$n" "$p" "$lat")"
@@ -496,10 +512,11 @@ EOF
 	fi
 }
 
-# peer_run xargs|parallel N P LAT: one curl per request, P at a time
+# peer_run xargs|parallel N P LAT [sampled]: one curl per request, P at a
+# time; sampled: with the memory sampled (run_sampled), on PEER_IN if set
 peer_run() {
-	local kind=$1 n=$2 p=$3 lat=$4 in id to
-	in=$(bodies "$n")
+	local kind=$1 n=$2 p=$3 lat=$4 how=${5:-timed} in id to
+	in=${PEER_IN:-$(bodies "$n")}
 	id=$(ideal "$n" "$p" "$lat")
 	to=$(tmo "$n" "$id" 20)
 	set -- curl -sS --max-time 60 -H 'Content-Type: application/json' \
@@ -508,11 +525,11 @@ peer_run() {
 	mock_reset
 	case $kind in
 	xargs)
-		run_timed "$to" "$in" "$TMP/out" \
+		run_as "$how" "$to" "$in" "$TMP/out" \
 		    xargs -d '\n' -n 1 -P "$p" "$@"
 		;;
 	parallel)
-		run_timed "$to" "$in" "$TMP/out" \
+		run_as "$how" "$to" "$in" "$TMP/out" \
 		    parallel --will-cite -q -k -j "$p" "$@"
 		;;
 	esac
@@ -845,10 +862,14 @@ if [ "$HAVE_TLS" = 1 ]; then
 		done
 		say "  peer xargs"
 		PEER_EXTRA="--cacert $TMP/tls/bundle.pem"
+		PEER_IN=$(input held_bodies "$p")
+		peer_run xargs "$p" "$p" 100 sampled
+		PEER_IN=
+		pss=$PSS
 		peer_run xargs "$p" "$p" 100
 		PEER_EXTRA=
 		row tls tls:xargs-curl "$p" "$p" 100 "$WALL" "$id" "$CPU" "" "" \
-		    "$CHECK cas=$ncas $MNOTE"
+		    "$CHECK cas=$ncas total_pss_kb=$pss $MNOTE"
 		compare tls:xargs-curl "$p" "$p" 100 "$s_eff" "$LAST_EFF"
 	done
 	mock_stop
