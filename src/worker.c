@@ -369,21 +369,6 @@ static const char *const ca_bundles[] = {
 	"/etc/ssl/cert.pem",			/* OpenBSD, Alpine */
 };
 
-/* The certificate or CRL in o, if it is of this type and name. */
-static void *cas_match(void *o, int type, const void *name)
-{
-	void *x;
-
-	if (cas.object_type(o) != type)
-		return NULL;
-	if (type == LU_X509) {
-		x = cas.object_cert(o);
-		return cas.name_cmp(cas.cert_subject(x), name) == 0 ? x : NULL;
-	}
-	x = cas.object_crl(o);
-	return cas.name_cmp(cas.crl_issuer(x), name) == 0 ? x : NULL;
-}
-
 /*
  * The lookup's get_by_subject: put every parsed certificate (or CRL) of
  * that name into the context's store, as the CA-directory lookup loads
@@ -393,7 +378,15 @@ static void *cas_match(void *o, int type, const void *name)
  */
 static int cas_lookup(void *lookup, int type, const void *name, void *ret)
 {
-	void *objs = cas.store_objects(cas.store), *to, *x, *first = NULL;
+	int cert = type == LU_X509;
+	void *(*get)(const void *) = cert ? cas.object_cert : cas.object_crl;
+	void *(*named)(const void *) = cert ? cas.cert_subject : cas.crl_issuer;
+	int (*add)(void *, void *) = cert ? cas.store_add_cert :
+	    cas.store_add_crl;
+	int (*set)(void *, void *) = cert ? cas.object_set_cert :
+	    cas.object_set_crl;
+	void (*put)(void *) = cert ? cas.cert_free : cas.crl_free;
+	void *objs = cas.store_objects(cas.store), *to, *o, *first = NULL;
 	int i, n = cas.sk_num(objs);
 
 	if (type != LU_X509 && type != LU_CRL)
@@ -401,23 +394,19 @@ static int cas_lookup(void *lookup, int type, const void *name, void *ret)
 	if ((i = cas.object_idx(objs, type, name)) < 0)
 		return 0;
 	to = cas.lookup_store(lookup);
-	for (; i < n && (x = cas_match(cas.sk_value(objs, i), type, name)); i++) {
+	/* The objects are sorted: those of this name follow the first. */
+	for (; i < n; i++) {
+		o = cas.sk_value(objs, i);
+		if (cas.object_type(o) != type ||
+		    cas.name_cmp(named(get(o)), name) != 0)
+			break;
 		/* One that fails (out of memory) is one fewer trusted. */
-		if ((type == LU_X509 ? cas.store_add_cert(to, x) :
-		    cas.store_add_crl(to, x)) == 1 && first == NULL)
-			first = x;
+		if (add(to, get(o)) == 1 && first == NULL)
+			first = get(o);
 	}
-	if (first == NULL)
+	if (first == NULL || !set(ret, first))
 		return 0;
-	if (type == LU_X509) {
-		if (!cas.object_set_cert(ret, first))
-			return 0;
-		cas.cert_free(first);
-	} else {
-		if (!cas.object_set_crl(ret, first))
-			return 0;
-		cas.crl_free(first);
-	}
+	put(first);
 	return 1;
 }
 
