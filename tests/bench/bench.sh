@@ -144,9 +144,9 @@ tmo() {	# N IDEAL_S PER_SECOND
 	awk -v n="$1" -v i="$2" -v r="$3" 'BEGIN { printf "%d", 60 + 10 * i + n / r }'
 }
 
-gen_prompts() {	# N FILE: {"prompt":"p-1","id":"p-1"} ...
-	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++)
-	    printf "{\"prompt\":\"p-%d\",\"id\":\"p-%d\"}\n", i, i }' >"$2"
+gen_prompts() {	# N FILE [TAIL]: {"prompt":"p-1TAIL","id":"p-1"} ...
+	awk -v n="$1" -v t="${3:-}" 'BEGIN { for (i = 1; i <= n; i++)
+	    printf "{\"prompt\":\"p-%d%s\",\"id\":\"p-%d\"}\n", i, t, i }' >"$2"
 }
 
 # N FILE: the same prompts, with ids like UUIDs (unique, in no order)
@@ -158,24 +158,16 @@ gen_uuids() {
 	        (h * 69069) % 16777213, (h * 1103) % 16777213 } }' >"$2"
 }
 
-gen_bodies() {	# N FILE: one chat request body per line, for the peers
-	awk -v n="$1" -v m="$MODEL" 'BEGIN { for (i = 1; i <= n; i++)
-	    printf "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"p-%d\"}]}\n", m, i }' >"$2"
+gen_bodies() {	# N FILE [TAIL]: one chat request body per line, for the peers
+	awk -v n="$1" -v m="$MODEL" -v t="${3:-}" 'BEGIN { for (i = 1; i <= n; i++)
+	    printf "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"p-%d%s\"}]}\n", m, i, t }' >"$2"
 }
 
 # N FILE: prompts, or bodies, each answered after 1.5 s
 # ([[mock:sleep=1500]]), so that N = P clients are all started, connected
 # and waiting at one moment, for a memory sample
-gen_held() {
-	gen_prompts "$1" "$2.tmp" &&
-	    sed 's/"p-\([0-9]*\)",/"p-\1 [[mock:sleep=1500]]",/' "$2.tmp" >"$2"
-	rm -f "$2.tmp"
-}
-gen_held_bodies() {
-	gen_bodies "$1" "$2.tmp" &&
-	    sed 's/"p-\([0-9]*\)"}/"p-\1 [[mock:sleep=1500]]"}/' "$2.tmp" >"$2"
-	rm -f "$2.tmp"
-}
+gen_held() { gen_prompts "$1" "$2" ' [[mock:sleep=1500]]'; }
+gen_held_bodies() { gen_bodies "$1" "$2" ' [[mock:sleep=1500]]'; }
 
 # input KIND N: the file $TMP/KIND.N, made once per size by gen_KIND
 input() {
