@@ -34,6 +34,8 @@ struct linereader {
 	int eof;		/* read(2) said end of file */
 	int done;		/* every line handed out */
 	int zerr;		/* the gzip stream was corrupt */
+	int cut;		/* reading stopped before the input's end: a
+				 * read error, or corrupt or truncated gzip */
 	z_stream z;
 	struct buf raw;		/* gzip bytes not yet inflated */
 	struct buf text;	/* decoded bytes; text.data[pos..] unread */
@@ -59,7 +61,10 @@ void lr_free(struct linereader *lr);
  * error is reported and treated as end of file.
  */
 int lr_fill(struct linereader *lr);
-/* Next line: 1 (filled *ln), 0 (need lr_fill), -1 (no more lines). */
+/*
+ * Next line: 1 (filled *ln), 0 (need lr_fill), -1 (no more lines; lr->cut
+ * tells whether that was the input's real end).
+ */
 int lr_next(struct linereader *lr, struct line *ln);
 
 /* A blank line: nothing but spaces, tabs and CRs (or nothing at all). */

@@ -26,7 +26,8 @@ enum {
 	EXIT_FAILED = 1,	/* some lines got an error record */
 	EXIT_USAGE = 2,		/* bad option or configuration */
 	EXIT_HALTED = 3,	/* halted early; unsent lines got "not_sent" */
-	EXIT_INTERNAL = 4,	/* output could not be written, fork failed... */
+	EXIT_INTERNAL = 4,	/* input cut short, output not writable,
+				 * fork failed... */
 	EXIT_INTERRUPTED = 130	/* stopped by SIGINT or SIGTERM */
 };
 

@@ -69,6 +69,7 @@ corrupt:
 	warnx("standard input: corrupt gzip data (%s); reading stops here",
 	    lr->z.msg ? lr->z.msg : "bad member");
 	lr->zerr = 1;
+	lr->cut = 1;
 	lr->eof = 1;
 	buf_reset(&lr->raw);
 }
@@ -88,6 +89,7 @@ int lr_fill(struct linereader *lr)
 		if (errno == EAGAIN || errno == EINTR || errno == EWOULDBLOCK)
 			return -1;
 		warn_errno("standard input: read error; reading stops here");
+		lr->cut = 1;
 		n = 0;
 	}
 	into->len += n;
@@ -108,6 +110,30 @@ int lr_fill(struct linereader *lr)
 		}
 	}
 	return n > 0 ? 1 : 0;
+}
+
+/*
+ * A UTF-8 byte order mark, as some Windows tools write at the start of a
+ * file: its length if s starts with one, else 0.  It is no part of the
+ * first line, so the reader and the line count skip it.
+ */
+static size_t bom_len(const char *s, size_t n)
+{
+	return n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+}
+
+/* The first line: drop a UTF-8 BOM, and say so if the input is UTF-16. */
+static void first_line(struct line *ln)
+{
+	size_t skip = bom_len(ln->p, ln->len);
+
+	ln->p += skip;
+	ln->len -= skip;
+	if (ln->len >= 2 && (memcmp(ln->p, "\xff\xfe", 2) == 0 ||
+	    memcmp(ln->p, "\xfe\xff", 2) == 0))
+		warnx("standard input: UTF-16 (it starts with a byte order "
+		    "mark); splitgpt reads UTF-8: convert it with "
+		    "iconv -f UTF-16 -t UTF-8");
 }
 
 int lr_next(struct linereader *lr, struct line *ln)
@@ -133,11 +159,22 @@ int lr_next(struct linereader *lr, struct line *ln)
 			}
 			if (!lr->eof)
 				return 0;
+			if (lr->mode == 2 && !lr->cut && lr->z.total_in > 0) {
+				warnx("standard input: gzip data ends early");
+				lr->cut = 1;
+			}
+			if (lr->cut && (lr->pos < lr->text.len ||
+			    lr->skipping)) {
+				/* A piece of a line, not a line: sending it
+				 * would pay for a prompt nobody wrote. */
+				warnx("standard input: line %llu is cut short; "
+				    "it gets no record",
+				    (unsigned long long)lr->lineno + 1);
+				lr->pos = lr->scan = lr->text.len;
+				lr->skipping = 0;
+				lr->skipped = 0;
+			}
 			if (lr->pos == lr->text.len && !lr->skipping) {
-				if (lr->mode == 2 && !lr->zerr &&
-				    lr->z.total_in > 0)
-					warnx("standard input: gzip data "
-					    "ends early");
 				lr->done = 1;
 				return -1;
 			}
@@ -155,7 +192,8 @@ int lr_next(struct linereader *lr, struct line *ln)
 			ln->p = NULL;
 			lr->skipping = 0;
 			lr->skipped = 0;
-		}
+		} else if (ln->lineno == 1)
+			first_line(ln);
 		lr->pos = lr->scan = nl ? end + 1 : end;
 		return 1;
 	}
@@ -177,7 +215,7 @@ uint64_t count_lines(int fd)
 	z_stream z;
 	off_t off = 0;
 	uint64_t lines = 0;
-	int gz = -1, text = 0, zrc = Z_OK;
+	int gz = -1, text = 0, first = 1, zrc = Z_OK;
 	ssize_t n;
 
 	memset(&z, 0, sizeof(z));
@@ -206,7 +244,12 @@ uint64_t count_lines(int fd)
 				p = out;
 				len = sizeof(out) - z.avail_out;
 			}
-			for (i = 0; i < len; i = end + 1) {
+			i = 0;
+			if (first && len > 0) {
+				i = bom_len((const char *)p, len);
+				first = 0;
+			}
+			for (; i < len; i = end + 1) {
 				nl = memchr(p + i, '\n', len - i);
 				end = nl ? (size_t)(nl - p) : len;
 				if (!text && !line_is_blank((const char *)p + i,

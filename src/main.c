@@ -171,7 +171,8 @@ static const char help_text[] =
 "      --joblog FILE          a tab-separated line per finished line\n"
 "      --price-in USD         price per million prompt tokens, for the cost\n"
 "      --price-out USD        price per million completion tokens\n"
-"  -q, --quiet                no warnings, no summary, no progress\n"
+"  -q, --quiet                no warnings about bad lines, no summary,\n"
+"                             no progress\n"
 "  -v, --verbose              request and response headers on stderr (secrets\n"
 "                             redacted) and a line per finished request\n"
 "  -h, --help                 this help\n"
@@ -182,7 +183,8 @@ static const char help_text[] =
 "\n"
 "Exit status: 0 every line succeeded; 1 some lines got an error record;\n"
 "2 usage error; 3 halted early (unsent lines got \"not_sent\" records);\n"
-"4 internal error (output not writable, fork failed); 130 interrupted.\n";
+"4 input or output error (input cut short, output not writable) or\n"
+"internal error (fork failed); 130 interrupted.\n";
 
 static void usage(void)
 {
@@ -1794,6 +1796,8 @@ int main(int argc, char **argv)
 
 	if (signals_seen)
 		status = EXIT_INTERRUPTED;
+	else if (pp.lr.cut)
+		status = EXIT_INTERNAL;	/* lines after the cut have no record */
 	else if (pp.halted)
 		status = EXIT_HALTED;
 	else if (pp.st.failed)

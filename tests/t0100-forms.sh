@@ -74,6 +74,22 @@ is "$(jq -r .response.body.object "$T/e")" text_completion "--endpoint /v1/compl
 printf '"g1"\n"g2"\n' | gzip | sg --format content >"$T/g"
 is "$(tr '\n' ' ' <"$T/g")" '"echo: g1" "echo: g2" ' "gzip input is read"
 
+# Input cut short (gzip that ends early, a read error): the lines read
+# whole get their records, the piece of a line at the cut is not sent, and
+# the exit status says the rest have none.
+awk 'BEGIN { srand(7); for (i = 1; i <= 300; i++) printf "\"%d %.12f\"\n", i, rand() }' |
+    gzip >"$T/cut.gz"
+head -c $(($(wc -c <"$T/cut.gz") / 2)) "$T/cut.gz" | sg --format content >"$T/cut" 2>"$T/cuterr"
+is "$?" 4 "gzip that ends early: exit 4"
+n=$(wc -l <"$T/cut")
+check "... the lines before the cut get their records ($n of 300)" test "$n" -gt 50 -a "$n" -lt 300
+is "$(grep -c '^"echo: [0-9]* ' "$T/cut")" "$n" "... answered"
+is "$(grep -c 'gzip data ends early' "$T/cuterr")" 1 "... the cut is named"
+is "$(grep -c "line $((n + 1)) is cut short; it gets no record" "$T/cuterr")" 1 "... and so is the line it cut"
+sg <&- >"$T/closed" 2>"$T/closederr"
+is "$?" 4 "a read error on standard input: exit 4"
+check "... named" grep -q 'standard input: read error' "$T/closederr"
+
 # A base URL without /v1 and Batch urls with /v1 meet once.
 printf '{"custom_id":"u","url":"/v1/chat/completions","body":{"messages":[{"role":"user","content":"u"}]}}\n' |
     timeout 60 "$SPLITGPT" --base-url "$MOCK_ROOT" >"$T/u"

@@ -68,6 +68,15 @@ is "$(jq -r '.error.code // "ok"' "$T/dout2" | tr '\n' ' ')" \
 sg -q <"$T/in" >/dev/null 2>"$T/qerr"
 is "$(wc -c <"$T/qerr")" 0 "-q: nothing on stderr"
 
+# Windows tools may start a file with a byte order mark.  A UTF-8 one is
+# no part of the first line; UTF-16 input is named once, at the start.
+printf '\357\273\277"bom"\r\n"two"\r\n' | sg --format content >"$T/bom" 2>"$T/bomerr"
+is "$(tr '\n' ' ' <"$T/bom")" '"echo: bom" "echo: two" ' "a UTF-8 BOM before the first line is skipped"
+is "$(grep -c -v '^splitgpt: [0-9.]* s, \|^splitgpt: tokens\|^splitgpt: 2 lines: 2 ok, 0 failed' "$T/bomerr")" 0 "... without a word"
+printf '\377\376"\000x\000"\000\n\000' | sg --format content >"$T/u16" 2>"$T/u16err"
+is "$(grep -c 'UTF-16.*iconv -f UTF-16 -t UTF-8' "$T/u16err")" 1 "UTF-16 input is named once, with the fix"
+is "$(wc -l <"$T/u16")" 2 "... and each of its lines still gets its record"
+
 # A file of nothing but bad lines.
 printf 'x\ny\n' | sg --format content >"$T/c"
 is "$(tr '\n' ' ' <"$T/c")" "null null " "--format content: null for bad lines"

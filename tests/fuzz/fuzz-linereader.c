@@ -33,9 +33,12 @@
  * safety and UB:
  *   - the lines are the expected text cut at LF, in order, with nothing
  *     dropped or added: CR and every other byte kept, a last line without
- *     LF delivered, no empty line after a final LF; a line longer than the
- *     limit comes as too_long with no pointer and its full length, any
- *     other line with its exact bytes; line numbers run 1, 2, 3, ...;
+ *     LF delivered (unless the gzip data is corrupt or cut short: then it
+ *     is a piece of a line, and dropped), no empty line after a final LF;
+ *     a line longer than the limit comes as too_long with no pointer and
+ *     its full length, any other line with its exact bytes, except that a
+ *     UTF-8 BOM (EF BB BF) starting the first line is not part of it; line
+ *     numbers run 1, 2, 3, ...;
  *   - for the gzip the harness made (containers 4-6), the expected text is
  *     the data itself; cut short (7), a prefix of it;
  *   - bounded memory: whenever lr_next wants a read, it holds at most the
@@ -44,8 +47,10 @@
  *   - lr_fill returns 1 after a write, -1 on the empty non-blocking pipe,
  *     0 once the writer closed (or the gzip data turned out corrupt, when
  *     the reader stops reading); after the end lr_next keeps returning -1;
- *   - the reader warns once exactly when the gzip data is corrupt or cut
- *     short, never for plain text or whole members.
+ *   - the reader warns once when the gzip data is corrupt or cut short,
+ *     once more when that drops a piece of a line, and once when the
+ *     first line it delivers starts with a UTF-16 BOM (FF FE or FE FF);
+ *     never otherwise.
  * While the reader runs, descriptor 2 goes to a scratch file to count its
  * warnings; sanitizer reports still go to the real standard error
  * (__sanitizer_set_report_fd), and a failed check restores it first.
@@ -187,7 +192,14 @@ struct run {
 	uint64_t lines;		/* lines delivered */
 	size_t max_line;
 	int drain;		/* take every line after each read */
+	int clean;		/* the input ends where it should */
+	int utf16;		/* its first line, as delivered, looks UTF-16 */
 };
+
+static int has_bom(const char *p, size_t n)
+{
+	return n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0;
+}
 
 /* Take lines: all there are, or at most one.  Returns lr_next's last. */
 static int take(struct run *r, int all)
@@ -218,18 +230,31 @@ static int take(struct run *r, int all)
 		    r->want_len);
 		nl = memchr(r->want + r->at, '\n', r->want_len - r->at);
 		len = nl ? (size_t)(nl - r->want - r->at) : r->want_len - r->at;
-		CHECK(ln.len == len, "line %llu has %zu bytes, not %zu",
-		    (unsigned long long)ln.lineno, ln.len, len);
+		CHECK(nl || r->clean, "line %llu, cut short, delivered",
+		    (unsigned long long)ln.lineno);
 		if (len > r->max_line) {
+			CHECK(ln.len == len, "line %llu has %zu bytes, not %zu",
+			    (unsigned long long)ln.lineno, ln.len, len);
 			CHECK(ln.too_long && ln.p == NULL, "line %llu of %zu "
 			    "bytes, over the limit %zu, not too_long",
 			    (unsigned long long)ln.lineno, len, r->max_line);
 		} else {
+			size_t skip = ln.lineno == 1 &&
+			    has_bom(r->want + r->at, len) ? 3 : 0;
+
+			CHECK(ln.len == len - skip, "line %llu has %zu bytes, "
+			    "not %zu", (unsigned long long)ln.lineno, ln.len,
+			    len - skip);
 			CHECK(!ln.too_long && ln.p != NULL, "line %llu of %zu "
 			    "bytes, limit %zu, too_long",
 			    (unsigned long long)ln.lineno, len, r->max_line);
-			CHECK(len == 0 || memcmp(ln.p, r->want + r->at, len) == 0,
+			CHECK(ln.len == 0 ||
+			    memcmp(ln.p, r->want + r->at + skip, ln.len) == 0,
 			    "line %llu differs", (unsigned long long)ln.lineno);
+			if (ln.lineno == 1)
+				r->utf16 = ln.len >= 2 &&
+				    (memcmp(ln.p, "\xff\xfe", 2) == 0 ||
+				    memcmp(ln.p, "\xfe\xff", 2) == 0);
 		}
 		r->at += len + (nl != NULL);
 		if (!all)
@@ -273,7 +298,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *h = data;
 	unsigned kind, rep = 1, turn = 0;
 	int level, strategy, nonblock, clean = 1, gz, fds[2], rc;
-	size_t n, i, cut, off = 0, chunk, warned;
+	size_t n, i, cut, off = 0, chunk, warned, end;
 	ssize_t w;
 
 	if (size < 8)
@@ -357,6 +382,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.want_len = want.len;
 	r.max_line = limit_of(h[0]);
 	r.drain = !(h[1] & 0x20);
+	r.clean = clean;
 	lr_init(&r.lr, fds[0], r.max_line);
 
 	quiet();
@@ -403,14 +429,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = take(&r, 1);
 	CHECK(rc == -1, "lr_next returned %d at the end", rc);
 	CHECK(r.lr.done, "the end, but done is not set");
-	CHECK(r.at == r.want_len, "the lines stop at byte %zu of %zu",
-	    r.at, r.want_len);
+	/* Where the lines end: the text's end, or cut short, its last LF. */
+	end = want.len;
+	if (!clean)
+		while (end > 0 && want.data[end - 1] != '\n')
+			end--;
+	CHECK(r.at == end, "the lines stop at byte %zu of %zu, not %zu",
+	    r.at, r.want_len, end);
 	warned = warnings();
 	rc = take(&r, 1);
 	CHECK(rc == -1, "lr_next returned %d after the end", rc);
 	loud();
-	CHECK(warned == !clean, "%zu warnings for %s input", warned,
-	    !gz ? "plain" : clean ? "whole gzip" : "bad gzip");
+	CHECK(warned == (size_t)!clean + (end < want.len) + r.utf16,
+	    "%zu warnings for %s input%s%s", warned,
+	    !gz ? "plain" : clean ? "whole gzip" : "bad gzip",
+	    end < want.len ? ", a piece of a line dropped" : "",
+	    r.utf16 ? ", UTF-16" : "");
 
 	lr_free(&r.lr);
 	close(fds[0]);

@@ -74,6 +74,11 @@ static void reader_tests(void)
 	CHECK_STR(out.data, "<1:long 300000>|after|",
 	    "a line longer than many reads is skipped in bounded memory");
 
+	read_all("\xef\xbb\xbf{\"a\":1}\nb\n", 12, 100, &out);
+	CHECK_STR(out.data, "{\"a\":1}|b|", "a UTF-8 BOM before the first line is dropped");
+	read_all("a\n\xef\xbb\xbf" "b\n", 7, 100, &out);
+	CHECK_STR(out.data, "a|\xef\xbb\xbf" "b|", "... only there: later lines are kept whole");
+
 	/* Two gzip members back to back. */
 	memset(&z, 0, sizeof(z));
 	deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
@@ -92,6 +97,28 @@ static void reader_tests(void)
 	CHECK_STR(out.data, "one|two|three|", "gzip input, two members, is inflated");
 	buf_release(&out);
 	buf_release(&big);
+}
+
+/* count_lines on a regular file holding these bytes. */
+static uint64_t count_of(const char *data)
+{
+	char path[] = "/tmp/t-input.XXXXXX";
+	int fd = mkstemp(path);
+	uint64_t n;
+
+	if (fd < 0 || write(fd, data, strlen(data)) != (ssize_t)strlen(data))
+		return (uint64_t)-1;
+	unlink(path);
+	n = count_lines(fd);
+	close(fd);
+	return n;
+}
+
+static void count_tests(void)
+{
+	CHECK(count_of("a\n\n \t\r\nb") == 2, "count: blank lines are not counted, a last line is");
+	CHECK(count_of("\xef\xbb\xbf\r\na\n") == 1, "count: a line of nothing but a BOM is blank");
+	CHECK(count_of("\xef\xbb\xbfa\n") == 1, "count: a BOM before a line");
 }
 
 static void classify_tests(void)
@@ -229,6 +256,7 @@ int main(void)
 	cfg.max_line = 1 << 20;
 	cls = classifier_new(&cfg);
 	reader_tests();
+	count_tests();
 	classify_tests();
 	defaults_tests();
 	utf8_tests();
