@@ -270,7 +270,11 @@ static volatile sig_atomic_t signals_seen;
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	/* A hangup may come twice, from the terminal and then from the
+	 * shell passing it on to its jobs: it only ever asks for the gentle
+	 * stop, never the abort. */
+	if (sig == SIGHUP && signals_seen > 0)
+		return;
 	signals_seen++;
 }
 
@@ -1668,7 +1672,7 @@ int main(int argc, char **argv)
 {
 	static struct config cfg;
 	static struct parent pp;
-	struct sigaction sa;
+	struct sigaction sa, old_hup;
 	int i, status;
 
 	/* Usage errors exit 2 wherever parsing dies. */
@@ -1726,6 +1730,12 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* A hangup (the terminal or the ssh session went away) stops like
+	 * ^C, so the answers in flight are kept; under nohup(1) it stays
+	 * ignored. */
+	if (sigaction(SIGHUP, NULL, &old_hup) == 0 &&
+	    old_hup.sa_handler != SIG_IGN)
+		sigaction(SIGHUP, &sa, NULL);
 
 	pp.slots = xcalloc(cfg.jobs, sizeof(*pp.slots));
 	for (i = 0; i < cfg.jobs; i++)

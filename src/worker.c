@@ -1227,9 +1227,12 @@ int worker_main(const struct config *cfg, int rfd, int wfd)
 
 	struct sigaction sa;
 
-	/* ^C goes to the whole process group; the parent decides, and
-	 * tells us with SIGUSR1 to stop retrying. */
+	/* ^C, a hangup, or a stop sent to the process group reach us too;
+	 * the parent decides, and tells us with SIGUSR1 to stop retrying.
+	 * (Its handler for them would be ours too, after the fork.) */
 	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;
 	sigemptyset(&sa.sa_mask);

@@ -1,5 +1,6 @@
-# Signals and broken pipes: the first SIGINT finishes what is in flight,
-# a second aborts; | head exits promptly and leaves no worker behind.
+# Signals and broken pipes: the first SIGINT (or SIGHUP) finishes what is
+# in flight, a second SIGINT aborts; | head exits promptly and leaves no
+# worker behind.
 . tests/lib.sh
 mock_start --latency 400 --seed 3
 
@@ -28,6 +29,49 @@ wait "$SG_WAIT"
 is "$?" 130 "a second SIGINT aborts at once: exit 130"
 check "... leaving whole lines only" sh -c "[ ! -s '$T/out' ] || jq -e . '$T/out' >/dev/null"
 check "... and no worker" test -z "$(workers "$SG_PID")"
+
+# A hangup (the terminal went away) stops like SIGINT, though it reaches
+# the workers too and the shell passes it on a second time.
+: >"$T/sg_bg.err"
+mock_stop
+mock_start --latency 400 --seed 3
+sg_bg "$T/in" "$T/out" -P 8
+sleep 1
+kill -HUP "$SG_PID" $(workers "$SG_PID")
+sleep 0.1
+kill -HUP "$SG_PID"
+wait "$SG_WAIT"
+is "$?" 130 "SIGHUP: exit 130"
+n=$(wc -l <"$T/out")
+check "SIGHUP: some lines, not all ($n)" sh -c "[ $n -ge 8 ] && [ $n -lt 200 ]"
+is "$n" "$(mock_stats .requests)" "SIGHUP: every request sent was finished and written"
+is "$(jq -r .response.status_code "$T/out" | sort -u)" 200 "SIGHUP: all of them answered"
+check "SIGHUP: no worker crashed" sh -c "! grep -q crash '$T/sg_bg.err'"
+
+# A SIGTERM to the process group reaches the workers too: they leave the
+# stop to the parent.
+: >"$T/sg_bg.err"
+mock_reset
+sg_bg "$T/in" "$T/out" -P 8
+sleep 1
+kill -TERM $(workers "$SG_PID")
+sleep 0.1
+kill -TERM "$SG_PID"
+wait "$SG_WAIT"
+is "$?" 130 "SIGTERM to every process: exit 130"
+is "$(wc -l <"$T/out")" "$(mock_stats .requests)" "... every request sent was finished and written"
+check "... no worker crashed" sh -c "! grep -q crash '$T/sg_bg.err'"
+
+# Under nohup the hangup stays ignored.
+prompts 24 n >"$T/nin"
+timeout -s KILL 60 sh -c 'trap "" HUP; exec "$0" "$@"' "$SPLITGPT" \
+    --base-url "$MOCK_URL" -P 8 <"$T/nin" >"$T/nout" 2>/dev/null &
+nw=$!
+wait_for 50 0.05 'np=$(pgrep -P "$nw" 2>/dev/null | head -1); [ -n "$np" ] && [ -n "$(workers "$np")" ]'
+kill -HUP "$np" $(workers "$np")
+wait "$nw"
+is "$?" 0 "SIGHUP ignored (nohup): exit 0"
+is "$(wc -l <"$T/nout")" 24 "... every line answered"
 
 # | head -3: exit promptly and quietly.
 mock_stop
