@@ -1290,10 +1290,36 @@ static const struct option longopts[] = {
 };
 
 /* The key from --api-key-file: its first line, without white space. */
+/*
+ * The key from where it came (from: "OPENAI_API_KEY", or the key file's
+ * option), less the blanks and line ends around it, which a copied key or
+ * a file saved on Windows brings along; NULL if nothing is left.  A key
+ * with a control character inside would break the header it goes in (a
+ * line break there starts a header of its own), so it is refused; the
+ * message never shows the key.
+ */
+static char *tidy_key(const char *raw, const char *from)
+{
+	const char *k = raw, *e, *p;
+
+	while (*k && strchr(" \t\r\n", *k))
+		k++;
+	for (e = k + strlen(k); e > k && strchr(" \t\r\n", e[-1]); e--)
+		;
+	for (p = k; p < e; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			die("%s: the key has %s at byte %zu; a key is one "
+			    "line of printable characters", from,
+			    *p == '\n' || *p == '\r' ? "a line break" :
+			    "a control character", (size_t)(p - raw) + 1);
+	return e > k ? xmemdup(k, e - k) : NULL;
+}
+
 static char *read_key(const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char *line = NULL, *k, *e;
+	char *line = NULL, *k;
+	struct buf from = { 0 };
 	size_t cap = 0;
 
 	if (f == NULL)
@@ -1301,16 +1327,10 @@ static char *read_key(const char *path)
 	if (getline(&line, &cap, f) < 0)
 		die("--api-key-file %s: empty", path);
 	fclose(f);
-	for (k = line; *k == ' ' || *k == '\t'; k++)
-		;
-	for (e = k + strlen(k); e > k && strchr(" \t\r\n", e[-1]); e--)
-		;
-	*e = 0;
-	if (*k == 0)
-		die("--api-key-file %s: empty", path);
-	if (strpbrk(k, "\r\n") != NULL)
-		die("--api-key-file %s: not a key", path);
-	k = xstrdup(k);
+	buf_addf(&from, "--api-key-file %s", path);
+	if ((k = tidy_key(line, from.data)) == NULL)
+		die("%s: empty", from.data);
+	buf_release(&from);
 	memset(line, 0, cap);
 	free(line);
 	return k;
@@ -1651,8 +1671,11 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 	cfg->max_pending = pending;
 	if (cfg->max_response > (size_t)UINT32_MAX / 2)
 		cfg->max_response = UINT32_MAX / 2;
-	cfg->api_key = key_file ? read_key(key_file) :
-	    getenv("OPENAI_API_KEY");
+	if (key_file)
+		cfg->api_key = read_key(key_file);
+	else if (getenv("OPENAI_API_KEY"))
+		cfg->api_key = tidy_key(getenv("OPENAI_API_KEY"),
+		    "OPENAI_API_KEY");
 	if (cfg->insecure)
 		warnx("warning: --insecure: TLS certificates are not checked; "
 		    "anyone on the path can read the key and the answers");

@@ -20,6 +20,24 @@ is "$?" 2 "an empty key file is a usage error"
 sg --api-key-file "$T/nonexistent" </dev/null >/dev/null 2>"$T/e"
 is "$?" 2 "a missing key file is a usage error"
 
+# A key copied with its line end, or from a file saved on Windows, works;
+# one with a line break inside would add a header of its own: refused,
+# without showing the key.
+crlfkey=$(printf ' %s\r\n_' "$KEY")
+crlfkey=${crlfkey%_}	# $(...) would drop the line end
+printf '"crlf"\n' | OPENAI_API_KEY=$crlfkey sg --format content >"$T/crlf" 2>/dev/null
+is "$(cat "$T/crlf")" '"echo: crlf"' "OPENAI_API_KEY with blanks and CR LF around it: the key is trimmed"
+mock_reset
+printf '"x"\n' | OPENAI_API_KEY=$(printf '%s\nX-Injected: 1' "$KEY") sg >"$T/inj" 2>"$T/injerr"
+is "$?" 2 "OPENAI_API_KEY with a line break inside: a usage error"
+is "$(cat "$T/injerr")" "splitgpt: OPENAI_API_KEY: the key has a line break at byte $((${#KEY} + 1)); a key is one line of printable characters" \
+    "... that names the byte, not the key"
+is "$(mock_stats .requests)" 0 "... and nothing was sent"
+printf '%s\tx\r\n' "$KEY" >"$T/tabkey"
+sg --api-key-file "$T/tabkey" </dev/null >/dev/null 2>"$T/e"
+is "$?" 2 "a key file whose key has a control character inside: a usage error"
+check "... named" grep -q "^splitgpt: --api-key-file $T/tabkey: the key has a control character at byte" "$T/e"
+
 # Failures of every kind, to fill error records and messages.
 mock_stop
 mock_start --require-key "$KEY" --fault 401:0.2 --fault reset:0.2 --fault nonjson:0.2 --seed 5
