@@ -18,7 +18,7 @@ enum out_format {
 
 struct config {
 	int jobs;			/* -P: worker processes */
-	const char *base_url;		/* no trailing slash */
+	const char *base_url;		/* as given, less blanks around it */
 	const char *endpoint;		/* path for lines that don't name one */
 	const char *model;		/* defaults filled into bodies, or NULL */
 	const char *system;

@@ -59,7 +59,9 @@ void worker_versions(void);
 
 /*
  * Append base + path to out, without doubling a "/v1": a base URL that
- * ends in /v1 and a path that starts with /v1/ share it.
+ * ends in /v1 and a path that starts with /v1/ share it.  A query in the
+ * base URL (Azure's ?api-version=) goes after the path, joined with &
+ * to any query the path has.
  */
 void url_join(struct buf *out, const char *base, const char *path, size_t n);
 

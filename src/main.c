@@ -1289,16 +1289,17 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-/* The key from --api-key-file: its first line, without white space. */
 /*
- * The key from where it came (from: "OPENAI_API_KEY", or the key file's
- * option), less the blanks and line ends around it, which a copied key or
- * a file saved on Windows brings along; NULL if nothing is left.  A key
- * with a control character inside would break the header it goes in (a
- * line break there starts a header of its own), so it is refused; the
- * message never shows the key.
+ * A value from the environment, a file or the command line (from names
+ * it, what says what it is), less the blanks and line ends around it,
+ * which a copied value or a file saved on Windows brings along; NULL if
+ * nothing is left.  A control character inside is a usage error, since a
+ * line break in a header starts a header of its own, and so is a space
+ * when no_space is set.  The message names the byte, never the value,
+ * which may be a key.
  */
-static char *tidy_key(const char *raw, const char *from)
+static char *tidy(const char *raw, const char *from, const char *what,
+    int no_space)
 {
 	const char *k = raw, *e, *p;
 
@@ -1307,14 +1308,16 @@ static char *tidy_key(const char *raw, const char *from)
 	for (e = k + strlen(k); e > k && strchr(" \t\r\n", e[-1]); e--)
 		;
 	for (p = k; p < e; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			die("%s: the key has %s at byte %zu; a key is one "
-			    "line of printable characters", from,
+		if ((unsigned char)*p < 0x20 || *p == 0x7f ||
+		    (no_space && *p == ' '))
+			die("%s: the %s has %s at byte %zu", from, what,
 			    *p == '\n' || *p == '\r' ? "a line break" :
-			    "a control character", (size_t)(p - raw) + 1);
+			    *p == ' ' ? "a space" : "a control character",
+			    (size_t)(p - raw) + 1);
 	return e > k ? xmemdup(k, e - k) : NULL;
 }
 
+/* The key from --api-key-file: its first line, tidied. */
 static char *read_key(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -1328,7 +1331,7 @@ static char *read_key(const char *path)
 		die("--api-key-file %s: empty", path);
 	fclose(f);
 	buf_addf(&from, "--api-key-file %s", path);
-	if ((k = tidy_key(line, from.data)) == NULL)
+	if ((k = tidy(line, from.data, "key", 0)) == NULL)
 		die("%s: empty", from.data);
 	buf_release(&from);
 	memset(line, 0, cap);
@@ -1423,6 +1426,7 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 	const char *key_file = NULL;
 	long long pending = -1;
 	int c, longindex = -1, progress = -1;
+	const char *url_from = "OPENAI_BASE_URL";
 	char *url;
 	size_t n;
 
@@ -1490,6 +1494,7 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 			break;
 		case OPT_BASE_URL:
 			cfg->base_url = optarg;
+			url_from = "--base-url";
 			break;
 		case 'H':
 			add_header(cfg, optarg);
@@ -1656,14 +1661,11 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 	/* --progress wins; else -q or --no-progress; else a terminal. */
 	pp->progress = progress >= 0 ? progress :
 	    !cfg->quiet && isatty(2);
-	if (strncmp(cfg->base_url, "http://", 7) != 0 &&
-	    strncmp(cfg->base_url, "https://", 8) != 0)
-		die("--base-url %s: not an http:// or https:// URL",
-		    cfg->base_url);
-	url = xstrdup(cfg->base_url);
-	for (n = strlen(url); n > 8 && url[n - 1] == '/'; n--)
-		url[n - 1] = 0;
-	cfg->base_url = url;
+	if ((url = tidy(cfg->base_url, url_from, "URL", 1)) == NULL)
+		die("%s: empty", url_from);
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		die("%s %s: not an http:// or https:// URL", url_from, url);
+	cfg->base_url = url;	/* url_join drops trailing slashes */
 	if (pending < 0)
 		pending = cfg->jobs * 64 > 1024 ? cfg->jobs * 64 : 1024;
 	if (pending < cfg->jobs)
@@ -1674,8 +1676,8 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 	if (key_file)
 		cfg->api_key = read_key(key_file);
 	else if (getenv("OPENAI_API_KEY"))
-		cfg->api_key = tidy_key(getenv("OPENAI_API_KEY"),
-		    "OPENAI_API_KEY");
+		cfg->api_key = tidy(getenv("OPENAI_API_KEY"),
+		    "OPENAI_API_KEY", "key", 0);
 	if (cfg->insecure)
 		warnx("warning: --insecure: TLS certificates are not checked; "
 		    "anyone on the path can read the key and the answers");

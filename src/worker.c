@@ -92,7 +92,8 @@ struct outcome {
 
 void url_join(struct buf *out, const char *base, const char *path, size_t n)
 {
-	size_t blen = strlen(base);
+	const char *query = strchr(base, '?');
+	size_t blen = query ? (size_t)(query - base) : strlen(base);
 
 	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
@@ -105,6 +106,10 @@ void url_join(struct buf *out, const char *base, const char *path, size_t n)
 	if (n == 0 || path[0] != '/')
 		buf_addc(out, '/');
 	buf_add(out, path, n);
+	if (query && query[1]) {
+		buf_addc(out, memchr(path, '?', n) ? '&' : '?');
+		buf_adds(out, query + 1);
+	}
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)

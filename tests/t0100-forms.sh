@@ -100,6 +100,20 @@ is "$(jq -r .response.status_code "$T/u")" 200 "a base URL ending /v1/ does not 
 printf '"env"\n' | OPENAI_BASE_URL=$MOCK_URL timeout 60 "$SPLITGPT" --format content >"$T/env"
 is "$(cat "$T/env")" '"echo: env"' "OPENAI_BASE_URL is used"
 
+# A base URL with a query (Azure's ?api-version=) keeps it after the
+# path; blanks and a line end around it are dropped; a space inside is
+# refused, naming the source.
+printf '"q"\n' | OPENAI_BASE_URL=$(printf ' %s/?api-version=2024-10-21\r' "$MOCK_URL") \
+    timeout 60 "$SPLITGPT" -v --format content >"$T/q" 2>"$T/qerr"
+is "$(cat "$T/q")" '"echo: q"' "a base URL with a query and blanks around it works"
+check "... the query goes after the path" \
+    grep -q '^splitgpt: line 1: > POST /v1/chat/completions?api-version=2024-10-21 HTTP' "$T/qerr"
+printf '"s"\n' | timeout 60 "$SPLITGPT" --base-url "$MOCK_URL/chat completions" >"$T/s" 2>"$T/serr"
+is "$?" 2 "a base URL with a space inside: a usage error"
+is "$(cat "$T/serr")" "splitgpt: --base-url: the URL has a space at byte $((${#MOCK_URL} + 6))" "... named"
+printf '"s"\n' | OPENAI_BASE_URL=' ' timeout 60 "$SPLITGPT" >"$T/s" 2>"$T/serr"
+is "$?:$(cat "$T/serr")" "2:splitgpt: OPENAI_BASE_URL: empty" "a blank OPENAI_BASE_URL: a usage error"
+
 # The key travels in the Authorization header; a wrong key gets 401.
 printf '"k"\n' | OPENAI_API_KEY=wrong sg >"$T/k"
 is "$?" 3 "a rejected key halts (exit 3)"

@@ -30,7 +30,7 @@ is "$(cat "$T/crlf")" '"echo: crlf"' "OPENAI_API_KEY with blanks and CR LF aroun
 mock_reset
 printf '"x"\n' | OPENAI_API_KEY=$(printf '%s\nX-Injected: 1' "$KEY") sg >"$T/inj" 2>"$T/injerr"
 is "$?" 2 "OPENAI_API_KEY with a line break inside: a usage error"
-is "$(cat "$T/injerr")" "splitgpt: OPENAI_API_KEY: the key has a line break at byte $((${#KEY} + 1)); a key is one line of printable characters" \
+is "$(cat "$T/injerr")" "splitgpt: OPENAI_API_KEY: the key has a line break at byte $((${#KEY} + 1))" \
     "... that names the byte, not the key"
 is "$(mock_stats .requests)" 0 "... and nothing was sent"
 printf '%s\tx\r\n' "$KEY" >"$T/tabkey"

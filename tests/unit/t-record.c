@@ -16,6 +16,29 @@ static int valid(const struct buf *b)
 	    json_check(b->data, b->len - 1, 64, &p) == '{';
 }
 
+/* url_join: base URL, request path, the URL, what it shows. */
+static const struct {
+	const char *base, *path, *want, *what;
+} urls[] = {
+	{ "http://h:1/v1", "/v1/chat/completions",
+	    "http://h:1/v1/chat/completions", "/v1 is not doubled" },
+	{ "http://h:1/v1/", "/v1/embeddings",
+	    "http://h:1/v1/embeddings", "trailing slash on the base" },
+	{ "http://h:1/openai", "/v1/embeddings",
+	    "http://h:1/openai/v1/embeddings", "a base without /v1" },
+	{ "http://h:1/v1", "/chat/completions",
+	    "http://h:1/v1/chat/completions", "a path without /v1" },
+	{ "http://h:1/v10", "/v1/x", "http://h:1/v10/v1/x", "/v10 is not /v1" },
+	{ "https://r.example/openai/deployments/d/?api-version=2024-10-21",
+	    "/chat/completions",
+	    "https://r.example/openai/deployments/d/chat/completions?api-version=2024-10-21",
+	    "the base URL's query goes after the path" },
+	{ "http://h:1/v1?a=1", "/v1/x?b=2", "http://h:1/v1/x?b=2&a=1",
+	    "... joined to the path's own query" },
+	{ "http://h:1/v1/?", "/v1/x", "http://h:1/v1/x",
+	    "an empty query is dropped" },
+};
+
 int main(void)
 {
 	struct config cfg = { 0 };
@@ -69,21 +92,11 @@ int main(void)
 		CHECK(strcmp(errcode_name(i), "internal_error") != 0 || i == ERR_INTERNAL,
 		    "error code %d has a name: %s", i, errcode_name(i));
 
-	buf_reset(&b);
-	url_join(&b, "http://h:1/v1", "/v1/chat/completions", 20);
-	CHECK_STR(b.data, "http://h:1/v1/chat/completions", "url: /v1 is not doubled");
-	buf_reset(&b);
-	url_join(&b, "http://h:1/v1/", "/v1/embeddings", 14);
-	CHECK_STR(b.data, "http://h:1/v1/embeddings", "url: trailing slash on the base");
-	buf_reset(&b);
-	url_join(&b, "http://h:1/openai", "/v1/embeddings", 14);
-	CHECK_STR(b.data, "http://h:1/openai/v1/embeddings", "url: a base without /v1");
-	buf_reset(&b);
-	url_join(&b, "http://h:1/v1", "/chat/completions", 17);
-	CHECK_STR(b.data, "http://h:1/v1/chat/completions", "url: a path without /v1");
-	buf_reset(&b);
-	url_join(&b, "http://h:1/v10", "/v1/x", 5);
-	CHECK_STR(b.data, "http://h:1/v10/v1/x", "url: /v10 is not /v1");
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		buf_reset(&b);
+		url_join(&b, urls[i].base, urls[i].path, strlen(urls[i].path));
+		CHECK_STR(b.data, urls[i].want, "url: %s", urls[i].what);
+	}
 
 	o = json_tokener_parse("{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"hé \\\"q\\\"\"}}],"
 	    "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":34}}");
