@@ -78,8 +78,9 @@ $(MOCK): tests/mock/mock.c | $(BUILD)
 	$(CC) -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) $(MOCK_CFLAGS) -o $@ $< $(MOCK_LIBS) -lpthread -lm
 
 # the benchmark's floor client: splitgpt's libraries, none of its work
-$(FLOOR): tests/bench/floor.c | $(BUILD)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LDLIBS_ALL)
+# (but for its OpenSSL set-up, worker_prefork, which -c uses)
+$(FLOOR): tests/bench/floor.c $(OBJS) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJS) $(LDLIBS_ALL)
 
 unit: $(UNIT_BINS)
 

@@ -47,3 +47,24 @@ is "$?" 1 "nothing listening: exit 1"
 check "and it says why" grep -q 'connect' "$T/err"
 timeout -k 5 60 "$FLOOR" 0 "$port" </dev/null >"$T/out" 2>"$T/err"
 is "$?" 2 "P of 0: a usage error"
+
+# -c: the same, with libcurl making the calls.
+bodies 40 >"$T/in"
+mock_reset
+timeout -k 5 60 "$FLOOR" -c 4 "$port" <"$T/in" >"$T/out" 2>"$T/err"
+is "$?" 0 "-c: 40 bodies over 4 workers: exit 0"
+is "$(wc -l <"$T/out" | tr -d ' ')" 40 "-c: one line per body"
+is "$(answers "$T/out")" 40 "-c: every body answered, none twice"
+is "$(mock_stats .requests)" 40 "-c: the mock saw each request once"
+inflight=$(mock_stats .max_in_flight)
+check "-c: more than one at a time, at most four ($inflight)" \
+    test "$inflight" -gt 1 -a "$inflight" -le 4
+{ bodies 2; echo '{"model":"m","messages":"not a list"}'; } >"$T/in"
+timeout -k 5 60 "$FLOOR" -c 2 "$port" <"$T/in" >"$T/out" 2>"$T/err"
+is "$?:$(wc -l <"$T/out" | tr -d ' ')" 1:3 "-c: a refused request: exit 1, its answer still a line"
+echo x | timeout -k 5 60 "$FLOOR" -c 2 1 >"$T/out" 2>"$T/err"
+is "$?" 1 "-c: nothing listening: exit 1"
+# libcurl's words (curl_easy_strerror), not the socket code's
+check "... and libcurl says why" grep -q "Couldn't connect to server" "$T/err"
+timeout -k 5 60 "$FLOOR" -x 2 "$port" </dev/null >"$T/out" 2>"$T/err"
+is "$?" 2 "an unknown option: a usage error"

@@ -454,17 +454,19 @@ PEER_EXTRA=	# more curl options for the peers (unquoted: words)
 PEER_IN=	# another input for one peer run (default: bodies N)
 MS_LOG=		# the mock's --log: add breakdown's figures to the notes
 
-# client_run splitgpt|floor N P LAT [sampled]: run splitgpt on N prompts,
-# or the floor client (floor.c) on the same N as request bodies; sets the
-# variables of run_timed/run_sampled plus CHECK and MNOTE
+# client_run splitgpt|floor|libcurl-floor N P LAT [sampled]: run splitgpt
+# on N prompts, or the floor client (floor.c; with -c for libcurl-floor)
+# on the same N as request bodies; sets the variables of
+# run_timed/run_sampled plus CHECK and MNOTE
 client_run() {
 	local who=$1 n=$2 p=$3 lat=$4 how=${5:-timed} in id to skip
 	id=$(ideal "$n" "$p" "$lat")
 	to=$(tmo "$n" "$id" 1000)
 	# the command, in the positional parameters
-	if [ "$who" = floor ]; then
+	if [ "$who" != splitgpt ]; then
 		in=$(bodies "$n")
 		set -- "$FLOOR" "$p" "$PORT"
+		[ "$who" = floor ] || set -- "$FLOOR" -c "$p" "$PORT"
 	else
 		in=${SG_IN:-$(prompts "$n")}
 		set -- "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL" \
@@ -480,7 +482,7 @@ client_run() {
 }
 splitgpt_run() { client_run splitgpt "$@"; }
 
-# median_run splitgpt|floor N P LAT: client_run REPS times; sets the
+# median_run splitgpt|floor|libcurl-floor N P LAT: client_run REPS times; sets the
 # variables of the run with the median wall time, and RUNS (every run's
 # wall, sorted).  A repeat that lost answers marks CHECK too.
 median_run() {
@@ -572,14 +574,17 @@ EOF
 	row makespan splitgpt "$n" "$p" "$lat" "$WALL" "$id" "$CPU" "" "" \
 	    "$CHECK runs_s=$RUNS $MNOTE"
 	s_eff=$LAST_EFF s_c1k=$LAST_C1K
-	# The floor: what this machine allows any client that forks P
-	# workers with splitgpt's libraries, one connection each.
-	say "  floor client"
-	median_run floor "$n" "$p" "$lat"
+	# The floors: what this machine allows any client that forks P
+	# workers with splitgpt's libraries, one connection each; then the
+	# same with libcurl making each worker's calls, as splitgpt's do.
+	for who in floor libcurl-floor; do
+		say "  $who client"
+		median_run "$who" "$n" "$p" "$lat"
+		row peers "makespan:$who" "$n" "$p" "$lat" "$WALL" "$id" \
+		    "$CPU" "" "" "$CHECK runs_s=$RUNS $MNOTE"
+		compare "$who" "$n" "$p" "$lat" "$s_eff" "$LAST_EFF"
+	done
 	MS_LOG=
-	row peers "makespan:floor" "$n" "$p" "$lat" "$WALL" "$id" "$CPU" \
-	    "" "" "$CHECK runs_s=$RUNS $MNOTE"
-	compare floor "$n" "$p" "$lat" "$s_eff" "$LAST_EFF"
 	[ $k -le "$PEER_MAKESPAN" ] || continue
 	for peer in xargs parallel; do
 		[ "$peer" = parallel ] && [ "$HAVE_PARALLEL" = 0 ] && continue
@@ -885,7 +890,8 @@ fi
 		    $4, unit "=" s, unit "=" q, r, $7, $8, c, $9
 	}' "$TMP/cmp"
 	echo "(ratio: splitgpt's efficiency or rps over the peer's; CPU ratio: the peer's CPU/1000 over splitgpt's;"
-	echo " floor: what the machine allows P forked workers with splitgpt's libraries, doing nothing else)"
+	echo " floor: what the machine allows P forked workers with splitgpt's libraries, doing nothing else;"
+	echo " libcurl-floor: the same, with libcurl making the calls as splitgpt's workers do)"
 	printf '\nfirst request median: %s ms (P=%s)\n' "$FR_MEDIAN" "$FR_P"
 	printf 'TSV: %s/*.tsv' "$OUT"
 	[ -s "$OUT/efficiency.png" ] && printf '   plot: %s/efficiency.png' "$OUT"

@@ -1,17 +1,25 @@
 /*
  * floor: the least a client of splitgpt's shape can do, for the benchmark.
  *
- *	floor P PORT < bodies.jsonl > answers
+ *	floor [-c] P PORT < bodies.jsonl > answers
  *
  * It reads every request body first, then forks P workers.  Each keeps one
  * connection to 127.0.0.1:PORT and posts /v1/chat/completions, taking the
  * next body from a counter the workers share, and writes each answer's
  * body as one line.  That is all: no pipes to a parent, no input order, no
  * retries, no JSON, no compression.  It is linked with splitgpt's
- * libraries (and calls none of them), so a fork copies the same mappings.
- * The benchmark runs it beside splitgpt: its efficiency is what this
- * machine allows the shape (fork P processes, one connection each), and
- * splitgpt's over it is what splitgpt's own work costs.
+ * libraries, so a fork copies the same mappings.
+ *
+ * Without -c the workers speak HTTP over a socket themselves and call none
+ * of the libraries: what this machine allows the shape (fork P processes,
+ * one connection each).  With -c each makes its calls with libcurl as a
+ * splitgpt worker does (curl_global_init after the fork, one easy handle
+ * for its life, a blocking curl_easy_perform per body), after the same
+ * set-up in the parent (worker_prefork): what the shape allows a worker
+ * that uses libcurl.  The benchmark runs both beside splitgpt; splitgpt's
+ * efficiency over the second is what its own work costs (the pipes to the
+ * parent, the order, the records), and the second's over the first what
+ * libcurl costs.
  *
  * Exit status: 0 when every worker posted its bodies and read every answer
  * with status 200, 1 otherwise, 2 for a usage error.  Not installed; not
@@ -34,8 +42,11 @@
 #include <json-c/json.h>
 #include <zlib.h>
 
-/* Referenced, never called: keeps the three libraries (and what libcurl
- * brings) in the process image, as in splitgpt. */
+#include "config.h"	/* struct config, for worker_prefork */
+#include "worker.h"	/* worker_prefork */
+
+/* Referenced: keeps the three libraries (and what libcurl brings) in the
+ * process image, as in splitgpt, whether or not -c calls them. */
 void (*volatile floor_keep[])(void) = {
 	(void (*)(void))curl_version, (void (*)(void))json_c_version,
 	(void (*)(void))zlibVersion,
@@ -123,6 +134,70 @@ static int post(int fd, int port, const char *body, size_t blen, char *buf)
 	return status == 200 ? 0 : -1;
 }
 
+/* The answer's body as libcurl hands it over, for curl_worker. */
+struct answer {
+	char *p;
+	size_t len;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct answer *a = arg;
+
+	n *= size;
+	if (a->len + n > MAX_ANSWER - 1)
+		return 0;	/* too long: libcurl stops with an error */
+	memcpy(a->p + a->len, p, n);
+	a->len += n;
+	return n;
+}
+
+/* -c: the worker of worker(), with libcurl making the calls. */
+static int curl_worker(size_t n, atomic_size_t *next, const char *url)
+{
+	struct answer a = { malloc(MAX_ANSWER), 0 };
+	struct curl_slist *hdr;
+	CURL *c;
+	long status;
+	int bad = 0;
+	size_t i;
+
+	if (a.p == NULL)
+		fail("malloc");
+	errno = 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    (c = curl_easy_init()) == NULL || (hdr = curl_slist_append(NULL,
+	    "Content-Type: application/json")) == NULL)
+		fail("setting up libcurl");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+	while ((i = atomic_fetch_add(next, 1)) < n) {
+		CURLcode cc;
+
+		a.len = 0;
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, bodies[i]);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)lens[i]);
+		if ((cc = curl_easy_perform(c)) != CURLE_OK) {
+			fprintf(stderr, "floor: %s\n", curl_easy_strerror(cc));
+			_exit(1);
+		}
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		if (status != 200)
+			bad = 1;
+		a.p[a.len] = '\n';
+		write_all(1, a.p, a.len + 1);
+	}
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hdr);
+	curl_global_cleanup();
+	free(a.p);
+	return bad;
+}
+
 static int worker(size_t n, atomic_size_t *next, int port)
 {
 	struct sockaddr_in sa;
@@ -154,13 +229,22 @@ int main(int argc, char **argv)
 	size_t n = 0, cap = 0, lcap = 0;
 	atomic_size_t *next;
 	ssize_t len;
-	int p, port, k, status, rc = 0;
+	struct config cfg = { 0 };
+	char url[64];
+	int p, port, k, status, rc = 0, use_curl = 0;
 
+	if (argc == 4 && strcmp(argv[1], "-c") == 0) {
+		use_curl = 1;
+		argc--;
+		argv++;
+	}
 	if (argc != 3 || (p = atoi(argv[1])) < 1 || p > 4096 ||
 	    (port = atoi(argv[2])) < 1 || port > 65535) {
-		fprintf(stderr, "usage: floor P PORT < bodies > answers\n");
+		fprintf(stderr, "usage: floor [-c] P PORT < bodies > answers\n");
 		return 2;
 	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/chat/completions",
+	    port);
 	while ((len = getline(&line, &lcap, stdin)) > 0 && n < MAX_BODIES) {
 		if (line[len - 1] == '\n')
 			line[--len] = '\0';
@@ -182,18 +266,24 @@ int main(int argc, char **argv)
 		fail("mmap");
 	atomic_init(next, 0);
 	fflush(stdout);
+	cfg.base_url = url;
+	if (use_curl)
+		worker_prefork(&cfg);	/* splitgpt's own, before its forks */
 	for (k = 0; k < p; k++) {
 		pid_t pid = fork();
 
 		if (pid < 0)
 			fail("fork");
 		if (pid == 0)
-			_exit(worker(n, next, port));
+			_exit(use_curl ? curl_worker(n, next, url) :
+			    worker(n, next, port));
 	}
 	for (k = 0; k < p; k++)
 		if (wait(&status) < 0 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status) != 0)
 			rc = 1;
+	if (use_curl)
+		worker_prefork_free();
 	while (n > 0)
 		free(bodies[--n]);
 	free(bodies);
