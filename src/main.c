@@ -1693,6 +1693,24 @@ static void parse_options(int argc, char **argv, struct config *cfg,
 	classifier_free(classifier_new(cfg));
 }
 
+/*
+ * A descriptor 0, 1 or 2 that whoever started us closed would be the next
+ * one that pipe(2) or open(2) hands out: a worker's pipe would be read as
+ * the input, or written as the output.
+ * So each closed one is held by /dev/null, opened the other way round: a
+ * read of standard input, or a write of standard output, still fails with
+ * EBADF as on the closed descriptor, and is reported as such.
+ */
+static void hold_std_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) < 0)
+			return;	/* then nothing else opens either */
+}
+
 int main(int argc, char **argv)
 {
 	static struct config cfg;
@@ -1700,6 +1718,7 @@ int main(int argc, char **argv)
 	struct sigaction sa, old_hup;
 	int i, status;
 
+	hold_std_fds();
 	/* Usage errors exit 2 wherever parsing dies. */
 	pp.cfg = &cfg;
 	stats_init(&pp.st);

@@ -89,6 +89,15 @@ is "$(grep -c "line $((n + 1)) is cut short; it gets no record" "$T/cuterr")" 1 
 sg <&- >"$T/closed" 2>"$T/closederr"
 is "$?" 4 "a read error on standard input: exit 4"
 check "... named" grep -q 'standard input: read error' "$T/closederr"
+# A closed standard output or error is no descriptor of ours to reuse:
+# the pipes and the epoll set go elsewhere.
+prompts 20 >"$T/twenty"
+sg -P 4 <"$T/twenty" >&- 2>"$T/closederr"
+is "$?" 4 "standard output closed: exit 4"
+check "... named" grep -q 'standard output: Bad file descriptor' "$T/closederr"
+sg -P 4 -v <"$T/twenty" >"$T/closed" 2>&-
+is "$?" 0 "standard error closed, with -v: exit 0"
+check "... and every record is whole, in order" in_order "$T/closed" 20
 
 # A base URL without /v1 and Batch urls with /v1 meet once.
 printf '{"custom_id":"u","url":"/v1/chat/completions","body":{"messages":[{"role":"user","content":"u"}]}}\n' |
