@@ -64,6 +64,12 @@ endif
 $(BIN): $(OBJS) $(BUILD)/main.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
+# The same with poll(2) alone, as where there is no epoll(7) (macOS, the
+# BSDs), for the tests that kill workers (t0210).
+POLL_BIN = $(BUILD)/splitgpt-poll
+$(POLL_BIN): $(OBJS) src/main.c include/*.h
+	$(CC) $(ALL_CFLAGS) -DSPLITGPT_NO_EPOLL $(ALL_LDFLAGS) -o $@ src/main.c $(OBJS) $(LDLIBS_ALL)
+
 $(BUILD)/%.o: src/%.c include/*.h | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -84,9 +90,9 @@ $(FLOOR): tests/bench/floor.c $(OBJS) | $(BUILD)
 
 unit: $(UNIT_BINS)
 
-check: $(BIN) $(MOCK) $(FLOOR) $(UNIT_BINS)
+check: $(BIN) $(POLL_BIN) $(MOCK) $(FLOOR) $(UNIT_BINS)
 	BUILD=$(BUILD) SPLITGPT=$(CURDIR)/$(BIN) MOCK=$(CURDIR)/$(MOCK) \
-	    sh tests/run
+	    SPLITGPT_POLL=$(CURDIR)/$(POLL_BIN) sh tests/run
 
 demo: $(BIN) $(MOCK)
 	sh tests/demo.sh $(CURDIR)/$(BIN) $(CURDIR)/$(MOCK)
