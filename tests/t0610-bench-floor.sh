@@ -19,52 +19,46 @@ answers() {
 
 check "the floor client is built" test -x "$FLOOR"
 
-bodies 40 >"$T/in"
-mock_reset
-timeout -k 5 60 "$FLOOR" 4 "$port" <"$T/in" >"$T/out" 2>"$T/err"
-is "$?" 0 "40 bodies over 4 workers: exit 0"
-is "$(wc -l <"$T/out" | tr -d ' ')" 40 "one line per body"
-is "$(answers "$T/out")" 40 "every body answered, none twice"
-is "$(mock_stats .requests)" 40 "the mock saw each request once"
-inflight=$(mock_stats .max_in_flight)
-check "more than one at a time, at most four ($inflight)" \
-    test "$inflight" -gt 1 -a "$inflight" -le 4
+# modes MODE: the checks each mode must pass ("plain", or "-c", whose
+# workers make their calls with libcurl; $c is the option, or nothing).
+modes() {
+	m=$1
+	c=
+	[ "$m" = plain ] || c=$m
+	bodies 40 >"$T/in"
+	mock_reset
+	timeout -k 5 60 "$FLOOR" $c 4 "$port" <"$T/in" >"$T/out" 2>"$T/err"
+	is "$?" 0 "$m: 40 bodies over 4 workers: exit 0"
+	is "$(wc -l <"$T/out" | tr -d ' ')" 40 "$m: one line per body"
+	is "$(answers "$T/out")" 40 "$m: every body answered, none twice"
+	is "$(mock_stats .requests)" 40 "$m: the mock saw each request once"
+	inflight=$(mock_stats .max_in_flight)
+	check "$m: more than one at a time, at most four ($inflight)" \
+	    test "$inflight" -gt 1 -a "$inflight" -le 4
 
-bodies 3 >"$T/in"
-timeout -k 5 60 "$FLOOR" 8 "$port" <"$T/in" >"$T/out" 2>"$T/err"
-is "$?" 0 "more workers than bodies: exit 0"
-is "$(answers "$T/out")" 3 "and every body answered"
+	bodies 3 >"$T/in"
+	timeout -k 5 60 "$FLOOR" $c 8 "$port" <"$T/in" >"$T/out" 2>"$T/err"
+	is "$?:$(answers "$T/out")" 0:3 \
+	    "$m: more workers than bodies: exit 0, every body answered"
 
-{ bodies 2; echo '{"model":"m","messages":"not a list"}'; } >"$T/in"
-timeout -k 5 60 "$FLOOR" 2 "$port" <"$T/in" >"$T/out" 2>"$T/err"
-is "$?" 1 "a request the server refuses: exit 1"
-is "$(wc -l <"$T/out" | tr -d ' ')" 3 "its answer is still a line"
+	{ bodies 2; echo '{"model":"m","messages":"not a list"}'; } >"$T/in"
+	timeout -k 5 60 "$FLOOR" $c 2 "$port" <"$T/in" >"$T/out" 2>"$T/err"
+	is "$?:$(wc -l <"$T/out" | tr -d ' ')" 1:3 \
+	    "$m: a request the server refuses: exit 1, its answer still a line"
 
-timeout -k 5 60 "$FLOOR" 2 "$port" </dev/null >"$T/out" 2>"$T/err"
-is "$?" 0 "no bodies: nothing to post, exit 0"
-echo x | timeout -k 5 60 "$FLOOR" 2 1 >"$T/out" 2>"$T/err"
-is "$?" 1 "nothing listening: exit 1"
-check "and it says why" grep -q 'connect' "$T/err"
-timeout -k 5 60 "$FLOOR" 0 "$port" </dev/null >"$T/out" 2>"$T/err"
-is "$?" 2 "P of 0: a usage error"
+	timeout -k 5 60 "$FLOOR" $c 2 "$port" </dev/null >"$T/out" 2>"$T/err"
+	is "$?" 0 "$m: no bodies: nothing to post, exit 0"
+	echo x | timeout -k 5 60 "$FLOOR" $c 2 1 >"$T/out" 2>"$T/err"
+	is "$?" 1 "$m: nothing listening: exit 1"
+}
 
-# -c: the same, with libcurl making the calls.
-bodies 40 >"$T/in"
-mock_reset
-timeout -k 5 60 "$FLOOR" -c 4 "$port" <"$T/in" >"$T/out" 2>"$T/err"
-is "$?" 0 "-c: 40 bodies over 4 workers: exit 0"
-is "$(wc -l <"$T/out" | tr -d ' ')" 40 "-c: one line per body"
-is "$(answers "$T/out")" 40 "-c: every body answered, none twice"
-is "$(mock_stats .requests)" 40 "-c: the mock saw each request once"
-inflight=$(mock_stats .max_in_flight)
-check "-c: more than one at a time, at most four ($inflight)" \
-    test "$inflight" -gt 1 -a "$inflight" -le 4
-{ bodies 2; echo '{"model":"m","messages":"not a list"}'; } >"$T/in"
-timeout -k 5 60 "$FLOOR" -c 2 "$port" <"$T/in" >"$T/out" 2>"$T/err"
-is "$?:$(wc -l <"$T/out" | tr -d ' ')" 1:3 "-c: a refused request: exit 1, its answer still a line"
-echo x | timeout -k 5 60 "$FLOOR" -c 2 1 >"$T/out" 2>"$T/err"
-is "$?" 1 "-c: nothing listening: exit 1"
+modes plain
+check "... and it says why" grep -q 'connect: ' "$T/err"
+modes -c
 # libcurl's words (curl_easy_strerror), not the socket code's
 check "... and libcurl says why" grep -q "Couldn't connect to server" "$T/err"
+
+timeout -k 5 60 "$FLOOR" 0 "$port" </dev/null >"$T/out" 2>"$T/err"
+is "$?" 2 "P of 0: a usage error"
 timeout -k 5 60 "$FLOOR" -x 2 "$port" </dev/null >"$T/out" 2>"$T/err"
 is "$?" 2 "an unknown option: a usage error"
