@@ -459,14 +459,15 @@ MS_LOG=		# the mock's --log: add breakdown's figures to the notes
 # on the same N as request bodies; sets the variables of
 # run_timed/run_sampled plus CHECK and MNOTE
 client_run() {
-	local who=$1 n=$2 p=$3 lat=$4 how=${5:-timed} in id to skip
+	local who=$1 n=$2 p=$3 lat=$4 how=${5:-timed} in id to skip c
 	id=$(ideal "$n" "$p" "$lat")
 	to=$(tmo "$n" "$id" 1000)
 	# the command, in the positional parameters
 	if [ "$who" != splitgpt ]; then
 		in=$(bodies "$n")
-		set -- "$FLOOR" "$p" "$PORT"
-		[ "$who" = floor ] || set -- "$FLOOR" -c "$p" "$PORT"
+		c=
+		[ "$who" = floor ] || c=-c
+		set -- "$FLOOR" $c "$p" "$PORT"
 	else
 		in=${SG_IN:-$(prompts "$n")}
 		set -- "$SPLITGPT" -q -m "$MODEL" -P "$p" --base-url "$URL" \
@@ -482,9 +483,9 @@ client_run() {
 }
 splitgpt_run() { client_run splitgpt "$@"; }
 
-# median_run splitgpt|floor|libcurl-floor N P LAT: client_run REPS times; sets the
-# variables of the run with the median wall time, and RUNS (every run's
-# wall, sorted).  A repeat that lost answers marks CHECK too.
+# median_run splitgpt|floor|libcurl-floor N P LAT: client_run REPS times;
+# sets the variables of the run with the median wall time, and RUNS (every
+# run's wall, sorted).  A repeat that lost answers marks CHECK too.
 median_run() {
 	local i=0
 	: >"$TMP/reps"

@@ -43,6 +43,7 @@
 #include <zlib.h>
 
 #include "config.h"	/* struct config, for worker_prefork */
+#include "util.h"	/* struct buf, write_full */
 #include "worker.h"	/* worker_prefork */
 
 /* Referenced: keeps the three libraries (and what libcurl brings) in the
@@ -64,18 +65,11 @@ static void fail(const char *what)
 	_exit(1);
 }
 
+/* All of p to fd, or fail (util.c's write_full does the looping). */
 static void write_all(int fd, const char *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			fail("write");
-		p += w;
-		n -= (size_t)w;
-	}
+	if (write_full(fd, p, n) < 0)
+		fail("write");
 }
 
 /* One request on the connection FD; the answer's body goes to standard
@@ -134,41 +128,34 @@ static int post(int fd, int port, const char *body, size_t blen, char *buf)
 	return status == 200 ? 0 : -1;
 }
 
-/* The answer's body as libcurl hands it over, for curl_worker. */
-struct answer {
-	char *p;
-	size_t len;
-};
-
+/* The answer's body as libcurl hands it over, into a buffer. */
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
-	struct answer *a = arg;
+	struct buf *a = arg;
 
 	n *= size;
 	if (a->len + n > MAX_ANSWER - 1)
 		return 0;	/* too long: libcurl stops with an error */
-	memcpy(a->p + a->len, p, n);
-	a->len += n;
+	buf_add(a, p, n);
 	return n;
 }
 
 /* -c: the worker of worker(), with libcurl making the calls. */
 static int curl_worker(size_t n, atomic_size_t *next, const char *url)
 {
-	struct answer a = { malloc(MAX_ANSWER), 0 };
+	struct buf a = { 0 };
 	struct curl_slist *hdr;
 	CURL *c;
 	long status;
 	int bad = 0;
 	size_t i;
 
-	if (a.p == NULL)
-		fail("malloc");
-	errno = 0;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    (c = curl_easy_init()) == NULL || (hdr = curl_slist_append(NULL,
-	    "Content-Type: application/json")) == NULL)
-		fail("setting up libcurl");
+	    "Content-Type: application/json")) == NULL) {
+		fprintf(stderr, "floor: libcurl could not be set up\n");
+		_exit(1);
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -177,7 +164,7 @@ static int curl_worker(size_t n, atomic_size_t *next, const char *url)
 	while ((i = atomic_fetch_add(next, 1)) < n) {
 		CURLcode cc;
 
-		a.len = 0;
+		buf_reset(&a);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, bodies[i]);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)lens[i]);
@@ -188,13 +175,13 @@ static int curl_worker(size_t n, atomic_size_t *next, const char *url)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		if (status != 200)
 			bad = 1;
-		a.p[a.len] = '\n';
-		write_all(1, a.p, a.len + 1);
+		buf_addc(&a, '\n');
+		write_all(1, a.data, a.len);
 	}
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdr);
 	curl_global_cleanup();
-	free(a.p);
+	buf_release(&a);
 	return bad;
 }
 
