@@ -209,7 +209,7 @@ struct slot {
 	uint64_t seq;		/* the line it holds, when busy */
 	uint64_t lineno;
 	struct buf sent;	/* that line's request frame, to resend */
-	struct buf rx;		/* bytes read from the worker, not yet used */
+	struct buf rx;		/* the start of a frame read from the worker */
 	uint64_t sent_us;	/* when its line went down the pipe */
 	int hedged;		/* another slot holds a copy of its line */
 	int is_copy;		/* it holds the copy (--hedge) */
@@ -267,6 +267,7 @@ struct parent {
 	int counter_fd;		/* the line counter's answer, or -1 */
 	pid_t counter_pid;
 	struct buf scratch;	/* an inflated result, for the journal */
+	struct buf rbuf;	/* what collect() reads, for every slot */
 	const char *joblog_path;
 	int joblog_fd;		/* -1: no job log */
 	struct buf jl;
@@ -818,7 +819,7 @@ static void journal(struct parent *pp, const struct msg_result *m)
 }
 
 /* Use every complete frame in the worker's buffer; -1 on nonsense. */
-static int take_frames(struct parent *pp, int i)
+static int take_frames(struct parent *pp, int i, struct buf *b)
 {
 	struct slot *s = &pp->slots[i];
 	size_t off = 0;
@@ -827,7 +828,7 @@ static int take_frames(struct parent *pp, int i)
 	for (;;) {
 		struct frame f;
 		struct msg_result m;
-		long used = frame_decode(s->rx.data + off, s->rx.len - off,
+		long used = frame_decode(b->data + off, b->len - off,
 		    UINT32_MAX, &f);
 
 		if (used == 0)
@@ -875,7 +876,7 @@ static int take_frames(struct parent *pp, int i)
 		pp->idle_deaths = 0;
 		mark_idle(pp, i);
 	}
-	buf_consume(&s->rx, off);
+	buf_consume(b, off);
 	return rc;
 }
 
@@ -951,17 +952,21 @@ static void bury(struct parent *pp, int i)
 	send_to(pp, i);
 }
 
-/* Read what a worker sent; bury it if it is gone. */
+/* Read what a worker sent; bury it if it is gone.  Reads go to one buffer
+ * shared by every slot, and only the start of a frame that has not all
+ * arrived is kept in the slot's own: 256 slots of 128 KB each would be
+ * 32 MB of address space that every later fork() copies the mapping of
+ * and every write after it faults on. */
 static void collect(struct parent *pp, int i)
 {
 	struct slot *s = &pp->slots[i];
 
 	for (;;) {
+		struct buf *b = s->rx.len > 0 ? &s->rx : &pp->rbuf;
 		ssize_t n;
 
-		buf_grow(&s->rx, 65536);
-		n = read(s->res_fd, s->rx.data + s->rx.len,
-		    s->rx.cap - s->rx.len - 1);
+		buf_grow(b, 65536);
+		n = read(s->res_fd, b->data + b->len, 65536);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -970,21 +975,26 @@ static void collect(struct parent *pp, int i)
 			die_errno("reading from a worker");
 		}
 		if (n == 0) {
-			if (take_frames(pp, i) < 0)
+			if (take_frames(pp, i, &s->rx) < 0)
 				kill(s->pid, SIGKILL);
 			bury(pp, i);
 			return;
 		}
-		s->rx.len += n;
-		if (take_frames(pp, i) < 0) {
+		b->len += n;
+		if (take_frames(pp, i, b) < 0) {
 			warnx("internal: worker %ld sent nonsense; replacing it",
 			    (long)s->pid);
 			kill(s->pid, SIGKILL);
+			buf_reset(b);
 			buf_reset(&s->rx);
 			bury(pp, i);
 			return;
 		}
-		if ((size_t)n < 65536)
+		if (b == &pp->rbuf && b->len > 0) {
+			buf_add(&s->rx, b->data, b->len);
+			buf_reset(b);
+		}
+		if (n < 65536)
 			break;
 	}
 }
@@ -1944,6 +1954,7 @@ int main(int argc, char **argv)
 	buf_release(&pp.reused);
 	buf_release(&pp.idbuf);
 	buf_release(&pp.scratch);
+	buf_release(&pp.rbuf);
 	if (pp.epfd >= 0)
 		close(pp.epfd);
 	free(pp.slots);

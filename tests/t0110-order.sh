@@ -25,6 +25,26 @@ check "10,000 lines: every record answers its own line, in order" \
 is "$(mock_stats .requests)" 10000 "10,000 lines: 10,000 requests, no more"
 is "$(mock_stats .distinct_keys)" 10000 "10,000 lines: each prompt once"
 
+# Results bigger than a pipe's buffer arrive in pieces, between the small
+# results of other workers: each line's answer is whole and its own.
+# 40 lines, every third with a 300 KB prompt of random letters, which
+# deflate shrinks only to 3/4 (still more than 64 KB).
+awk 'BEGIN { srand(11)
+	a = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
+	for (i = 1; i <= 40; i++) {
+		printf "{\"prompt\":\"%d ", i
+		for (k = 0; i % 3 == 0 && k < 300000; k++)
+			printf "%s", substr(a, int(rand() * 64) + 1, 1)
+		printf "\",\"id\":\"b%d\"}\n", i
+	} }' >"$T/huge"
+jq -r '"\(.id) echo: \(.prompt)"' "$T/huge" >"$T/hugewant"
+sg -P 4 <"$T/huge" >"$T/hugeout"
+is "$?" 0 "big results in pieces: exit 0"
+jq -r '.custom_id + " " + .response.body.choices[0].message.content' \
+    "$T/hugeout" >"$T/hugegot"
+check "big results in pieces: every answer is its own prompt, in order" \
+    cmp -s "$T/hugegot" "$T/hugewant"
+
 # A slow head line does not stop the others: with the window set small,
 # the reader waits; results still come out in order.
 printf '{"prompt":"slow [[mock:sleep=1500]]","id":"s"}\n' >"$T/slow"
