@@ -999,6 +999,19 @@ static void collect(struct parent *pp, int i)
 	}
 }
 
+/* Collect worker i and, if that left a worker idle, give out the next
+ * line now rather than after every other ready worker is read: at
+ * -P 256 a round's answers come together, and the worker read first
+ * would wait for the rest. */
+static void collect_then_dispatch(struct parent *pp, int i)
+{
+	int idle = pp->nidle;
+
+	collect(pp, i);
+	if (pp->nidle > idle && signals_seen == 0)
+		(void)dispatch(pp);
+}
+
 /* Collect each worker the epoll set EPFD says has something to read. */
 static void collect_ready(struct parent *pp, int epfd)
 {
@@ -1007,7 +1020,7 @@ static void collect_ready(struct parent *pp, int epfd)
 	int k, m = epoll_wait(epfd, ev, 64, 0);
 
 	for (k = 0; k < m; k++)
-		collect(pp, (int)ev[k].data.u32);
+		collect_then_dispatch(pp, (int)ev[k].data.u32);
 #else
 	(void)pp;
 	(void)epfd;
@@ -1253,7 +1266,7 @@ static void run(struct parent *pp)
 			collect_ready(pp, pfd[first_worker].fd);
 		for (i = first_worker; !epoll && i < other; i++)
 			if (pfd[i].revents)
-				collect(pp, i - first_worker);
+				collect_then_dispatch(pp, i - first_worker);
 		for (i = other; i < n; i++) {
 			if (pfd[i].fd == 1 && (pfd[i].revents & (POLLERR | POLLHUP)))
 				broken_pipe(pp);
