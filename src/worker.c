@@ -1214,22 +1214,25 @@ static int send_result(struct worker *w, int wfd, uint64_t seq,
     struct msg_result *res)
 {
 	int level = w->line.len < STORE_BELOW ? 0 : 1;
-	uLong bound;
+	/* 16 over: room for the empty block below, on an old zlib. */
+	uLong bound = deflateBound(&w->z, w->line.len) + 16;
 
+	buf_reset(&w->packed);
+	buf_grow(&w->packed, bound);
 	deflateReset(&w->z);
-	/* Just reset, nothing is flushed: this only sets the level. */
+	w->z.next_out = (unsigned char *)w->packed.data;
+	w->z.avail_out = bound;
+	w->z.avail_in = 0;
+	/* Nothing has gone in since the reset, so zlib 1.2.12 and later
+	 * flush nothing here; older ones may write an empty block, which
+	 * goes at the start of this record's stream, where it is valid. */
 	if (level != w->zlevel) {
 		if (deflateParams(&w->z, level, Z_DEFAULT_STRATEGY) != Z_OK)
 			die("deflateParams failed");
 		w->zlevel = level;
 	}
-	bound = deflateBound(&w->z, w->line.len);
-	buf_reset(&w->packed);
-	buf_grow(&w->packed, bound);
 	w->z.next_in = (unsigned char *)w->line.data;
 	w->z.avail_in = w->line.len;
-	w->z.next_out = (unsigned char *)w->packed.data;
-	w->z.avail_out = bound;
 	if (deflate(&w->z, Z_FINISH) != Z_STREAM_END)
 		die("deflate failed");
 	w->packed.len = bound - w->z.avail_out;
