@@ -985,14 +985,16 @@ static void collect(struct parent *pp, int i)
 			warnx("internal: worker %ld sent nonsense; replacing it",
 			    (long)s->pid);
 			kill(s->pid, SIGKILL);
-			buf_reset(b);
-			buf_reset(&s->rx);
+			buf_reset(&pp->rbuf);
+			buf_release(&s->rx);
 			bury(pp, i);
 			return;
 		}
 		if (b == &pp->rbuf && b->len > 0) {
 			buf_add(&s->rx, b->data, b->len);
 			buf_reset(b);
+		} else if (b == &s->rx && b->len == 0) {
+			buf_release(b);	/* whole again: hold nothing */
 		}
 		if (n < 65536)
 			break;
