@@ -40,6 +40,15 @@ static const char *const rl_names[6] = {
 	"x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"
 };
 
+/* Below this many bytes a record goes stored (level 0): deflate's fixed
+ * cost per stream, mostly building the block's Huffman codes, is about
+ * 5 us at level 1 even for 400 bytes (a tenth of the workers' CPU in a
+ * profile of short answers), and it would save a few hundred bytes that
+ * the parent holds for a moment; storing costs 0.5 us, and the parent's
+ * inflate of it is a copy. */
+#define STORE_BELOW 1024
+#define DEFLATE_LEVEL 1		/* for the rest */
+
 struct worker {
 	const struct config *cfg;
 	int wfd;		/* results and hints go up this */
@@ -53,7 +62,7 @@ struct worker {
 	struct answer_headers h;
 	json_tokener *tok;
 	z_stream z;
-	int zlevel;		/* the level z is set to: 1, or 0 (stored) */
+	int zlevel;		/* the level z is set to: DEFLATE_LEVEL, or 0 */
 	struct buf line;	/* the output line */
 	struct buf packed;	/* the line, deflated */
 	struct buf frame;	/* the result frame */
@@ -595,10 +604,10 @@ static void worker_init(struct worker *w, const struct config *cfg)
 	 * record's deflateReset clears: each worker holds 60 KB less.  The
 	 * ratio is the same to 1% up to 20 KB records, 4% worse at 100 KB
 	 * (level 1, windowBits 15 either way). */
-	if (deflateInit2(&w->z, 1, Z_DEFLATED, 15, 4,
+	if (deflateInit2(&w->z, DEFLATE_LEVEL, Z_DEFLATED, 15, 4,
 	    Z_DEFAULT_STRATEGY) != Z_OK)
 		die("deflateInit failed");
-	w->zlevel = 1;
+	w->zlevel = DEFLATE_LEVEL;
 	w->sse = sse_new(cfg->max_response, cfg->max_depth);
 	w->idle_ms = cfg->idle_timeout_ms;
 	w->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ now_us();
@@ -1201,19 +1210,11 @@ int response_digest(json_object *body, unsigned long long *prompt,
 	return 0;
 }
 
-/* Below this many bytes a record goes stored (level 0): deflate's fixed
- * cost per stream, mostly building the block's Huffman codes, is about
- * 5 us at level 1 even for 400 bytes (a tenth of the workers' CPU in a
- * profile of short answers), and it would save a few hundred bytes that
- * the parent holds for a moment; storing costs 0.5 us, and the parent's
- * inflate of it is a copy. */
-#define STORE_BELOW 1024
-
 /* Deflate w->line into a result frame and write it to the parent. */
 static int send_result(struct worker *w, int wfd, uint64_t seq,
     struct msg_result *res)
 {
-	int level = w->line.len < STORE_BELOW ? 0 : 1;
+	int level = w->line.len < STORE_BELOW ? 0 : DEFLATE_LEVEL;
 	/* 16 over: room for the empty block below, on an old zlib. */
 	uLong bound = deflateBound(&w->z, w->line.len) + 16;
 
