@@ -380,7 +380,7 @@ static void spawn(struct parent *pp, int i)
 	s->req_fd = req[1];
 	s->res_fd = res[0];
 	s->busy = 0;
-	buf_reset(&s->rx);
+	buf_release(&s->rx);	/* a dead worker's partial frame */
 	watch(pp, i, 1);
 }
 
@@ -952,6 +952,8 @@ static void bury(struct parent *pp, int i)
 	send_to(pp, i);
 }
 
+#define READ_SIZE	65536	/* bytes one read(2) of a worker asks for */
+
 /* Read what a worker sent; bury it if it is gone.  Reads go to one buffer
  * shared by every slot, and only the start of a frame that has not all
  * arrived is kept in the slot's own: 256 slots of 128 KB each would be
@@ -965,8 +967,8 @@ static void collect(struct parent *pp, int i)
 		struct buf *b = s->rx.len > 0 ? &s->rx : &pp->rbuf;
 		ssize_t n;
 
-		buf_grow(b, 65536);
-		n = read(s->res_fd, b->data + b->len, 65536);
+		buf_grow(b, READ_SIZE);
+		n = read(s->res_fd, b->data + b->len, READ_SIZE);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -996,7 +998,7 @@ static void collect(struct parent *pp, int i)
 		} else if (b == &s->rx && b->len == 0) {
 			buf_release(b);	/* whole again: hold nothing */
 		}
-		if (n < 65536)
+		if (n < READ_SIZE)
 			break;
 	}
 }
