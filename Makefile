@@ -30,6 +30,9 @@ endif
 # -pthread: the parent parses the CA file in a thread (worker.c, cas_load)
 ALL_CFLAGS = $(STD) $(WARN) -pthread -Iinclude $(DEPCFLAGS) $(CFLAGS) $(SANFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) -pthread $(SANFLAGS)
+# The tests' own programs (unit tests, the mock, the floor) are built with
+# -Werror: a warning there is a test that may not check what it says.
+TEST_WERROR = -Werror
 # dlopen(3) (worker_prefork) is in the C library with glibc 2.34 and
 # later, musl, macOS and the BSDs; older glibc wants -ldl.
 DLLIB := $(shell printf '\043include <dlfcn.h>\nint main(void) { return dlopen(0, 0) == 0; }\n' | \
@@ -77,16 +80,16 @@ $(BUILD):
 	mkdir -p $(BUILD)/unit
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(OBJS) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(OBJS) $(LDLIBS_ALL)
+	$(CC) $(ALL_CFLAGS) $(TEST_WERROR) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(OBJS) $(LDLIBS_ALL)
 
 $(MOCK): tests/mock/mock.c | $(BUILD)
 	@$(PKG_CONFIG) --exists libmicrohttpd || { echo "make: the mock server needs libmicrohttpd (apt-get install libmicrohttpd-dev)"; exit 1; }
-	$(CC) -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) $(MOCK_CFLAGS) -o $@ $< $(MOCK_LIBS) -lpthread -lm
+	$(CC) -std=c11 $(WARN) $(TEST_WERROR) $(CFLAGS) $(SANFLAGS) $(MOCK_CFLAGS) -o $@ $< $(MOCK_LIBS) -lpthread -lm
 
 # the benchmark's floor client: splitgpt's libraries, none of its work
 # (but for its OpenSSL set-up, worker_prefork, which -c uses)
 $(FLOOR): tests/bench/floor.c $(OBJS) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJS) $(LDLIBS_ALL)
+	$(CC) $(ALL_CFLAGS) $(TEST_WERROR) $(ALL_LDFLAGS) -o $@ $< $(OBJS) $(LDLIBS_ALL)
 
 unit: $(UNIT_BINS)
 
@@ -165,5 +168,5 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 	ar rcs $@ $(FUZZ_LIB_OBJS)
 
 $(FUZZ_DIR)/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(TEST_WERROR) -fsanitize=fuzzer -Itests/fuzz -o $@ $< \
 	    $(FUZZ_LIB) $(DEPLIBS) $(DLLIB) -lm

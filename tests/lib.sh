@@ -66,6 +66,13 @@ check() {
 	if "$@"; then ok 0 "$_d"; else ok 1 "$_d"; fi
 }
 
+# done_testing: the plan, "1..N", once every check has run.  tests/run
+# fails a script that prints none, or whose plan disagrees with its
+# checks: so a script that stops half-way fails, whatever its status.
+done_testing() {
+	echo "1..$_n"
+}
+
 diag() {
 	printf '# %s\n' "$*"
 }
@@ -164,4 +171,13 @@ wait_for() {
 # workers PID: the worker processes of a splitgpt parent.
 workers() {
 	pgrep -P "$1" 2>/dev/null
+}
+
+# left_behind: the processes still in the process group of the last
+# sg_bg, once it has been waited for.  timeout(1) leads a group of its
+# own, which splitgpt and its workers join; a worker that outlived its
+# parent is reparented, so workers PID can't find it, but it keeps the
+# group.
+left_behind() {
+	pgrep -g "$SG_WAIT" 2>/dev/null
 }

@@ -140,3 +140,5 @@ is "$(wc -c <"$T/blank")" 0 "only blank lines: empty output"
 
 check "the key appears nowhere in output or stderr" \
     sh -c "! grep -rq '$OPENAI_API_KEY' '$T'/out '$T'/err '$T'/k '$T'/h"
+
+done_testing

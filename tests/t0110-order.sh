@@ -96,3 +96,5 @@ else
 	diag "no /proc/PID/fd here: the worker's files are not checked"
 fi
 wait $SG_WAIT
+
+done_testing

@@ -80,3 +80,5 @@ is "$(wc -l <"$T/u16")" 2 "... and each of its lines still gets its record"
 # A file of nothing but bad lines.
 printf 'x\ny\n' | sg --format content >"$T/c"
 is "$(tr '\n' ' ' <"$T/c")" "null null " "--format content: null for bad lines"
+
+done_testing

@@ -20,3 +20,5 @@ sg --timeout 1 --retries 0 -P 4 <"$T/in" >"$T/out"
 is "$?" 1 "a server that hangs: exit 1"
 is "$(jq -r .error.code "$T/out" | sort -u)" timeout "... each line a timeout record"
 check "... within the timeout, not the hang" test $(( $(date +%s) - start )) -lt 15
+
+done_testing

@@ -61,3 +61,5 @@ is "$(wc -l <"$T/fout")" 300 "... and every line answered"
 ( ulimit -n 128 && sg -P 100 </dev/null >/dev/null 2>"$T/ferr" )
 is "$?" 2 "a hard limit too low for -P: a usage error"
 check "... that says what is needed" grep -q 'needs 264 open files' "$T/ferr"
+
+done_testing

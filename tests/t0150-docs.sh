@@ -229,3 +229,5 @@ if command -v bash >/dev/null 2>&1; then
 	check "the bash completion loads and registers splitgpt" \
 	    grep -q 'complete -F .* splitgpt$' "$T/complete"
 fi
+
+done_testing

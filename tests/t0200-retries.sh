@@ -94,3 +94,5 @@ is "$(mock_stats .max_after_ok)" 0 "fault mix: none sent again after it succeede
 check "fault mix: the faults really happened" \
     test "$(mock_stats '.faults.http + .faults.reset + .faults.hang')" -gt 1000
 diag "fault mix: $(mock_stats '"\(.requests) requests for 10000 lines, max \(.max_sent) per prompt, faults \(.faults | tostring)"')"
+
+done_testing

@@ -30,7 +30,7 @@ kill_run() {
 	    in_order "$T/out" 2000 k
 	is "$(jq -r .custom_id "$T/out" | sort | uniq -d | wc -l)" 0 \
 	    "$1: no duplicates"
-	is "$(workers "$parent" | wc -l)" 0 "$1: no worker left behind"
+	is "$(left_behind | wc -l)" 0 "$1: no worker left behind"
 }
 kill_run splitgpt
 if [ -x "${SPLITGPT_POLL:-}" ]; then
@@ -62,3 +62,5 @@ is "$(sed -n 1p "$T/out2" | jq -r .error.code)" worker_crashed "... ends as work
 is "$(sed -n 1p "$T/out2" | jq -r .error.attempts)" 3 "... after 1 + --retries attempts"
 check "... the message says how it died" sh -c "sed -n 1p '$T/out2' | grep -q 'died (signal 9)'"
 is "$(sed -n 2p "$T/out2" | jq -r .response.status_code)" 200 "the next line is unaffected"
+
+done_testing

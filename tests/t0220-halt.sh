@@ -38,3 +38,5 @@ sg -P 1 --retries 0 --halt-after 30% <"$T/in" >"$T/out" 2>/dev/null
 is "$?" 3 "--halt-after 30% halts at a 50% failure rate"
 check "... not before 20 requests finished" \
     test "$(jq -r 'select(.response) | .custom_id' "$T/out" | wc -l)" -ge 20
+
+done_testing

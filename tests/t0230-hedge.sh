@@ -65,8 +65,17 @@ sg_bg "$T/in4" "$T/out4" -P 3 --hedge 0.2
 parent=$SG_PID
 sent='.keys["k [[mock:sleep=2500]]"].sent'
 wait_for 60 0.05 '[ "$(mock_stats "$sent")" = 2 ]'
-victim=$(workers "$parent" | head -1)
-[ -n "$victim" ] && kill -9 "$victim"
+# The two workers that hold the line have a connection to the mock; the
+# third has made no request, so it has none.
+victim=
+for w in $(workers "$parent"); do
+	if ls -l "/proc/$w/fd" 2>/dev/null | grep -q 'socket:'; then
+		victim=$w
+		break
+	fi
+done
+check "a worker holding the hedged line was found" test -n "$victim"
+check "... and killed" kill -9 "$victim"
 wait $SG_WAIT
 is "$?" 0 "a hedged line's worker killed: exit 0"
 is "$(jq -r '.custom_id + " " + (.response.status_code|tostring)' "$T/out4")" \
@@ -82,3 +91,5 @@ for bad in abc 0.5x -1 x; do
 done
 sg --hedge 0 <"$T/in3" >/dev/null 2>&1
 is "$?" 0 "--hedge 0: off, accepted"
+
+done_testing

@@ -59,3 +59,5 @@ is "$(tail -n +2 "$T/jl" | awk -F'\t' '{ s += $5 - 1 } END { print s }')" \
 is "$(tail -n +2 "$T/jl" | sort -n | cut -f2 | head -3 | tr '\n' ' ')" "g-1 g-2 g-3 " \
     "--joblog: custom_ids"
 is "$(tail -n +2 "$T/jl" | cut -f6 | sort -u)" 200 "--joblog: statuses"
+
+done_testing

@@ -91,3 +91,5 @@ is "$(jq -r .custom_id "$OUT" | tr '\n' ' ' | md5sum)" \
 is "$(mock_stats '[.keys[] | select(.ok > 1)] | length')" 1 \
     "only the one request in flight at the SIGKILL (the slow line) was answered twice"
 check "the journal is gone after a complete run" test ! -e "$OUT.journal"
+
+done_testing

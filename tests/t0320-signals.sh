@@ -28,7 +28,7 @@ kill -INT "$SG_PID"
 wait "$SG_WAIT"
 is "$?" 130 "a second SIGINT aborts at once: exit 130"
 check "... leaving whole lines only" sh -c "[ ! -s '$T/out' ] || jq -e . '$T/out' >/dev/null"
-check "... and no worker" test -z "$(workers "$SG_PID")"
+check "... and no worker left behind" test -z "$(left_behind)"
 
 # A hangup (the terminal went away) stops like SIGINT, though it reaches
 # the workers too and the shell passes it on a second time.
@@ -86,3 +86,5 @@ check "splitgpt exits soon after head does (within 5 s)" test -s "$T/status"
 is "$(cat "$T/status" 2>/dev/null)" 141 "... killed by SIGPIPE like any filter"
 is "$(wc -c <"$T/herr")" 0 "... quietly"
 check "... and no worker is left" sh -c "! pgrep -f '[s]plitgpt --base-url $MOCK_URL' >/dev/null"
+
+done_testing

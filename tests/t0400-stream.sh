@@ -177,3 +177,5 @@ check "the summary gives first-token percentiles and the streaming rate" \
     grep -q 'streamed 6: first token p50 [0-9.]* s, p95 [0-9.]* s; [0-9.]* tokens/s while streaming' "$T/tterr"
 is "$(jq -r .streamed "$T/ttst")" 6 "--stats: streamed"
 check "--stats: a positive streaming rate" sh -c "jq -e '.stream_tokens_per_second > 0' '$T/ttst' >/dev/null"
+
+done_testing

@@ -78,3 +78,5 @@ during=$(awk -F'\t' -v t="$t429" '$1 > t + 200 && $1 < t + 1800' "$T/log3" | wc 
 is "$during" 0 "no new request goes out during the 429's wait (shared cool-down)"
 check "... and work resumes after it" \
     test "$(awk -F'\t' -v t="$t429" '$1 >= t + 1800' "$T/log3" | wc -l)" -gt 100
+
+done_testing

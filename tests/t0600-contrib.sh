@@ -171,6 +171,7 @@ check "batch-roundtrip: run again, it keeps what succeeded and sends nothing" \
 # --- scale-out/splitgpt-parallel.sh -------------------------------------
 if ! command -v parallel >/dev/null; then
 	ok 0 "# SKIP scale-out: GNU parallel is not installed"
+	done_testing
 	exit 0
 fi
 # 200 lines of several forms; some name their own custom_id.
@@ -272,3 +273,5 @@ check "scale-out --dry-run: 4 processes get --rpm 225 and --tpm 22500 each" \
     grep -q -- "-S 3/:,1/host2 .*--rpm 225 --tpm 22500 -m x" "$T/dry"
 run "$SO" -S :,: -a "$T/in200.jsonl" >/dev/null 2>"$T/err"
 is "$?" 255 "scale-out: a host listed twice is an error (exit 255)"
+
+done_testing

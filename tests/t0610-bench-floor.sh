@@ -62,3 +62,5 @@ timeout -k 5 60 "$FLOOR" 0 "$port" </dev/null >"$T/out" 2>"$T/err"
 is "$?" 2 "P of 0: a usage error"
 timeout -k 5 60 "$FLOOR" -x 2 "$port" </dev/null >"$T/out" 2>"$T/err"
 is "$?" 2 "an unknown option: a usage error"
+
+done_testing

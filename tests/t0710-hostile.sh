@@ -101,3 +101,5 @@ check "the worker's peak memory stays bounded (${hwm:-?} kB < 200 MB)" \
 
 MOCK_URL=$MOCK_ROOT/v1
 is "$(mock_stats .max_after_ok)" 0 "nothing was sent again after a success"
+
+done_testing

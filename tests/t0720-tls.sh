@@ -182,3 +182,5 @@ is "$(jq -r .error.code "$T/out-twin1" | sort | uniq -c | tr -s ' ')" \
 
 check "the key is in no output or message" sh -c "! grep -qF -- \
     '$OPENAI_API_KEY' '$T'/out* '$T'/err*"
+
+done_testing

@@ -31,3 +31,5 @@ is "$errs" 0 "valgrind: no errors and no leaks in the parent or any worker"
 [ "$errs" -eq 0 ] || cat "$T"/vg.* | head -60 | sed 's/^/# /'
 check "valgrind looked at the parent and the workers" \
     test "$(ls "$T"/vg.* | wc -l)" -ge 4
+
+done_testing

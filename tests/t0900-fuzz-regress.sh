@@ -34,3 +34,5 @@ while read -r _ name rest; do
 done <"$T/targets"
 grep -v '^fuzz-regress: .* ok$' "$T/regress.log" | sed 's/^/# /'
 ok "$st" "make fuzz-regress exits 0"
+
+done_testing
