@@ -393,23 +393,24 @@ static void put_result(struct parent *pp, uint64_t seq, char *data,
 		    "was dropped", (unsigned long long)seq);
 }
 
-/* An error record made by the parent itself. */
+/* An error record made by the parent itself, for line seq whose
+ * custom_id is id (always the line's own: never a scratch request that
+ * may hold another line by now). */
 static void parent_error(struct parent *pp, uint64_t seq, uint64_t lineno,
-    enum errcode code, const char *message, unsigned attempts)
+    const struct buf *id, enum errcode code, const char *message,
+    unsigned attempts)
 {
 	struct buf rec = { 0 };
 	struct record_error re = { code, message, lineno, attempts };
 
-	record_error(&rec, pp->cfg, seq, pp->req.custom_id.data,
-	    pp->req.custom_id.len, &re);
+	record_error(&rec, pp->cfg, seq, id->data, id->len, &re);
 	put_result(pp, seq, rec.data, rec.len, rec.len, 0);
 	pp->st.done++;
 	pp->st.failed++;
 	pp->st.by_code[code]++;
 	if (pp->joblog_fd >= 0)
-		joblog_line(&pp->jl, seq, pp->req.custom_id.data,
-		    pp->req.custom_id.len, wall_ms(), 0, attempts, 0, code, 0, 0,
-		    0);
+		joblog_line(&pp->jl, seq, id->data, id->len, wall_ms(), 0,
+		    attempts, 0, code, 0, 0, 0);
 }
 
 static void send_to(struct parent *pp, int i)
@@ -646,7 +647,8 @@ static void not_sent(struct parent *pp, uint64_t seq, uint64_t lineno)
 	buf_reset(&pp->msg);
 	buf_addf(&pp->msg, "line %llu: not sent: %s",
 	    (unsigned long long)lineno, pp->halt_why);
-	parent_error(pp, seq, lineno, ERR_NOT_SENT, pp->msg.data, 0);
+	parent_error(pp, seq, lineno, &pp->req.custom_id, ERR_NOT_SENT,
+	    pp->msg.data, 0);
 }
 
 /* Take lines while there is a worker for them; 1 if input is wanted. */
@@ -709,7 +711,8 @@ static int dispatch(struct parent *pp)
 		if (code != ERR_NONE) {
 			if (!cfg->quiet)
 				warnx("%s", pp->msg.data);
-			parent_error(pp, seq, ln.lineno, code, pp->msg.data, 0);
+			parent_error(pp, seq, ln.lineno, &pp->req.custom_id,
+			    code, pp->msg.data, 0);
 			continue;
 		}
 		if (pp->halted) {
@@ -929,7 +932,7 @@ static void bury(struct parent *pp, int i)
 		unsigned attempts = msg_request_bump_attempts(&s->sent);
 
 		if (attempts > (unsigned)cfg->retries || pp->stopping) {
-			struct buf m = { 0 };
+			struct buf m = { 0 }, id = { 0 };
 
 			buf_addf(&m, "line %llu: the worker died (%s %d) on "
 			    "each of %u attempt(s)",
@@ -937,14 +940,17 @@ static void bury(struct parent *pp, int i)
 			    WIFSIGNALED(st) ? "signal" : "exit status",
 			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
 			    attempts);
-			msg_request_custom_id(&s->sent, &pp->req.custom_id);
-			parent_error(pp, s->seq, s->lineno, ERR_WORKER_CRASHED,
-			    m.data, attempts);
+			/* The dead line's own id: pp->req may hold a line
+			 * the pacer is holding. */
+			msg_request_custom_id(&s->sent, &id);
+			parent_error(pp, s->seq, s->lineno, &id,
+			    ERR_WORKER_CRASHED, m.data, attempts);
 			pp->requests_failed++;
 			pp->finished++;
 			pp->st.requests++;
 			pp->st.retries += attempts - 1;
 			buf_release(&m);
+			buf_release(&id);
 			mark_idle(pp, i);
 			return;
 		}
