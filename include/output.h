@@ -12,11 +12,16 @@
  *
  * Results that finish out of order wait in the reorder ring before they
  * can be written; so that a SIGKILL does not lose them (they were paid
- * for), they are also appended as they arrive to FILE.journal.  --resume
- * indexes the journal's successes by custom_id (a fingerprint and an
- * offset each: at most --max-pending of them per killed run) and reuses
- * them for lines FILE has no success for.  A run that ends with nothing
- * left in the ring removes the journal.
+ * for), the successes are also appended as they arrive to FILE.journal,
+ * each as the line's sequence number (its place among the non-blank
+ * input lines), a tab and the record.  --resume indexes the journal's
+ * entries for lines beyond those FILE holds (an offset each: at most
+ * --max-pending of them per run that did not finish) and reuses the one
+ * for a line's own place, if its custom_id is the line's, when FILE has
+ * no success for it: never another line's answer, whatever the ids.
+ * When a run ends, however it ends, the journal keeps only the entries
+ * for lines beyond those FILE then holds, and goes when there are none:
+ * so ^C during a resume loses none of the answers it did not reach.
  *
  * Resuming: FILE holds records in input order for a prefix of the input.
  * output_reuse() reads them one by one in step with the input lines; a
@@ -43,8 +48,9 @@ struct output {
 	uint64_t old_read;	/* records read from it */
 	char *journal_path;	/* FILE.journal */
 	int journal_fd;		/* appended to, or -1 */
-	int journal_used;	/* something was appended this run */
-	struct jentry *jmap;	/* the journal's successes */
+	uint64_t journal_end;	/* 1 + the last line with an entry worth
+				 * keeping; 0: none */
+	struct jentry *jmap;	/* the journal's successes, by line */
 	size_t jsize, jcount;
 	struct buf line;
 	struct buf id;
@@ -54,15 +60,18 @@ struct output {
 void output_open(struct output *o, const char *path, int resume);
 
 /*
- * With --resume: look at FILE's next record for the line with this
- * custom_id.  Returns 1 and fills rec when it is a success to reuse, 0
- * when the line must be sent, -1 (with msg) when the ids differ.
+ * With --resume: look at FILE's next record, or the journal's entry, for
+ * the line seq (line number lineno) with this custom_id.  Call it for
+ * every line, in order.  Returns 1 and fills rec when it is a success to
+ * reuse, 0 when the line must be sent, -1 (with msg) when the ids differ.
  */
-int output_reuse(struct output *o, uint64_t lineno, const char *id,
-    size_t idlen, struct buf *rec, struct buf *msg);
+int output_reuse(struct output *o, uint64_t seq, uint64_t lineno,
+    const char *id, size_t idlen, struct buf *rec, struct buf *msg);
 
-/* Keep a result that can't be written yet (it waits for earlier ones). */
-void output_journal(struct output *o, const char *rec, size_t n);
+/* Keep the success for line seq that can't be written yet (it waits for
+ * earlier ones). */
+void output_journal(struct output *o, uint64_t seq, const char *rec,
+    size_t n);
 
 /* Records of FILE beyond the input's end: a sign of another input. */
 uint64_t output_left_over(struct output *o);
@@ -71,10 +80,10 @@ uint64_t output_left_over(struct output *o);
 int output_write(struct output *o, const char *p, size_t n);
 
 /*
- * Finish: with -o, fsync and merge FILE.partial into FILE; drained says
- * every result was written, so the journal is no longer needed.
+ * Finish: with -o, fsync and merge FILE.partial into FILE, and keep of the
+ * journal only what lies beyond FILE's records.
  */
-void output_close(struct output *o, int drained);
+void output_close(struct output *o);
 
 /*
  * Read one record line: its custom_id into id; returns 1 for a success,

@@ -690,7 +690,7 @@ static int dispatch(struct parent *pp)
 			    &pp->req, &pp->msg);
 		}
 		if (pp->resume) {
-			int r2 = output_reuse(&pp->sink, ln.lineno,
+			int r2 = output_reuse(&pp->sink, seq, ln.lineno,
 			    pp->req.custom_id.data, pp->req.custom_id.len,
 			    &pp->reused, &pp->msg);
 
@@ -698,7 +698,9 @@ static int dispatch(struct parent *pp)
 				die_status = EXIT_USAGE;
 				die("%s", pp->msg.data);
 			}
-			if (r2 > 0) {
+			/* Only a line that is a request now may keep an
+			 * answer: a duplicate custom_id stays a duplicate. */
+			if (r2 > 0 && code == ERR_NONE) {
 				put_result(pp, seq, xmemdup(pp->reused.data,
 				    pp->reused.len), pp->reused.len,
 				    pp->reused.len, 0);
@@ -811,14 +813,15 @@ static void inflate_onto(struct parent *pp, struct buf *out, const char *data,
 	out->data[out->len] = 0;
 }
 
-/* A success that must wait for earlier lines: journal it (-o only). */
-static void journal(struct parent *pp, const struct msg_result *m)
+/* A success that must wait for earlier lines: journal it (-o, in the
+ * record format: the only one --resume reads). */
+static void journal(struct parent *pp, uint64_t seq, const struct msg_result *m)
 {
-	if (!(m->flags & RESULT_OK))
+	if (!(m->flags & RESULT_OK) || pp->cfg->format != FORMAT_RECORD)
 		return;
 	buf_reset(&pp->scratch);
 	inflate_onto(pp, &pp->scratch, m->data, m->len, m->rawlen);
-	output_journal(&pp->sink, pp->scratch.data, pp->scratch.len);
+	output_journal(&pp->sink, seq, pp->scratch.data, pp->scratch.len);
 }
 
 /* Use every complete frame in the worker's buffer; -1 on nonsense. */
@@ -871,7 +874,7 @@ static int take_frames(struct parent *pp, int i, struct buf *b)
 			hedge_won(pp, i);
 		if (!reorder_has(&pp->ring, f.seq)) {
 			if (pp->out_path && f.seq != pp->ring.next)
-				journal(pp, &m);
+				journal(pp, f.seq, &m);
 			put_result(pp, f.seq, xmemdup(m.data, m.len), m.len,
 			    m.rawlen, 1);
 			count_result(pp, i, f.seq, &m);
@@ -1924,12 +1927,12 @@ int main(int argc, char **argv)
 		waitpid(pp.counter_pid, NULL, 0);
 	}
 	if (pp.resume && pp.input_done && output_left_over(&pp.sink) > 0) {
-		output_close(&pp.sink, pp.ring.count == 0);
+		output_close(&pp.sink);
 		die_status = EXIT_USAGE;
 		die("--resume: %s has more records than the input has lines: "
 		    "is it the same input?", pp.out_path);
 	}
-	output_close(&pp.sink, pp.ring.count == 0);
+	output_close(&pp.sink);
 	if (pp.joblog_fd >= 0 && close(pp.joblog_fd) < 0)
 		die_errno("--joblog %s", pp.joblog_path);
 	if (!cfg.quiet) {

@@ -11,16 +11,9 @@
 #include "jsoncheck.h"	/* json_check */
 
 struct jentry {
-	uint64_t fp;	/* 0: empty */
-	uint64_t off;	/* where the record starts in the journal */
+	uint64_t key;	/* the line's sequence number + 1; 0: empty */
+	uint64_t off;	/* where its entry starts in the journal */
 };
-
-static uint64_t id_fp(const char *id, size_t n)
-{
-	uint64_t h = hash64(id, n);
-
-	return h ? h : 1;
-}
 
 int record_parse(const char *line, size_t len, struct buf *id)
 {
@@ -80,13 +73,37 @@ static void write_or_die(int fd, const char *path, const struct buf *b)
 		die_errno("%s", path);
 }
 
+/* The complete records (lines) in the file at path; 0 if there is none. */
+static uint64_t count_records(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char chunk[65536];
+	uint64_t n = 0;
+	size_t k;
+
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		die_errno("%s", path);
+	}
+	while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		for (const char *p = chunk; (p = memchr(p, '\n',
+		    (size_t)(chunk + k - p))) != NULL; p++)
+			n++;
+	if (ferror(f))
+		die_errno("%s", path);
+	fclose(f);
+	return n;
+}
+
 /*
  * FILE := FILE.partial's complete records, then FILE's records beyond
  * them.  Both are in input order, so record i of each is for the same
  * line; ids are compared on the way, and on a difference FILE's tail is
- * dropped (the partial file is the newer knowledge).
+ * dropped (the partial file is the newer knowledge).  Returns the
+ * records FILE holds then: the lines of the input's prefix it answers.
  */
-static void merge(const char *path, const char *partial)
+static uint64_t merge(const char *path, const char *partial)
 {
 	FILE *p = fopen(partial, "r"), *f;
 	struct buf line = { 0 }, a = { 0 }, b = { 0 }, tmp = { 0 };
@@ -95,7 +112,7 @@ static void merge(const char *path, const char *partial)
 
 	if (p == NULL) {
 		if (errno == ENOENT)
-			return;
+			return count_records(path);
 		die_errno("%s", partial);
 	}
 	buf_addf(&tmp, "%s.tmp", path);
@@ -127,8 +144,10 @@ static void merge(const char *path, const char *partial)
 		warnx("%s: its records differ from %s's after record %llu; "
 		    "keeping only the newer ones", path, partial,
 		    (unsigned long long)n);
-	while (f && same && next_line(f, &line))
+	while (f && same && next_line(f, &line)) {
 		write_or_die(fd, tmp.data, &line);
+		n++;
+	}
 	if (fsync(fd) < 0 || close(fd) < 0)
 		die_errno("%s", tmp.data);
 	if (rename(tmp.data, path) < 0)
@@ -141,9 +160,19 @@ static void merge(const char *path, const char *partial)
 	buf_release(&a);
 	buf_release(&b);
 	buf_release(&tmp);
+	return n;
 }
 
-static void jmap_put(struct output *o, uint64_t fp, uint64_t off)
+static size_t jmap_slot(const struct output *o, uint64_t key)
+{
+	size_t i = (size_t)(hash64(&key, sizeof(key)) & (o->jsize - 1));
+
+	while (o->jmap[i].key && o->jmap[i].key != key)
+		i = (i + 1) & (o->jsize - 1);
+	return i;
+}
+
+static void jmap_put(struct output *o, uint64_t key, uint64_t off)
 {
 	size_t i;
 
@@ -155,61 +184,124 @@ static void jmap_put(struct output *o, uint64_t fp, uint64_t off)
 		o->jmap = xcalloc(o->jsize, sizeof(*o->jmap));
 		o->jcount = 0;
 		for (i = 0; i < n; i++)
-			if (old[i].fp)
-				jmap_put(o, old[i].fp, old[i].off);
+			if (old[i].key)
+				jmap_put(o, old[i].key, old[i].off);
 		free(old);
 	}
-	for (i = fp & (o->jsize - 1); o->jmap[i].fp;
-	    i = (i + 1) & (o->jsize - 1))
-		if (o->jmap[i].fp == fp) {
-			o->jmap[i].off = off;
-			return;
-		}
-	o->jmap[i].fp = fp;
+	i = jmap_slot(o, key);
+	if (o->jmap[i].key == 0)
+		o->jcount++;
+	o->jmap[i].key = key;
 	o->jmap[i].off = off;
-	o->jcount++;
 }
 
-/* Index the journal's successes left by a killed run. */
-static void journal_index(struct output *o)
+/*
+ * A journal entry: the line's sequence number, a tab, its record.  Returns
+ * the record's offset in the entry and sets *seq; 0 if it is no entry (a
+ * journal an older splitgpt wrote holds bare records: they are left).
+ */
+static size_t journal_entry(const struct buf *line, uint64_t *seq)
+{
+	size_t i = 0;
+
+	*seq = 0;
+	while (i < line->len && line->data[i] >= '0' && line->data[i] <= '9' &&
+	    i < 20)
+		*seq = *seq * 10 + (uint64_t)(line->data[i++] - '0');
+	return i > 0 && i < line->len && line->data[i] == '\t' ? i + 1 : 0;
+}
+
+/*
+ * Index the journal that killed or interrupted runs left: the successes
+ * of lines at or beyond the first that FILE has no record for (done, the
+ * records FILE holds); those before it are written already.  So the index
+ * holds at most the results that were waiting in each such run's ring.
+ */
+static void journal_index(struct output *o, uint64_t done)
 {
 	FILE *f = fopen(o->journal_path, "r");
-	uint64_t off = 0;
+	uint64_t off = 0, seq;
+	size_t at;
 
-	if (f == NULL)
-		return;
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return;
+		die_errno("%s", o->journal_path);
+	}
 	while (next_line(f, &o->line)) {
-		if (record_parse(o->line.data, o->line.len, &o->id) == 1)
-			jmap_put(o, id_fp(o->id.data, o->id.len), off);
+		at = journal_entry(&o->line, &seq);
+		if (at > 0 && seq >= done && record_parse(o->line.data + at,
+		    o->line.len - at, &o->id) == 1) {
+			jmap_put(o, seq + 1, off);
+			if (seq + 1 > o->journal_end)
+				o->journal_end = seq + 1;
+		}
 		off += o->line.len;
 	}
 	fclose(f);
 }
 
-/* A success for this custom_id from the journal, into rec; 1 if found. */
-static int journal_find(struct output *o, const char *id, size_t idlen,
-    struct buf *rec)
+/* The journal's success for line seq into rec, if it has one for a line
+ * with this custom_id; 1 if found. */
+static int journal_find(struct output *o, uint64_t seq, const char *id,
+    size_t idlen, struct buf *rec)
 {
-	uint64_t fp = id_fp(id, idlen);
-	size_t i;
+	size_t i, at;
+	uint64_t got;
 	FILE *f;
 	int found = 0;
 
 	if (o->jcount == 0)
 		return 0;
-	for (i = fp & (o->jsize - 1); o->jmap[i].fp;
-	    i = (i + 1) & (o->jsize - 1))
-		if (o->jmap[i].fp == fp)
-			break;
-	if (o->jmap[i].fp != fp || (f = fopen(o->journal_path, "r")) == NULL)
+	i = jmap_slot(o, seq + 1);
+	if (o->jmap[i].key == 0 || (f = fopen(o->journal_path, "r")) == NULL)
 		return 0;
 	if (fseeko(f, (off_t)o->jmap[i].off, SEEK_SET) == 0 &&
-	    next_line(f, rec) &&
-	    record_parse(rec->data, rec->len, &o->id) == 1 &&
-	    o->id.len == idlen && memcmp(o->id.data, id, idlen) == 0)
+	    next_line(f, &o->line) &&
+	    (at = journal_entry(&o->line, &got)) > 0 && got == seq &&
+	    record_parse(o->line.data + at, o->line.len - at, &o->id) == 1 &&
+	    o->id.len == idlen && memcmp(o->id.data, id, idlen) == 0) {
+		buf_reset(rec);
+		buf_add(rec, o->line.data + at, o->line.len - at);
 		found = 1;
+	}
 	fclose(f);
 	return found;
+}
+
+/*
+ * The journal once FILE holds its first done records: gone when none of
+ * its entries lies beyond them, else rewritten with only those that do,
+ * so that what was paid for and not reached is kept for the next
+ * --resume, and nothing else.
+ */
+static void journal_finish(struct output *o, uint64_t done)
+{
+	struct buf tmp = { 0 };
+	FILE *f;
+	uint64_t seq;
+	int fd;
+
+	if (o->journal_end <= done) {
+		if (unlink(o->journal_path) < 0 && errno != ENOENT)
+			die_errno("%s", o->journal_path);
+		return;
+	}
+	if ((f = fopen(o->journal_path, "r")) == NULL)
+		die_errno("%s", o->journal_path);
+	buf_addf(&tmp, "%s.tmp", o->journal_path);
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+	if (fd < 0)
+		die_errno("%s", tmp.data);
+	while (next_line(f, &o->line))
+		if (journal_entry(&o->line, &seq) > 0 && seq >= done)
+			write_or_die(fd, tmp.data, &o->line);
+	if (fsync(fd) < 0 || close(fd) < 0)
+		die_errno("%s", tmp.data);
+	if (rename(tmp.data, o->journal_path) < 0)
+		die_errno("renaming %s to %s", tmp.data, o->journal_path);
+	fclose(f);
+	buf_release(&tmp);
 }
 
 void output_open(struct output *o, const char *path, int resume)
@@ -229,11 +321,12 @@ void output_open(struct output *o, const char *path, int resume)
 	buf_addf(&b, "%s.journal", path);
 	o->journal_path = b.data;
 	if (resume) {
-		merge(path, o->partial);
+		uint64_t done = merge(path, o->partial);
+
 		o->old = fopen(path, "r");
 		if (o->old == NULL && errno != ENOENT)
 			die_errno("%s", path);
-		journal_index(o);
+		journal_index(o, done);
 	} else {
 		/* A fresh start, like > in the shell. */
 		unlink(path);
@@ -244,7 +337,8 @@ void output_open(struct output *o, const char *path, int resume)
 		die_errno("%s", o->partial);
 }
 
-void output_journal(struct output *o, const char *rec, size_t n)
+void output_journal(struct output *o, uint64_t seq, const char *rec,
+    size_t n)
 {
 	if (o->path == NULL)
 		return;
@@ -254,22 +348,28 @@ void output_journal(struct output *o, const char *rec, size_t n)
 		if (o->journal_fd < 0)
 			die_errno("%s", o->journal_path);
 	}
-	if (write_full(o->journal_fd, rec, n) < 0)
+	buf_reset(&o->line);
+	buf_addf(&o->line, "%llu\t", (unsigned long long)seq);
+	buf_add(&o->line, rec, n);
+	/* Cut short by a SIGKILL or a full disk, an entry is the journal's
+	 * last line, without its newline: read back as none. */
+	if (write_full(o->journal_fd, o->line.data, o->line.len) < 0)
 		die_errno("%s", o->journal_path);
-	o->journal_used = 1;
+	if (seq + 1 > o->journal_end)
+		o->journal_end = seq + 1;
 }
 
-int output_reuse(struct output *o, uint64_t lineno, const char *id,
-    size_t idlen, struct buf *rec, struct buf *msg)
+int output_reuse(struct output *o, uint64_t seq, uint64_t lineno,
+    const char *id, size_t idlen, struct buf *rec, struct buf *msg)
 {
 	int ok;
 
 	if (o->old == NULL)
-		return journal_find(o, id, idlen, rec);
+		return journal_find(o, seq, id, idlen, rec);
 	if (!next_line(o->old, rec)) {
 		fclose(o->old);
 		o->old = NULL;
-		return journal_find(o, id, idlen, rec);
+		return journal_find(o, seq, id, idlen, rec);
 	}
 	o->old_read++;
 	ok = record_parse(rec->data, rec->len, &o->id);
@@ -284,7 +384,7 @@ int output_reuse(struct output *o, uint64_t lineno, const char *id,
 		    ok < 0 ? "" : "\"");
 		return -1;
 	}
-	return ok ? 1 : journal_find(o, id, idlen, rec);
+	return ok ? 1 : journal_find(o, seq, id, idlen, rec);
 }
 
 uint64_t output_left_over(struct output *o)
@@ -303,7 +403,7 @@ int output_write(struct output *o, const char *p, size_t n)
 	return write_full(o->fd, p, n);
 }
 
-void output_close(struct output *o, int drained)
+void output_close(struct output *o)
 {
 	if (o->path == NULL)
 		return;
@@ -315,9 +415,7 @@ void output_close(struct output *o, int drained)
 		die_errno("%s", o->journal_path);
 	if (fsync(o->fd) < 0 || close(o->fd) < 0)
 		die_errno("%s", o->partial);
-	merge(o->path, o->partial);
-	if (drained)
-		unlink(o->journal_path);
+	journal_finish(o, merge(o->path, o->partial));
 	free(o->partial);
 	free(o->journal_path);
 	free(o->jmap);

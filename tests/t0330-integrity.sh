@@ -18,4 +18,62 @@ is "$(jq -r '[.custom_id, (.error.code // .response.body.choices[0].message.cont
     "s worker_crashed,x echo: x,y echo: y," \
     "... each record under its own line's custom_id"
 
+# kill_slow_head IN OUT [options...]: run with a slow first line and
+# SIGKILL the parent once the rest are answered: their answers are only in
+# OUT.journal.
+kill_slow_head() {
+	_in=$1 _out=$2
+	shift 2
+	sg_bg "$_in" /dev/null -o "$_out" "$@"
+	wait_for 100 0.05 '[ "$(mock_stats .in_flight)" = 1 ] && [ "$(mock_stats .requests)" -ge "$(($(wc -l <"$_in") - 1))" ]'
+	kill -KILL "$SG_PID"
+	wait "$SG_WAIT"
+}
+
+# The journal answers a line by its place in the input, not its custom_id:
+# with --allow-duplicate-ids two lines share an id but not an answer.
+mock_reset
+printf '%s\n' '{"prompt":"first [[mock:sleep=2000]]","id":"d"}' \
+    '{"prompt":"second","id":"d"}' '{"prompt":"third","id":"t"}' >"$T/dup.in"
+kill_slow_head "$T/dup.in" "$T/dup.out" -P 3 --allow-duplicate-ids
+check "a duplicate id's answer waits in the journal" test -s "$T/dup.out.journal"
+sg -P 3 --allow-duplicate-ids -o "$T/dup.out" --resume <"$T/dup.in" 2>/dev/null
+is "$?" 0 "--allow-duplicate-ids, resumed after a SIGKILL: exit 0"
+is "$(jq -r '.response.body.choices[0].message.content' "$T/dup.out" | tr '\n' ,)" \
+    "echo: first [[mock:sleep=2000]],echo: second,echo: third," \
+    "... each line its own answer, though two share a custom_id"
+
+# Without it the later line is a duplicate, on the resume as on the run.
+mock_reset
+printf '%s\n' '{"prompt":"h [[mock:sleep=2000]]","id":"h"}' \
+    '{"prompt":"one","id":"e"}' '{"prompt":"two","id":"e"}' \
+    '{"prompt":"three","id":"f"}' >"$T/dup2.in"
+kill_slow_head "$T/dup2.in" "$T/dup2.out" -P 3
+sg -P 3 -o "$T/dup2.out" --resume <"$T/dup2.in" 2>/dev/null
+is "$?" 1 "a duplicate custom_id, resumed after a SIGKILL: exit 1"
+is "$(jq -r '.error.code // .response.body.choices[0].message.content' "$T/dup2.out" | tr '\n' ,)" \
+    "echo: h [[mock:sleep=2000]],echo: one,duplicate_custom_id,echo: three," \
+    "... the duplicate gets duplicate_custom_id, not a copy of the first's answer"
+
+# ^C during a resume keeps the journal's answers it did not reach.
+mock_reset
+{ printf '{"prompt":"k-1 [[mock:sleep=1500]]","id":"k-1"}\n'; prompts 100 k | tail -n +2; } >"$T/k.in"
+kill_slow_head "$T/k.in" "$T/k.out" -P 4
+nj=$(wc -l <"$T/k.out.journal")
+check "SIGKILL with a slow head: the journal holds the rest ($nj)" test "$nj" -ge 99
+sg_bg "$T/k.in" /dev/null -P 4 -o "$T/k.out" --resume --max-pending 10
+wait_for 100 0.05 '[ "$(mock_stats .in_flight)" = 1 ]'
+kill -INT "$SG_PID"
+wait "$SG_WAIT"
+is "$?" 130 "a resume interrupted while the slow head is out: exit 130"
+check "... FILE holds a prefix short of the journal's answers" \
+    test "$(wc -l <"$T/k.out")" -lt 50
+mock_reset
+sg -P 4 -o "$T/k.out" --resume <"$T/k.in" 2>/dev/null
+is "$?" 0 "the next resume completes"
+is "$(jq -r '.custom_id + " " + (.response.status_code|tostring)' "$T/k.out" | md5sum)" \
+    "$(seq 1 100 | sed 's/^/k-/; s/$/ 200/' | md5sum)" "... every line answered, in order"
+is "$(mock_stats .requests)" 0 "... and pays for nothing again: the journal kept what ^C did not reach"
+check "... and the journal is gone" test ! -e "$T/k.out.journal"
+
 done_testing
