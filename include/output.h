@@ -4,7 +4,9 @@
  * Without -o, records go to standard output as they are ready.  With
  * -o FILE they go to FILE.partial, in order, as they are ready; FILE itself
  * is only ever replaced whole, by rename(2), so it never holds a partial
- * line.  When the run ends (or is interrupted), FILE.partial's records are
+ * line.  Only a regular file (or a new one) is replaced: a symbolic link
+ * is followed and stays, a FIFO or a device is written in place (and
+ * can't be resumed), a directory or a link to nothing is refused.  When the run ends (or is interrupted), FILE.partial's records are
  * merged with whatever records of FILE lie beyond them and the result
  * replaces FILE.  A run killed with SIGKILL leaves FILE.partial behind;
  * the next --resume merges it first, so every answer that reached the
@@ -42,7 +44,9 @@
 
 struct output {
 	int fd;			/* records are written here */
-	const char *path;	/* -o FILE, or NULL for stdout */
+	char *path;		/* -o FILE (a symlink's target), or NULL */
+	int direct;		/* FILE is a FIFO or a device: written in
+				 * place, never replaced */
 	char *partial;		/* FILE.partial */
 	FILE *old;		/* FILE, read in step with the input */
 	uint64_t old_read;	/* records read from it */
@@ -67,6 +71,9 @@ void output_open(struct output *o, const char *path, int resume);
  */
 int output_reuse(struct output *o, uint64_t seq, uint64_t lineno,
     const char *id, size_t idlen, struct buf *rec, struct buf *msg);
+
+/* Whether output_journal keeps anything: -o FILE, a regular file. */
+int output_journaling(const struct output *o);
 
 /* Keep the success for line seq that can't be written yet (it waits for
  * earlier ones). */

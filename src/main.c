@@ -817,7 +817,8 @@ static void inflate_onto(struct parent *pp, struct buf *out, const char *data,
  * record format: the only one --resume reads). */
 static void journal(struct parent *pp, uint64_t seq, const struct msg_result *m)
 {
-	if (!(m->flags & RESULT_OK) || pp->cfg->format != FORMAT_RECORD)
+	if (!(m->flags & RESULT_OK) || pp->cfg->format != FORMAT_RECORD ||
+	    !output_journaling(&pp->sink))
 		return;
 	buf_reset(&pp->scratch);
 	inflate_onto(pp, &pp->scratch, m->data, m->len, m->rawlen);
@@ -873,7 +874,7 @@ static int take_frames(struct parent *pp, int i, struct buf *b)
 		if (s->hedged)
 			hedge_won(pp, i);
 		if (!reorder_has(&pp->ring, f.seq)) {
-			if (pp->out_path && f.seq != pp->ring.next)
+			if (f.seq != pp->ring.next)
 				journal(pp, f.seq, &m);
 			put_result(pp, f.seq, xmemdup(m.data, m.len), m.len,
 			    m.rawlen, 1);

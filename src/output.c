@@ -5,7 +5,8 @@
 #include <fcntl.h>	/* open */
 #include <json-c/json.h>	/* reading records back */
 #include <stdlib.h>	/* free */
-#include <string.h>	/* strlen */
+#include <string.h>	/* strlen, strerror */
+#include <sys/stat.h>	/* lstat */
 #include <unistd.h>	/* fsync, rename, unlink */
 
 #include "jsoncheck.h"	/* json_check */
@@ -304,16 +305,69 @@ static void journal_finish(struct output *o, uint64_t done)
 	buf_release(&tmp);
 }
 
+/*
+ * Where -o PATH really writes: a symbolic link is followed (it stays, and
+ * its target is replaced); returns the path to use (malloc'd).  Sets
+ * *special when that is something that must not be replaced, a FIFO or a
+ * device: it is written where it is.  Refuses what can't hold records.
+ */
+static char *output_target(const char *path, int resume, int *special)
+{
+	struct stat st;
+	char *real;
+
+	*special = 0;
+	if (lstat(path, &st) < 0) {
+		if (errno != ENOENT)
+			die_errno("-o %s", path);
+		return xstrdup(path);	/* a new file */
+	}
+	if (S_ISLNK(st.st_mode)) {
+		if ((real = realpath(path, NULL)) == NULL) {
+			die_status = EXIT_USAGE;
+			die("-o %s: a symbolic link to nothing that exists (%s)",
+			    path, strerror(errno));
+		}
+		if (stat(real, &st) < 0)
+			die_errno("-o %s", real);
+	} else {
+		real = xstrdup(path);
+	}
+	if (S_ISDIR(st.st_mode)) {
+		die_status = EXIT_USAGE;
+		die("-o %s: is a directory", path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		if (resume) {
+			die_status = EXIT_USAGE;
+			die("--resume: -o %s is not a regular file: there are no "
+			    "records to read back", path);
+		}
+		*special = 1;
+	}
+	return real;
+}
+
 void output_open(struct output *o, const char *path, int resume)
 {
 	struct buf b = { 0 };
+	int special;
 
 	memset(o, 0, sizeof(*o));
 	o->fd = 1;
 	o->journal_fd = -1;
-	o->path = path;
 	if (path == NULL)
 		return;
+	o->path = output_target(path, resume, &special);
+	path = o->path;
+	if (special) {
+		/* A FIFO or a device: written in place, as > would. */
+		o->direct = 1;
+		o->fd = open(path, O_WRONLY | O_NOCTTY);
+		if (o->fd < 0)
+			die_errno("%s", path);
+		return;
+	}
 	buf_addf(&b, "%s.partial", path);
 	o->partial = b.data;
 	b.data = NULL;
@@ -337,10 +391,15 @@ void output_open(struct output *o, const char *path, int resume)
 		die_errno("%s", o->partial);
 }
 
+int output_journaling(const struct output *o)
+{
+	return o->journal_path != NULL;
+}
+
 void output_journal(struct output *o, uint64_t seq, const char *rec,
     size_t n)
 {
-	if (o->path == NULL)
+	if (!output_journaling(o))
 		return;
 	if (o->journal_fd < 0) {
 		o->journal_fd = open(o->journal_path,
@@ -407,15 +466,21 @@ void output_close(struct output *o)
 {
 	if (o->path == NULL)
 		return;
-	if (o->old) {
-		fclose(o->old);
-		o->old = NULL;
+	if (o->direct) {
+		if (close(o->fd) < 0)
+			die_errno("%s", o->path);
+	} else {
+		if (o->old) {
+			fclose(o->old);
+			o->old = NULL;
+		}
+		if (o->journal_fd >= 0 && close(o->journal_fd) < 0)
+			die_errno("%s", o->journal_path);
+		if (fsync(o->fd) < 0 || close(o->fd) < 0)
+			die_errno("%s", o->partial);
+		journal_finish(o, merge(o->path, o->partial));
 	}
-	if (o->journal_fd >= 0 && close(o->journal_fd) < 0)
-		die_errno("%s", o->journal_path);
-	if (fsync(o->fd) < 0 || close(o->fd) < 0)
-		die_errno("%s", o->partial);
-	journal_finish(o, merge(o->path, o->partial));
+	free(o->path);
 	free(o->partial);
 	free(o->journal_path);
 	free(o->jmap);

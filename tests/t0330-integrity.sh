@@ -76,4 +76,44 @@ is "$(jq -r '.custom_id + " " + (.response.status_code|tostring)' "$T/k.out" | m
 is "$(mock_stats .requests)" 0 "... and pays for nothing again: the journal kept what ^C did not reach"
 check "... and the journal is gone" test ! -e "$T/k.out.journal"
 
+# -o replaces a regular file (or makes a new one) and nothing else: a
+# FIFO, a device or a symlink's target is written to where it is.
+prompts 5 o >"$T/o.in"
+mkfifo "$T/fifo"
+timeout 30 cat "$T/fifo" >"$T/fifo.read" &
+reader=$!
+sg -o "$T/fifo" <"$T/o.in" 2>"$T/fifo.err"
+is "$?" 0 "-o FIFO: exit 0"
+wait "$reader"
+check "... the FIFO is still a FIFO" test -p "$T/fifo"
+check "... and its reader got the records" in_order "$T/fifo.read" 5 o
+if mknod "$T/null" c 1 3 2>/dev/null; then
+	sg -o "$T/null" <"$T/o.in" 2>/dev/null
+	is "$?" 0 "-o a device: exit 0"
+	check "... the device is still a character device" test -c "$T/null"
+else
+	skip 2 "mknod is not allowed here"
+fi
+prompts 3 old >"$T/real"
+ln -s real "$T/link"
+sg -o "$T/link" <"$T/o.in" 2>/dev/null
+is "$?" 0 "-o a symlink: exit 0"
+check "... the symlink is still a symlink" test -L "$T/link"
+check "... and its target holds the records" in_order "$T/real" 5 o
+sg -o "$T/link" --resume <"$T/o.in" 2>/dev/null
+is "$?" 0 "-o a symlink --resume: exit 0, through the link"
+check "... the symlink is still a symlink" test -L "$T/link"
+ln -s nowhere/x "$T/dangling"
+sg -o "$T/dangling" <"$T/o.in" 2>"$T/dangling.err"
+is "$?" 2 "-o a symlink to nothing: a usage error"
+check "... saying so" grep -q "symbolic link" "$T/dangling.err"
+mkdir "$T/dir"
+sg -o "$T/dir" <"$T/o.in" 2>"$T/dir.err"
+is "$?" 2 "-o a directory: a usage error"
+check "... saying so" grep -q "is a directory" "$T/dir.err"
+sg -o "$T/fifo" --resume <"$T/o.in" 2>"$T/fr.err"
+is "$?" 2 "--resume with -o a FIFO: a usage error"
+check "... saying why" grep -q "regular file" "$T/fr.err"
+check "... and the FIFO stays" test -p "$T/fifo"
+
 done_testing
