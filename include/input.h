@@ -108,7 +108,4 @@ enum endpoint { EP_OTHER, EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS, EP_RESPONSES }
 
 enum endpoint endpoint_of(const char *path, size_t n);
 
-/* The byte offset of the first invalid UTF-8 sequence, or -1 if valid. */
-long utf8_invalid_at(const char *s, size_t n);
-
 #endif

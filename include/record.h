@@ -59,8 +59,9 @@ struct record_error {
 };
 
 /*
- * A record for an HTTP answer: status, the x-request-id value (may be
- * NULL), and the body, which must be valid JSON.  content is the line for
+ * A record for an HTTP answer: status, the x-request-id value (NULL or ""
+ * when the server sent none: the record then has req_splitgpt_ + run id +
+ * seq, so request_id is always a string), and the body, which must be valid JSON.  content is the line for
  * --format content, already JSON (a string, or an embedding's array); NULL
  * or a status other than 2xx writes null.  err, when not NULL, goes in the
  * "error" member beside the response: it tells why an answer that is still

@@ -67,7 +67,12 @@ void buf_add(struct buf *b, const void *p, size_t n);
 void buf_adds(struct buf *b, const char *s);
 void buf_addc(struct buf *b, char c);
 void buf_addf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
-/* Append s[0..n) as a JSON string literal, quotes included. */
+/*
+ * Append s[0..n) as a JSON string literal, quotes included.  It is valid
+ * JSON whatever the bytes: a byte that does not start a well-formed UTF-8
+ * sequence is written as U+FFFD, as are NUL and other control bytes
+ * escaped.  (A server's header or message may be any bytes at all.)
+ */
 void buf_add_json_string(struct buf *b, const char *s, size_t n);
 void buf_reset(struct buf *b);		/* len = 0, keeps the memory */
 void buf_release(struct buf *b);	/* frees, back to empty */
@@ -104,6 +109,16 @@ double parse_seconds(const char *opt, const char *s, double min, double max);
 double parse_real(const char *opt, const char *s, double min, double max);
 /* Sizes with an optional K, M or G suffix (powers of 1024). */
 long long parse_size(const char *opt, const char *s, long long min, long long max);
+
+/*
+ * UTF-8 validity, by the table of well-formed byte sequences in Unicode
+ * 3.9 (no overlong forms, no surrogates, nothing above U+10FFFF):
+ * utf8_seq_len is the length of the well-formed sequence that starts s
+ * (1 for ASCII), or 0 if none does (n is 0, or the bytes are not one);
+ * utf8_invalid_at the byte offset of the first ill-formed one, or -1.
+ */
+size_t utf8_seq_len(const char *s, size_t n);
+long utf8_invalid_at(const char *s, size_t n);
 
 /* 64-bit FNV-1a, for fingerprints that need not resist an adversary. */
 uint64_t hash64(const void *p, size_t n);

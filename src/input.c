@@ -267,53 +267,6 @@ uint64_t count_lines(int fd)
 	return lines + text;
 }
 
-/*
- * UTF-8 validity, by the table of well-formed byte sequences in Unicode
- * 3.9 (no overlong forms, no surrogates, nothing above U+10FFFF).
- */
-long utf8_invalid_at(const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = u[i];
-		unsigned char lo = 0x80, hi = 0xbf;
-		size_t k, need;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			need = 1;
-		else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else
-			return (long)i;
-		if (n - i <= need)
-			return (long)i;
-		for (k = 1; k <= need; k++) {
-			unsigned char b = u[i + k];
-
-			if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xbf))
-				return (long)i;
-		}
-		i += need + 1;
-	}
-	return -1;
-}
-
 /* ---- the classifier ---- */
 
 struct classifier {

@@ -3,7 +3,7 @@
 
 #include <string.h>	/* memcmp */
 
-#include "input.h"	/* utf8_invalid_at */
+#include "util.h"	/* utf8_invalid_at */
 
 #define MAX_STACK 10000	/* the highest --max-depth accepts */
 

@@ -73,10 +73,14 @@ void record_response(struct buf *out, const struct config *cfg, uint64_t seq,
 	record_head(out, cfg, seq, custom_id, idlen);
 	buf_addf(out, ",\"response\":{\"status_code\":%ld,\"request_id\":",
 	    status);
-	if (request_id)
+	if (request_id && *request_id) {
 		buf_add_json_string(out, request_id, strlen(request_id));
-	else
-		buf_adds(out, "null");
+	} else {
+		/* Always a string, as the Batch API's and vLLM's output
+		 * models have it: one of ours when the server sent none. */
+		buf_addf(out, "\"req_splitgpt_%08" PRIx32 "%016" PRIx64 "\"",
+		    cfg->run_id, seq);
+	}
 	buf_adds(out, ",\"body\":");
 	start = out->len;
 	buf_add(out, body, bodylen);

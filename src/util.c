@@ -171,10 +171,61 @@ void buf_addf(struct buf *b, const char *fmt, ...)
  * >= 0x80 go through untouched; the callers hand in text that is either
  * already validated UTF-8 or comes from the user's own valid JSON.
  */
+size_t utf8_seq_len(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char c, lo = 0x80, hi = 0xbf;
+	size_t k, need;
+
+	if (n == 0)
+		return 0;
+	c = u[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 1;
+	else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (n <= need)
+		return 0;
+	for (k = 1; k <= need; k++)
+		if (u[k] < (k == 1 ? lo : 0x80) || u[k] > (k == 1 ? hi : 0xbf))
+			return 0;
+	return need + 1;
+}
+
+long utf8_invalid_at(const char *s, size_t n)
+{
+	size_t i = 0, k;
+
+	while (i < n) {
+		if ((unsigned char)s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((k = utf8_seq_len(s + i, n - i)) == 0)
+			return (long)i;
+		i += k;
+	}
+	return -1;
+}
+
 void buf_add_json_string(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i, run = 0;
+	size_t i, run = 0, k;
 
 	buf_grow(b, n + 2);
 	buf_addc(b, '"');
@@ -183,6 +234,16 @@ void buf_add_json_string(struct buf *b, const char *s, size_t n)
 		char esc[6];
 		size_t elen = 2;
 
+		if (c >= 0x80) {
+			if ((k = utf8_seq_len(s + i, n - i)) > 0) {
+				i += k - 1;
+				continue;
+			}
+			buf_add(b, s + run, i - run);
+			run = i + 1;
+			buf_adds(b, "\\ufffd");
+			continue;
+		}
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		buf_add(b, s + run, i - run);

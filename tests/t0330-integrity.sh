@@ -116,4 +116,18 @@ is "$?" 2 "--resume with -o a FIFO: a usage error"
 check "... saying why" grep -q "regular file" "$T/fr.err"
 check "... and the FIFO stays" test -p "$T/fifo"
 
+# Every record is valid JSON whatever the server sends, and request_id is
+# always a string.
+printf '%s\n' '{"prompt":"u [[mock:ok:request-id=badutf8]]","id":"u"}' \
+    '{"prompt":"n [[mock:ok:request-id=none]]","id":"n"}' >"$T/rid.in"
+sg -o "$T/rid.out" <"$T/rid.in" 2>/dev/null
+is "$?" 0 "an x-request-id that is not UTF-8, and none at all: exit 0"
+check "... every record is UTF-8" iconv -f UTF-8 -t UTF-8 "$T/rid.out" -o /dev/null
+is "$(jq -r '.response.request_id | type' "$T/rid.out" | tr '\n' ,)" "string,string," \
+    "... request_id is a string in both"
+check "... made up by splitgpt when the server sent none" \
+    sh -c "sed -n 2p '$T/rid.out' | jq -r .response.request_id | grep -q '^req_splitgpt_'"
+sg -o "$T/rid.out" --resume <"$T/rid.in" 2>"$T/rid.err"
+is "$?" 0 "... and --resume reads the file back"
+
 done_testing

@@ -10,7 +10,11 @@
  *   - agreement with an independent reading of the same line by json-c
  *     (strict, nesting up to 10000 as json_check allows): a line that is
  *     a JSON object with a string custom_id is a record (0 or 1), and its
- *     id is that custom_id, byte for byte.
+ *     id is that custom_id, byte for byte;
+ *   - the same bytes written as a JSON string by buf_add_json_string
+ *     (util.h), as a record writes a server's header or message, are a
+ *     strict JSON string whatever they are, and read back as the input
+ *     itself when it is well-formed UTF-8 with no NUL.
  */
 #include <json-c/json.h>
 
@@ -59,6 +63,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    "id %s, want %s", id.len ? id.data : "",
 			    json_object_get_string(x));
 		}
+		json_object_put(o);
+	}
+	buf_reset(&id);
+	buf_add_json_string(&id, line, size);
+	FUZZ_CHECK(json_check(id.data, id.len, 2, &pb) == '"',
+	    "buf_add_json_string wrote no JSON string: %s at %zu", pb.what,
+	    pb.at);
+	if (utf8_invalid_at(line, size) < 0 && memchr(line, 0, size) == NULL) {
+		json_tokener_reset(tok);
+		o = json_tokener_parse_ex(tok, id.data, (int)id.len);
+		FUZZ_CHECK(o != NULL && json_object_get_string_len(o) ==
+		    (int)size && memcmp(json_object_get_string(o), line,
+		    size) == 0, "a UTF-8 string did not read back as itself");
 		json_object_put(o);
 	}
 	buf_release(&id);

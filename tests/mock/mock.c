@@ -93,6 +93,7 @@ struct fault {
 	long long	retry_after_date;	/* seconds from now; -1 = none */
 	long long	retry_after_ms;		/* -1 = none */
 	int		should_retry;		/* -1 = none, else 0/1 */
+	int		request_id;	/* 0 as usual, 1 invalid UTF-8, 2 none */
 	bool		html_body;
 	bool		crlf;
 	bool		comments;
@@ -844,6 +845,13 @@ parse_fault(const char *spec, bool with_rate, struct fault *f, char *err,
 		} else if (strcmp(name, "retry-after-ms") == 0) {
 			if (!num_ok(val, 0, 1000000000, &f->retry_after_ms))
 				goto badnum;
+		} else if (strcmp(name, "request-id") == 0) {
+			if (strcmp(val, "badutf8") == 0)
+				f->request_id = 1;
+			else if (strcmp(val, "none") == 0)
+				f->request_id = 2;
+			else
+				goto badnum;
 		} else if (strcmp(name, "should-retry") == 0) {
 			if (strcmp(val, "true") == 0)
 				f->should_retry = 1;
@@ -1040,6 +1048,27 @@ add_hdr(struct reply *r, const char *name, const char *fmt, ...)
 	vsnprintf(r->h[r->nh].val, sizeof r->h[r->nh].val, fmt, ap);
 	va_end(ap);
 	r->nh++;
+}
+
+/* request-id=badutf8: x-request-id with bytes that are not UTF-8;
+ * request-id=none: no x-request-id. */
+static void
+set_request_id(struct reply *r, int how)
+{
+	int i;
+
+	for (i = 0; i < r->nh; i++) {
+		if (strcmp(r->h[i].name, "x-request-id") != 0)
+			continue;
+		if (how == 1) {
+			snprintf(r->h[i].val, sizeof r->h[i].val,
+			    "req_\xff\xfe\xc3(bad");
+		} else {
+			r->h[i] = r->h[r->nh - 1];
+			r->nh--;
+		}
+		return;
+	}
 }
 
 static void
@@ -2486,6 +2515,8 @@ serve_api(struct MHD_Connection *c, struct req *rq, const char *method,
 		build_answer(&k, f, &r);
 	if (f != NULL && f->kind != F_NONE)
 		r.tag = fkind_name[f->kind];
+	if (f != NULL && f->request_id)
+		set_request_id(&r, f->request_id);
 send:
 	ret = send_reply(c, rq, &r, method, url, (long long)attempt);
 out:

@@ -62,9 +62,22 @@ int main(void)
 
 	buf_reset(&b);
 	record_response(&b, &cfg, 6, "c", 1, 503, NULL, "{}", 2, NULL, &re);
-	CHECK(strstr(b.data, "\"status_code\":503,\"request_id\":null,\"body\":{}},\"error\":{\"code\":\"timeout\"") != NULL,
-	    "an HTTP error record keeps the response and says why");
+	CHECK(strstr(b.data, "\"status_code\":503,\"request_id\":\"req_splitgpt_00000abc0000000000000006\",\"body\":{}},\"error\":{\"code\":\"timeout\"") != NULL,
+	    "an HTTP error record keeps the response and says why; no x-request-id: one of ours");
 	CHECK(valid(&b), "... is valid JSON");
+
+	/* Whatever bytes a server sends in a header or a message, the
+	 * record is valid JSON: an ill-formed byte becomes U+FFFD. */
+	buf_reset(&b);
+	record_response(&b, &cfg, 8, "c", 1, 200, "req_\xff\xfe\xc3(x\xe4\xbd", "{}",
+	    2, NULL, NULL);
+	CHECK(strstr(b.data, "\"request_id\":\"req_\\ufffd\\ufffd\\ufffd(x\\ufffd\\ufffd\"") != NULL,
+	    "an x-request-id that is not UTF-8: each bad byte is U+FFFD");
+	CHECK(valid(&b), "... and the record is valid JSON");
+	buf_reset(&b);
+	buf_add_json_string(&b, "a\xc3\xa9\xe4\xbd\xa0\xf0\x9f\x98\x80\xed\xa0\x80\xc0\xaf\x01", 16);
+	CHECK_STR(b.data, "\"a\xc3\xa9\xe4\xbd\xa0\xf0\x9f\x98\x80\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\u0001\"",
+	    "JSON strings: well-formed UTF-8 kept, a surrogate and an overlong form replaced");
 
 	buf_reset(&b);
 	record_error(&b, &cfg, 7, "line-3", 6, &re);
