@@ -67,11 +67,12 @@ endif
 $(BIN): $(OBJS) $(BUILD)/main.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-# The same with poll(2) alone, as where there is no epoll(7) (macOS, the
-# BSDs), for the tests that kill workers (t0210).
+# The same with poll(2) alone and no PR_SET_PDEATHSIG, as where there is
+# no epoll(7) or prctl(2) (macOS, the BSDs), for the tests that kill
+# workers or their parent (t0210, t0330).
 POLL_BIN = $(BUILD)/splitgpt-poll
 $(POLL_BIN): $(OBJS) src/main.c include/*.h
-	$(CC) $(ALL_CFLAGS) -DSPLITGPT_NO_EPOLL $(ALL_LDFLAGS) -o $@ src/main.c $(OBJS) $(LDLIBS_ALL)
+	$(CC) $(ALL_CFLAGS) -DSPLITGPT_NO_EPOLL -DSPLITGPT_NO_PDEATHSIG $(ALL_LDFLAGS) -o $@ src/main.c $(OBJS) $(LDLIBS_ALL)
 
 $(BUILD)/%.o: src/%.c include/*.h | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -91,11 +92,17 @@ $(MOCK): tests/mock/mock.c | $(BUILD)
 $(FLOOR): tests/bench/floor.c $(OBJS) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) $(TEST_WERROR) $(ALL_LDFLAGS) -o $@ $< $(OBJS) $(LDLIBS_ALL)
 
+# a fork(2) that fails on demand, preloaded by the tests (t0330)
+FAILFORK = $(BUILD)/failfork.so
+$(FAILFORK): tests/failfork.c | $(BUILD)
+	$(CC) -std=c11 $(WARN) $(TEST_WERROR) $(CFLAGS) -fPIC -shared -o $@ $< $(DLLIB)
+
 unit: $(UNIT_BINS)
 
-check: $(BIN) $(POLL_BIN) $(MOCK) $(FLOOR) $(UNIT_BINS)
+check: $(BIN) $(POLL_BIN) $(MOCK) $(FLOOR) $(FAILFORK) $(UNIT_BINS)
 	BUILD=$(BUILD) SPLITGPT=$(CURDIR)/$(BIN) MOCK=$(CURDIR)/$(MOCK) \
-	    SPLITGPT_POLL=$(CURDIR)/$(POLL_BIN) sh tests/run
+	    SPLITGPT_POLL=$(CURDIR)/$(POLL_BIN) \
+	    FAILFORK=$(CURDIR)/$(FAILFORK) sh tests/run
 
 demo: $(BIN) $(MOCK)
 	sh tests/demo.sh $(CURDIR)/$(BIN) $(CURDIR)/$(MOCK)

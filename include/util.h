@@ -92,11 +92,6 @@ uint64_t now_ms(void);
 uint64_t now_us(void);
 /* Milliseconds since the epoch, for logs. */
 uint64_t wall_ms(void);
-/*
- * Sleep for ms milliseconds, resuming after signals, unless *stop becomes
- * non-zero (stop may be NULL).
- */
-void sleep_ms(uint64_t ms, volatile sig_atomic_t *stop);
 
 /*
  * Parse a whole decimal number / a decimal duration in seconds ("1.5")

@@ -102,6 +102,12 @@
 #include <sys/epoll.h>
 #define HAVE_EPOLL 1
 #endif
+/* PR_SET_PDEATHSIG: Linux.  Elsewhere a worker learns that its parent is
+ * gone from its request pipe (worker.c, parent_gone), as in splitgpt-poll. */
+#if defined(__linux__) && !defined(SPLITGPT_NO_PDEATHSIG)
+#include <sys/prctl.h>
+#define HAVE_PDEATHSIG 1
+#endif
 
 static const char usage_text[] =
 "usage: splitgpt [-hqVv] [-P jobs] [-m model] [-d json] [-H header]\n"
@@ -214,6 +220,9 @@ struct slot {
 	int hedged;		/* another slot holds a copy of its line */
 	int is_copy;		/* it holds the copy (--hedge) */
 	int cancelled;		/* killed: its twin answered first */
+	unsigned orphan;	/* no worker (none could be started), but
+				 * a line to send again after this many
+				 * attempts; 0: none */
 	long long charged;	/* tokens the pacer was charged for it */
 	long long prompt_est;	/* its prompt estimate, before correction */
 	long long max_out;
@@ -238,6 +247,12 @@ struct parent {
 	int input_done;
 	int halted;		/* sending stopped; lines get not_sent */
 	const char *halt_why;
+	int jobs;		/* workers wanted: -P, fewer once one could
+				 * not be started */
+	int norphans;		/* slots with the orphan flag */
+	int broken;		/* halted for want of any worker: exit 4 */
+	struct buf no_worker;	/* why a worker could not be started */
+	struct buf broken_why;	/* why the run is broken (halt_why) */
 	int stopping;		/* first signal: stop reading, drain */
 	unsigned idle_deaths;	/* workers that died holding nothing, in a row */
 	/* Requests (not bad lines) finished and failed, for --halt-after;
@@ -325,20 +340,47 @@ static void watch(struct parent *pp, int i, int on)
 #endif
 }
 
-static void spawn(struct parent *pp, int i)
+/*
+ * Start slot i's worker; 0, or -1 when the system can't (no pipes, no
+ * fork: a process or file limit, no memory), with why in pp->no_worker.
+ */
+static int spawn(struct parent *pp, int i)
 {
 	struct slot *s = &pp->slots[i];
-	int req[2], res[2];
+	int req[2] = { -1, -1 }, res[2] = { -1, -1 }, e;
 	pid_t pid;
+#ifdef HAVE_PDEATHSIG
+	pid_t parent = getpid();
+#endif
 
-	if (pipe(req) < 0 || pipe(res) < 0)
-		die_errno("pipe");
+	if (pipe(req) < 0 || pipe(res) < 0) {
+		e = errno;
+		buf_reset(&pp->no_worker);
+		buf_addf(&pp->no_worker, "cannot start a worker: pipe: %s",
+		    strerror(e));
+		goto fail;
+	}
 	worker_prefork(pp->cfg);
 	pid = fork();
-	if (pid < 0)
-		die_errno("fork");
+	if (pid < 0) {
+		e = errno;
+		buf_reset(&pp->no_worker);
+		buf_addf(&pp->no_worker, "cannot start a worker: fork: %s",
+		    strerror(e));
+		goto fail;
+	}
 	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR), r = req[0], w = res[1];
+		int null, r = req[0], w = res[1];
+
+#ifdef HAVE_PDEATHSIG
+		/* Die with the parent, at once: a worker it can no longer
+		 * hear from must not go on paying for requests.  (Elsewhere
+		 * the worker sees its request pipe close.) */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+		    getppid() != parent)
+			_exit(1);
+#endif
+		null = open("/dev/null", O_RDWR);
 
 		if (null >= 0) {
 			dup2(null, 0);
@@ -382,6 +424,15 @@ static void spawn(struct parent *pp, int i)
 	s->busy = 0;
 	buf_release(&s->rx);	/* a dead worker's partial frame */
 	watch(pp, i, 1);
+	return 0;
+fail:
+	for (int k = 0; k < 2; k++) {
+		if (req[k] >= 0)
+			close(req[k]);
+		if (res[k] >= 0)
+			close(res[k]);
+	}
+	return -1;
 }
 
 /* Queue a finished line for output; data is taken over. */
@@ -439,6 +490,7 @@ static int busy_count(const struct parent *pp)
 }
 
 static int hedgeable(const struct parent *pp);
+static void adopt_orphans(struct parent *pp);
 
 /* --hedge is on. */
 static int hedging(const struct parent *pp)
@@ -450,7 +502,7 @@ static int hedging(const struct parent *pp)
  * done and none waits for the pacer.  (A crash still respawns its slot.) */
 static int no_more_work(const struct parent *pp)
 {
-	return pp->input_done && !pp->held;
+	return pp->input_done && !pp->held && pp->norphans == 0;
 }
 
 /*
@@ -657,6 +709,8 @@ static int dispatch(struct parent *pp)
 	const struct config *cfg = pp->cfg;
 	struct line ln;
 
+	if (pp->norphans > 0)
+		adopt_orphans(pp);	/* lines out already come first */
 	if (hedging(pp) && pp->nidle > 0 && now_us() >= pp->hedge_due_us)
 		hedge(pp);	/* stragglers first: they hold up the output */
 	if (pp->held && !pp->stopping) {
@@ -887,12 +941,121 @@ static int take_frames(struct parent *pp, int i, struct buf *b)
 	return rc;
 }
 
+/* Workers running or able to run: neither let go nor lost. */
+static int live_workers(const struct parent *pp)
+{
+	return pp->spawned - pp->nretired;
+}
+
+/* The run can't go on for want of a worker: every line not yet sent gets
+ * a not_sent record that says why, and the exit status is 4. */
+static void halt_broken(struct parent *pp)
+{
+	if (pp->broken)
+		return;
+	pp->broken = 1;
+	buf_add(&pp->broken_why, pp->no_worker.data, pp->no_worker.len);
+	halt(pp, pp->broken_why.data);
+}
+
+/* A worker could not be started (pp->no_worker says why): go on with
+ * those there are, or, with none, halt. */
+static void short_of_workers(struct parent *pp)
+{
+	int n = live_workers(pp);
+
+	if (pp->broken)
+		return;
+	if (n == 0)
+		halt_broken(pp);
+	else if (!pp->cfg->quiet)
+		warnx("%s: going on with %d worker%s", pp->no_worker.data, n,
+		    n == 1 ? "" : "s");
+}
+
+/* Slot i's worker is gone and none is started in its place: the slot is
+ * let go for good. */
+static void lose_slot(struct parent *pp, int i)
+{
+	struct slot *s = &pp->slots[i];
+
+	s->pid = 0;
+	s->busy = 0;
+	s->retired = 1;
+	pp->nretired++;
+	short_of_workers(pp);
+}
+
+/* The line slot s held, whose worker died on its last attempt (or when
+ * no more may be made): its record, with message m ("line N: ..."). */
+static void crashed(struct parent *pp, struct slot *s, unsigned attempts,
+    const struct buf *m)
+{
+	struct buf id = { 0 };
+
+	/* The dead line's own id: pp->req may hold a line the pacer is
+	 * holding. */
+	msg_request_custom_id(&s->sent, &id);
+	parent_error(pp, s->seq, s->lineno, &id, ERR_WORKER_CRASHED, m->data,
+	    attempts);
+	pp->requests_failed++;
+	pp->finished++;
+	pp->st.requests++;
+	pp->st.retries += attempts - 1;
+	buf_release(&id);
+}
+
+/*
+ * Orphans: lines whose worker died and could not be replaced.  Each goes
+ * to an idle worker as soon as there is one; when there will be none
+ * (the run halted for want of workers, or is stopping) it gets its record.
+ */
+static void adopt_orphans(struct parent *pp)
+{
+	int k;
+
+	for (k = 0; k < pp->spawned && pp->norphans > 0; k++) {
+		struct slot *o = &pp->slots[k], *c;
+		int i;
+
+		if (!o->orphan)
+			continue;
+		if (pp->stopping || pp->broken) {
+			buf_reset(&pp->msg);
+			buf_addf(&pp->msg, "line %llu: its worker died after "
+			    "%u attempt(s), and no other was there to try "
+			    "again (%s)", (unsigned long long)o->lineno,
+			    o->orphan, pp->broken ? pp->broken_why.data :
+			    "interrupted");
+			crashed(pp, o, o->orphan, &pp->msg);
+		} else if (pp->nidle > 0) {
+			i = pp->idle[--pp->nidle];
+			c = &pp->slots[i];
+			buf_reset(&c->sent);
+			buf_add(&c->sent, o->sent.data, o->sent.len);
+			c->seq = o->seq;
+			c->lineno = o->lineno;
+			c->charged = o->charged;
+			c->prompt_est = o->prompt_est;
+			c->max_out = o->max_out;
+			c->hedged = c->is_copy = 0;
+			send_to(pp, i);
+		} else {
+			return;
+		}
+		o->orphan = 0;
+		pp->norphans--;
+	}
+}
+
 /* A worker is gone: account for the line it held and start another. */
 static void bury(struct parent *pp, int i)
 {
 	const struct config *cfg = pp->cfg;
 	struct slot *s = &pp->slots[i];
 	int st = 0, held = s->busy;
+	unsigned resend = 0;	/* attempts made, if it is to be resent */
+	char how[64];
 
 	watch(pp, i, 0);
 	close(s->res_fd);
@@ -905,61 +1068,52 @@ static void bury(struct parent *pp, int i)
 		s->pid = 0;	/* let go, and gone: nothing to account for */
 		return;
 	}
+	snprintf(how, sizeof(how), "the worker died (%s %d)",
+	    WIFSIGNALED(st) ? "signal" : "exit status",
+	    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 	if (s->cancelled || (held && twin_of(pp, i) >= 0)) {
 		/* Cut for its twin, or died while the twin still holds the
 		 * line: the twin answers for it (and is not hedged again). */
 		s->cancelled = s->hedged = 0;
-		spawn(pp, i);
-		mark_idle(pp, i);
-		return;
-	}
-	if (!held) {
+	} else if (!held) {
 		/* Not the line's fault; but a worker that can't start at
 		 * all would otherwise be respawned for ever. */
-		if (++pp->idle_deaths > (unsigned)cfg->jobs + 10)
-			die("workers keep dying (the last %s %d)",
-			    WIFSIGNALED(st) ? "by signal" : "with status",
-			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 		for (int k = 0; k < pp->nidle; k++)
 			if (pp->idle[k] == i)
 				pp->idle[k] = pp->idle[--pp->nidle];
-		spawn(pp, i);
-		mark_idle(pp, i);
-		return;
-	}
-	spawn(pp, i);
-	if (reorder_has(&pp->ring, s->seq)) {
-		mark_idle(pp, i);
-		return;
-	}
-	{
+		if (++pp->idle_deaths > (unsigned)cfg->jobs + 10 &&
+		    !pp->broken) {
+			buf_reset(&pp->no_worker);
+			buf_addf(&pp->no_worker, "workers keep dying as they "
+			    "start (the last: %s)", how);
+			halt_broken(pp);
+		}
+	} else if (!reorder_has(&pp->ring, s->seq)) {
 		unsigned attempts = msg_request_bump_attempts(&s->sent);
 
 		if (attempts > (unsigned)cfg->retries || pp->stopping) {
-			struct buf m = { 0 }, id = { 0 };
-
-			buf_addf(&m, "line %llu: the worker died (%s %d) on "
-			    "each of %u attempt(s)",
-			    (unsigned long long)s->lineno,
-			    WIFSIGNALED(st) ? "signal" : "exit status",
-			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+			buf_reset(&pp->msg);
+			buf_addf(&pp->msg, "line %llu: %s on each of %u "
+			    "attempt(s)", (unsigned long long)s->lineno, how,
 			    attempts);
-			/* The dead line's own id: pp->req may hold a line
-			 * the pacer is holding. */
-			msg_request_custom_id(&s->sent, &id);
-			parent_error(pp, s->seq, s->lineno, &id,
-			    ERR_WORKER_CRASHED, m.data, attempts);
-			pp->requests_failed++;
-			pp->finished++;
-			pp->st.requests++;
-			pp->st.retries += attempts - 1;
-			buf_release(&m);
-			buf_release(&id);
-			mark_idle(pp, i);
-			return;
+			crashed(pp, s, attempts, &pp->msg);
+		} else {
+			resend = attempts;
 		}
 	}
-	send_to(pp, i);
+	if (pp->broken || spawn(pp, i) < 0) {
+		if (resend) {
+			s->orphan = resend;	/* another worker takes it */
+			pp->norphans++;
+		}
+		lose_slot(pp, i);
+		adopt_orphans(pp);
+		return;
+	}
+	if (resend)
+		send_to(pp, i);
+	else
+		mark_idle(pp, i);
 }
 
 #define READ_SIZE	65536	/* bytes one read(2) of a worker asks for */
@@ -1178,9 +1332,13 @@ static void run(struct parent *pp)
 
 		/* Fork the workers a few at a time, so the first lines go
 		 * out while the rest start, not after. */
-		for (i = 0; i < SPAWN_BATCH && pp->spawned < cfg->jobs &&
+		for (i = 0; i < SPAWN_BATCH && pp->spawned < pp->jobs &&
 		    !no_more_work(pp); i++) {
-			spawn(pp, pp->spawned);
+			if (spawn(pp, pp->spawned) < 0) {
+				pp->jobs = pp->spawned;
+				short_of_workers(pp);
+				break;
+			}
 			mark_idle(pp, pp->spawned);
 			pp->spawned++;
 		}
@@ -1209,7 +1367,7 @@ static void run(struct parent *pp)
 		if (flush_ready(pp) > 0 && !want_input)
 			continue;
 		if (((pp->input_done && !pp->held) || pp->stopping) &&
-		    busy_count(pp) == 0)
+		    busy_count(pp) == 0 && pp->norphans == 0)
 			break;
 		if (no_more_work(pp))
 			retire_idle(pp);
@@ -1249,7 +1407,7 @@ static void run(struct parent *pp)
 		}
 		draw_progress(pp, 0);
 		timeout = pp->progress ? DRAW_US / 1000 : -1;
-		if (pp->spawned < cfg->jobs && !no_more_work(pp))
+		if (pp->spawned < pp->jobs && !no_more_work(pp))
 			timeout = 0;	/* more workers to start */
 		if (pp->hedge_due_us > 0 && pp->nidle > 0 &&
 		    busy_count(pp) > 0) {
@@ -1889,6 +2047,7 @@ int main(int argc, char **argv)
 	    old_hup.sa_handler != SIG_IGN)
 		sigaction(SIGHUP, &sa, NULL);
 
+	pp.jobs = cfg.jobs;
 	pp.slots = xcalloc(cfg.jobs, sizeof(*pp.slots));
 	for (i = 0; i < cfg.jobs; i++)
 		pp.slots[i].req_fd = pp.slots[i].res_fd = -1;
@@ -1958,8 +2117,9 @@ int main(int argc, char **argv)
 
 	if (signals_seen)
 		status = EXIT_INTERRUPTED;
-	else if (pp.lr.cut)
-		status = EXIT_INTERNAL;	/* lines after the cut have no record */
+	else if (pp.lr.cut || pp.broken)
+		status = EXIT_INTERNAL;	/* lines after the cut have no record;
+					 * or no worker could be started */
 	else if (pp.halted)
 		status = EXIT_HALTED;
 	else if (pp.st.failed)
@@ -1982,6 +2142,8 @@ int main(int argc, char **argv)
 	buf_release(&pp.idbuf);
 	buf_release(&pp.scratch);
 	buf_release(&pp.rbuf);
+	buf_release(&pp.no_worker);
+	buf_release(&pp.broken_why);
 	if (pp.epfd >= 0)
 		close(pp.epfd);
 	free(pp.slots);

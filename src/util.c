@@ -356,14 +356,6 @@ uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void sleep_ms(uint64_t ms, volatile sig_atomic_t *stop)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (!(stop && *stop) && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 long long parse_num(const char *opt, const char *s, long long min, long long max)
 {
 	char *end;

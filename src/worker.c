@@ -4,6 +4,8 @@
 #include <curl/curl.h>	/* libcurl easy interface */
 #include <dlfcn.h>	/* dlopen, dlsym */
 #include <json-c/json.h>	/* parsing response bodies */
+#include <errno.h>	/* errno */
+#include <poll.h>	/* poll */
 #include <pthread.h>	/* pthread_create */
 #include <signal.h>	/* signal, SIGINT */
 #include <stdint.h>	/* uint64_t */
@@ -51,7 +53,9 @@ static const char *const rl_names[6] = {
 
 struct worker {
 	const struct config *cfg;
+	int rfd;		/* requests come down this */
 	int wfd;		/* results and hints go up this */
+	pid_t ppid;		/* the parent that forked us */
 	struct buf hintbuf;
 	CURL *curl;
 	struct curl_slist *headers;
@@ -88,6 +92,49 @@ static void on_usr1(int sig)
 {
 	(void)sig;
 	stop_retrying = 1;
+}
+
+/*
+ * Whether the parent is gone: we were reparented, or our request pipe
+ * closed while we hold a request (the parent never writes to a busy
+ * worker, so anything there is its end of file).  Then nobody will read
+ * our answer, and no further attempt is made: on Linux PR_SET_PDEATHSIG
+ * has killed us already; elsewhere this is what stops us.
+ */
+static int parent_gone(const struct worker *w)
+{
+	struct pollfd p = { w->rfd, POLLIN, 0 };
+
+	return getppid() != w->ppid ||
+	    (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)));
+}
+
+/*
+ * Wait ms milliseconds between attempts, watching the request pipe: 0
+ * when the time is up, 1 when the parent asked us to stop retrying, -1
+ * when it is gone.
+ */
+static int backoff_wait(const struct worker *w, long ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+
+	for (;;) {
+		struct pollfd p = { w->rfd, POLLIN, 0 };
+		uint64_t now = now_ms();
+		int r;
+
+		if (stop_retrying)
+			return 1;
+		if (getppid() != w->ppid)
+			return -1;
+		if (now >= end)
+			return 0;
+		r = poll(&p, 1, (int)(end - now > 60000 ? 60000 : end - now));
+		if (r > 0)
+			return -1;	/* the pipe closed: see parent_gone */
+		if (r < 0 && errno != EINTR)
+			die_errno("worker: poll");
+	}
 }
 
 /* What one attempt came to. */
@@ -1040,6 +1087,7 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
 	for (;;) {
 		long timeout = cfg->timeout_ms, wait;
 		CURLcode cc;
+		int r;
 
 		if (deadline) {
 			uint64_t now = now_us();
@@ -1049,6 +1097,8 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
 			if (left < timeout)
 				timeout = left > 0 ? left : 1;
 		}
+		if (attempts > rq->attempts && parent_gone(w))
+			_exit(1);	/* no answer to give, nobody to pay */
 		attempts++;
 		json_object_put(o.json);
 		cc = perform(w, rq, body, bodylen, timeout);
@@ -1074,8 +1124,10 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
 			    cfg->max_time_ms / 1000.0);
 			break;
 		}
-		sleep_ms(wait, &stop_retrying);
-		if (stop_retrying) {
+		r = backoff_wait(w, wait);
+		if (r < 0)
+			_exit(1);
+		if (r > 0) {
 			buf_adds(&w->why, "interrupted");
 			break;
 		}
@@ -1265,7 +1317,9 @@ int worker_main(const struct config *cfg, int rfd, int wfd)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
 	worker_init(&w, cfg);
+	w.rfd = rfd;
 	w.wfd = wfd;
+	w.ppid = getppid();
 	for (;;) {
 		struct frame f;
 		struct msg_request rq;

@@ -130,4 +130,80 @@ check "... made up by splitgpt when the server sent none" \
 sg -o "$T/rid.out" --resume <"$T/rid.in" 2>"$T/rid.err"
 is "$?" 0 "... and --resume reads the file back"
 
+# Workers die with their parent: a SIGKILLed parent leaves no worker
+# making requests.  With splitgpt-poll (built without epoll(7) or
+# PR_SET_PDEATHSIG, as on the BSDs and macOS) a worker sees its request
+# pipe close and makes no new attempt.
+orphans() {
+	mock_reset
+	awk 'BEGIN { for (i = 1; i <= 8; i++)
+		printf "{\"prompt\":\"o%d [[mock:500]]\",\"id\":\"o%d\"}\n", i, i }' >"$T/orph.in"
+	sg_bg "$T/orph.in" "$T/orph.out" -P 4 --retries 50 --backoff-max 0.2
+	wait_for 100 0.05 '[ "$(mock_stats .requests)" -ge 8 ]'
+	kill -KILL "$SG_PID"
+	wait "$SG_WAIT"
+	wait_for 60 0.05 '[ -z "$(left_behind)" ]'
+	is "$(left_behind | wc -l)" 0 "$1: the parent SIGKILLed: no worker left behind"
+	n1=$(mock_stats .requests)
+	sleep 1
+	is "$(mock_stats .requests)" "$n1" "$1: ... and no request after that"
+}
+orphans splitgpt
+if [ -x "${SPLITGPT_POLL:-}" ]; then
+	sg_main=$SPLITGPT
+	SPLITGPT=$SPLITGPT_POLL
+	orphans splitgpt-poll
+	SPLITGPT=$sg_main
+else
+	skip 2 "no splitgpt-poll (make check builds it)"
+fi
+
+# A fork that fails costs no answer: the run goes on with the workers it
+# has; with none at all every line still gets its record (exit 4).
+# FAILFORK_AFTER=N lets N forks through (tests/failfork.c).
+if [ -r "${FAILFORK:-}" ]; then
+	# failfork N: SPLITGPT, with only its own first N forks let through
+	# (timeout(1), which runs it, forks too).
+	sg_real=$SPLITGPT
+	failfork() {
+		cat >"$T/ff.sh" <<-EOS
+		#!/bin/sh
+		LD_PRELOAD='$FAILFORK' FAILFORK_AFTER=$1 \
+		ASAN_OPTIONS='${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0' \
+		exec '$sg_real' "\$@"
+		EOS
+		chmod +x "$T/ff.sh"
+		SPLITGPT=$T/ff.sh
+	}
+	prompts 60 ff >"$T/ff.in"
+	mock_reset
+	failfork 3
+	sg -P 8 <"$T/ff.in" >"$T/ff.out" 2>"$T/ff.err"
+	is "$?" 0 "fork fails after 3 workers of 8: exit 0"
+	check "... every line answered, in order" in_order "$T/ff.out" 60 ff
+	check "... and stderr says it goes on with 3" grep -q "fork.*3 workers" "$T/ff.err"
+	failfork 0
+	sg -P 4 <"$T/ff.in" >"$T/ff0.out" 2>"$T/ff0.err"
+	is "$?" 4 "fork fails for the first worker: exit 4"
+	is "$(jq -r .error.code "$T/ff0.out" | sort | uniq -c | tr -s ' ')" " 60 not_sent" \
+	    "... every line has its not_sent record"
+	check "... which says why" sh -c "jq -r .error.message '$T/ff0.out' | grep -q 'fork'"
+	# Respawning fails: the dead worker's line goes to the other one.
+	printf '%s\n' '{"prompt":"a [[mock:sleep=1500]]","id":"a"}' \
+	    '{"prompt":"b [[mock:sleep=1500]]","id":"b"}' '"c"' '"d"' >"$T/ffr.in"
+	mock_reset
+	failfork 2
+	sg_bg "$T/ffr.in" "$T/ffr.out" -P 2
+	wait_for 100 0.05 '[ "$(mock_stats .in_flight)" = 2 ]'
+	victim=$(workers "$SG_PID" | head -1)
+	check "respawn fails: a busy worker killed" kill -9 "$victim"
+	wait "$SG_WAIT"
+	is "$?" 0 "... exit 0: its line went to the other worker"
+	is "$(jq -r '.custom_id + " " + (.response.status_code|tostring)' "$T/ffr.out" | tr '\n' ,)" \
+	    "a 200,b 200,line-3 200,line-4 200," "... every line answered, in order"
+	SPLITGPT=$sg_real
+else
+	skip 10 "no failfork.so (make check builds it)"
+fi
+
 done_testing
