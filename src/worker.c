@@ -82,6 +82,7 @@ struct worker {
 	uint64_t first_token_us;	/* attempt start to first token, or 0 */
 	long idle_ms;		/* --idle-timeout, 0: off */
 	int idle_fired;		/* --idle-timeout cut this attempt */
+	int sends;		/* requests libcurl began this attempt */
 	const char *cas_file;	/* the CA file parsed by the parent, in use */
 };
 
@@ -279,6 +280,26 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	}
 	return 0;
 }
+
+/*
+ * libcurl calls this each time it is about to send the request, on a new
+ * or a reused connection.  When a reused connection turns out dead before
+ * any answer (the server closed it, or reset it), libcurl connects again
+ * and sends the request once more, by itself: but the first one may have
+ * reached the server, and would be paid twice.  So an attempt sends once;
+ * a second send is refused, and the attempt ends as a connection error
+ * that the retry rule counts like any other.
+ */
+#if LIBCURL_VERSION_NUM >= 0x075000	/* 7.80.0 */
+static int on_prereq(void *arg, char *primary_ip, char *local_ip,
+    int primary_port, int local_port)
+{
+	struct worker *w = arg;
+
+	(void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+	return ++w->sends > 1 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+}
+#endif
 
 /* Headers whose values are secrets: -v shows them as [redacted]. */
 static int secret_header(const char *p, size_t n)
@@ -689,6 +710,10 @@ static void worker_init(struct worker *w, const struct config *cfg)
 	curl_easy_setopt(w->curl, CURLOPT_HEADERDATA, w);
 	curl_easy_setopt(w->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(w->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#if LIBCURL_VERSION_NUM >= 0x075000
+	curl_easy_setopt(w->curl, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(w->curl, CURLOPT_PREREQDATA, w);
+#endif
 	if (cfg->insecure) {
 		curl_easy_setopt(w->curl, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(w->curl, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -855,6 +880,14 @@ static void judge(struct worker *w, CURLcode cc, struct outcome *o,
 			buf_addf(&w->msg, "timed out: the stream was idle for "
 			    "%.1f s (--idle-timeout)",
 			    w->idle_ms / 1000.0);
+			return;
+		}
+		if (cc == CURLE_ABORTED_BY_CALLBACK && w->sends > 1) {
+			o->err = ERR_CONNECTION;
+			o->retry = 1;
+			buf_adds(&w->msg, "connection error: the connection "
+			    "closed before an answer (the request may have "
+			    "reached the server)");
 			return;
 		}
 		switch (cc) {
@@ -1024,6 +1057,7 @@ static CURLcode perform(struct worker *w, const struct msg_request *rq,
 	memset(&w->h, 0, sizeof(w->h));
 	w->too_large = 0;
 	w->idle_fired = 0;
+	w->sends = 0;
 	w->first_token_us = 0;
 	w->attempt_us = now_us();
 	w->errbuf[0] = 0;

@@ -206,4 +206,23 @@ else
 	skip 10 "no failfork.so (make check builds it)"
 fi
 
+# libcurl must not send a request again by itself when a reused
+# connection is reset: every request that leaves is an attempt splitgpt
+# counted.
+mock_stop
+mock_start --fault reset:0.25 --seed 3
+prompts 40 rs >"$T/rs.in"
+sg -P 1 --retries 0 <"$T/rs.in" >"$T/rs.out" 2>/dev/null
+is "$(mock_stats .requests)" 40 "resets on reused connections, --retries 0: one request per line"
+is "$(jq -r '.error.code // "ok"' "$T/rs.out" | sort | uniq -c | awk '{ printf "%s %s,", $2, $1 }')" \
+    "connection_error $(mock_stats .faults.reset),ok $(mock_stats .ok)," \
+    "... each reset is its line's connection_error"
+mock_reset
+sg -P 2 --retries 5 --backoff-max 0.01 --joblog "$T/rs.jl" <"$T/rs.in" >"$T/rs2.out" 2>/dev/null
+is "$?" 0 "with retries: exit 0"
+is "$(awk -F'\t' 'NR > 1 { n += $5 } END { print n }' "$T/rs.jl")" "$(mock_stats .requests)" \
+    "... the server saw exactly the attempts the job log counts"
+mock_stop
+mock_start --latency 10
+
 done_testing
