@@ -773,6 +773,12 @@ build:
 		const char *s = json_object_to_json_string_length(body,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 
+		/* The limit is on what would be sent: --system, -d and the
+		 * escapes of --text can make it longer than the line. */
+		if (n > cfg->max_line)
+			FAIL(ERR_LINE_TOO_LONG, "the request is %zu bytes with "
+			    "the defaults, longer than --max-line-length %zu",
+			    n, cfg->max_line);
 		buf_add(&req->body, s, n);
 	}
 out:

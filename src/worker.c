@@ -1335,7 +1335,10 @@ int worker_main(const struct config *cfg, int rfd, int wfd)
 {
 	struct worker w;
 	struct buf in = { 0 };
-	size_t max = cfg->max_line * 2 + 65536;
+	/* A request frame holds a body of at most --max-line-length (the
+	 * classifier refuses longer), an id and a path from a line of at most
+	 * that (or the --endpoint), and a few numbers. */
+	size_t max = cfg->max_line * 2 + strlen(cfg->endpoint) + 65536;
 	int status = 0;
 
 	struct sigaction sa;

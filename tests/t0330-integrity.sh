@@ -225,4 +225,21 @@ is "$(awk -F'\t' 'NR > 1 { n += $5 } END { print n }' "$T/rs.jl")" "$(mock_stats
 mock_stop
 mock_start --latency 10
 
+# --max-line-length limits the request that would be sent, defaults and
+# all: one that --system or --text's escapes make too big gets a clear
+# error naming its line, and is never sent.
+mock_reset
+sys=$(head -c 70000 /dev/zero | tr '\0' 's')
+printf '"a"\n"b"\n' | sg -P 1 --max-line-length 1K --system "$sys" >"$T/big.out" 2>"$T/big.err"
+is "$?" 1 "--system making the request too big: exit 1"
+is "$(jq -r .error.code "$T/big.out" | tr '\n' ,)" "line_too_long,line_too_long," \
+    "... each line gets line_too_long (not worker_crashed)"
+check "... the message names the line and the limit" \
+    grep -q "line 1: the request is 700[0-9][0-9] bytes.*--max-line-length 1024" "$T/big.err"
+is "$(mock_stats .requests)" 0 "... and nothing is sent"
+ctl=$(head -c 900 /dev/zero | tr '\0' '\001')
+printf '%s\nok\n' "$ctl" | sg --text --max-line-length 1K >"$T/ctl.out" 2>/dev/null
+is "$(jq -r '.error.code // .response.status_code' "$T/ctl.out" | tr '\n' ,)" "line_too_long,200," \
+    "--text: a 900-byte line whose escapes make 5 KB: line_too_long; the next is sent"
+
 done_testing
