@@ -29,7 +29,8 @@
 enum frame_type {
 	FRAME_REQUEST = 1,	/* parent -> worker: one request to make */
 	FRAME_RESULT = 2,	/* worker -> parent: its output line */
-	FRAME_HINT = 3		/* worker -> parent: advice (rate limits, waits) */
+	FRAME_HINT = 3,		/* worker -> parent: advice (rate limits, waits) */
+	FRAME_BEAT = 4		/* worker -> parent: still at it (a retry) */
 };
 
 struct frame {
@@ -122,6 +123,15 @@ struct msg_hint {
 
 void msg_hint_encode(struct buf *b, uint64_t seq, const struct msg_hint *m);
 int msg_hint_decode(const struct frame *f, struct msg_hint *m);
+
+/*
+ * A beat: the worker holding line seq is alive and will send its result,
+ * or another beat, within ms milliseconds.  Sent before each wait and
+ * further attempt, so the parent can tell a worker at work from one that
+ * stopped: the first attempt's time it knows itself (--timeout).
+ */
+void msg_beat_encode(struct buf *b, uint64_t seq, uint64_t ms);
+int msg_beat_decode(const struct frame *f, uint64_t *ms);
 
 void msg_request_encode(struct buf *b, uint64_t seq,
     const struct msg_request *m);

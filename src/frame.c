@@ -77,7 +77,7 @@ long frame_decode(const char *p, size_t n, size_t max, struct frame *f)
 	if (get_le(u, 2) != FRAME_MAGIC)
 		return -1;
 	type = get_le(u + 2, 2);
-	if (type < FRAME_REQUEST || type > FRAME_HINT)
+	if (type < FRAME_REQUEST || type > FRAME_BEAT)
 		return -1;
 	len = get_le(u + 4, 4);
 	if (len > max)
@@ -152,6 +152,25 @@ void msg_hint_encode(struct buf *b, uint64_t seq, const struct msg_hint *m)
 	frame_put_u64(b, (uint64_t)m->reset_tokens_us);
 	frame_put_u64(b, (uint64_t)m->cooldown_us);
 	frame_end(b, start);
+}
+
+void msg_beat_encode(struct buf *b, uint64_t seq, uint64_t ms)
+{
+	size_t start = frame_begin(b, FRAME_BEAT, seq);
+
+	frame_put_u64(b, ms);
+	frame_end(b, start);
+}
+
+int msg_beat_decode(const struct frame *f, uint64_t *ms)
+{
+	struct frame_reader r;
+
+	if (f->type != FRAME_BEAT)
+		return -1;
+	frame_reader_init(&r, f);
+	*ms = frame_get_u64(&r);
+	return r.bad || r.n != 0 ? -1 : 0;
 }
 
 int msg_hint_decode(const struct frame *f, struct msg_hint *m)

@@ -218,6 +218,9 @@ struct slot {
 	struct buf sent;	/* that line's request frame, to resend */
 	struct buf rx;		/* the start of a frame read from the worker */
 	uint64_t sent_us;	/* when its line went down the pipe */
+	uint64_t due_us;	/* when, at the latest, it must say something:
+				 * its result, or a beat (frame.h) */
+	int stalled;		/* killed for being silent past due_us */
 	int hedged;		/* another slot holds a copy of its line */
 	int is_copy;		/* it holds the copy (--hedge) */
 	int cancelled;		/* killed: its twin answered first */
@@ -252,6 +255,7 @@ struct parent {
 				 * not be started */
 	int norphans;		/* slots with the orphan flag */
 	int broken;		/* halted for want of any worker: exit 4 */
+	uint64_t watch_due_us;	/* the earliest due_us of a busy slot, or 0 */
 	struct buf no_worker;	/* why a worker could not be started */
 	struct buf broken_why;	/* why the run is broken (halt_why) */
 	int stopping;		/* first signal: stop reading, drain */
@@ -423,6 +427,7 @@ static int spawn(struct parent *pp, int i)
 	s->req_fd = req[1];
 	s->res_fd = res[0];
 	s->busy = 0;
+	s->stalled = 0;
 	buf_release(&s->rx);	/* a dead worker's partial frame */
 	watch(pp, i, 1);
 	return 0;
@@ -465,6 +470,27 @@ static void parent_error(struct parent *pp, uint64_t seq, uint64_t lineno,
 		    attempts, 0, code, 0, 0, 0);
 }
 
+/*
+ * A worker silent this long past the time it was given (an attempt's
+ * --timeout, or what its last beat said) is taken to be stopped or hung
+ * and is killed; its line goes out again as a further attempt.  The margin
+ * covers what a worker does after a transfer (judging, deflating a large
+ * answer) on a busy machine: killing a worker that was only slow would pay
+ * for its request twice.
+ */
+static uint64_t due_after(uint64_t now, uint64_t ms)
+{
+	return now + (ms + 10000 + ms / 10) * 1000;
+}
+
+/* Slot i was told, or said, that it has until due. */
+static void set_due(struct parent *pp, int i, uint64_t due)
+{
+	pp->slots[i].due_us = due;
+	if (pp->watch_due_us == 0 || due < pp->watch_due_us)
+		pp->watch_due_us = due;
+}
+
 static void send_to(struct parent *pp, int i)
 {
 	struct slot *s = &pp->slots[i];
@@ -475,6 +501,34 @@ static void send_to(struct parent *pp, int i)
 	/* On EPIPE the worker died; its end of file says so shortly. */
 	s->busy = 1;
 	s->sent_us = now_us();
+	set_due(pp, i, due_after(s->sent_us, (uint64_t)pp->cfg->timeout_ms));
+}
+
+/* Kill the busy workers silent past their time; find the next due. */
+static void watchdog(struct parent *pp)
+{
+	uint64_t now = now_us(), next = 0;
+	int i;
+
+	for (i = 0; i < pp->spawned; i++) {
+		struct slot *s = &pp->slots[i];
+
+		if (!s->busy || s->pid <= 0 || s->stalled || s->cancelled)
+			continue;
+		if (now < s->due_us) {
+			if (next == 0 || s->due_us < next)
+				next = s->due_us;
+			continue;
+		}
+		s->stalled = 1;
+		if (!pp->cfg->quiet)
+			warnx("line %llu: its worker was silent for %.1f s, past "
+			    "its attempt's time: killed, the line goes out again",
+			    (unsigned long long)s->lineno,
+			    (now - s->sent_us) / 1e6);
+		kill(s->pid, SIGKILL);	/* its end of file buries it */
+	}
+	pp->watch_due_us = next;
 }
 
 static int admit(const struct parent *pp)
@@ -917,6 +971,18 @@ static int take_frames(struct parent *pp, int i, struct buf *b)
 			pacer_hint(&pp->pacer, now_s(), &rh);
 			continue;
 		}
+		if (used > 0 && f.type == FRAME_BEAT) {
+			uint64_t ms;
+
+			if (msg_beat_decode(&f, &ms) < 0) {
+				rc = -1;
+				break;
+			}
+			off += used;
+			if (s->busy && f.seq == s->seq)
+				set_due(pp, i, due_after(now_us(), ms));
+			continue;
+		}
 		if (used < 0 || f.type != FRAME_RESULT ||
 		    msg_result_decode(&f, &m) < 0 || !s->busy ||
 		    f.seq != s->seq) {
@@ -1069,9 +1135,12 @@ static void bury(struct parent *pp, int i)
 		s->pid = 0;	/* let go, and gone: nothing to account for */
 		return;
 	}
-	snprintf(how, sizeof(how), "the worker died (%s %d)",
-	    WIFSIGNALED(st) ? "signal" : "exit status",
-	    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	if (s->stalled)
+		snprintf(how, sizeof(how), "the worker went silent (killed)");
+	else
+		snprintf(how, sizeof(how), "the worker died (%s %d)",
+		    WIFSIGNALED(st) ? "signal" : "exit status",
+		    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 	if (s->cancelled || (held && twin_of(pp, i) >= 0)) {
 		/* Cut for its twin, or died while the twin still holds the
 		 * line: the twin answers for it (and is not hedged again). */
@@ -1362,6 +1431,8 @@ static void run(struct parent *pp)
 		}
 		if (signals_seen >= 2)
 			break;
+		if (pp->watch_due_us > 0 && now_us() >= pp->watch_due_us)
+			watchdog(pp);
 		want_input = dispatch(pp);
 		/* Writing moves the window: if dispatch stopped at its edge,
 		 * it may go on now. */
@@ -1416,6 +1487,15 @@ static void run(struct parent *pp)
 			uint64_t t = now_us();
 			int w = pp->hedge_due_us <= t ? 0 :
 			    (int)((pp->hedge_due_us - t) / 1000) + 1;
+
+			if (timeout < 0 || w < timeout)
+				timeout = w;
+		}
+		if (pp->watch_due_us > 0 && busy_count(pp) > 0) {
+			/* Wake when a worker is due to have said something. */
+			uint64_t t = now_us();
+			int w = pp->watch_due_us <= t ? 0 :
+			    (int)((pp->watch_due_us - t) / 1000) + 1;
 
 			if (timeout < 0 || w < timeout)
 				timeout = w;

@@ -1158,6 +1158,12 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
 			    cfg->max_time_ms / 1000.0);
 			break;
 		}
+		/* Say when to expect us next: after the wait and the next
+		 * attempt (the parent kills a worker silent past that). */
+		buf_reset(&w->hintbuf);
+		msg_beat_encode(&w->hintbuf, seq, (uint64_t)wait +
+		    (uint64_t)cfg->timeout_ms);
+		(void)write_full(w->wfd, w->hintbuf.data, w->hintbuf.len);
 		r = backoff_wait(w, wait);
 		if (r < 0)
 			_exit(1);

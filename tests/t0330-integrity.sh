@@ -242,4 +242,25 @@ printf '%s\nok\n' "$ctl" | sg --text --max-line-length 1K >"$T/ctl.out" 2>/dev/n
 is "$(jq -r '.error.code // .response.status_code' "$T/ctl.out" | tr '\n' ,)" "line_too_long,200," \
     "--text: a 900-byte line whose escapes make 5 KB: line_too_long; the next is sent"
 
+# A worker that stops answering (SIGSTOP) is killed once it is silent
+# past its attempt's --timeout and a margin, and its line sent again.
+mock_stop
+mock_start --latency 600
+prompts 4 st >"$T/st.in"
+SG_TIMEOUT=60 sg_bg "$T/st.in" "$T/st.out" -P 2 --timeout 2
+wait_for 100 0.05 '[ "$(mock_stats .in_flight)" = 2 ]'
+victim=$(workers "$SG_PID" | head -1)
+check "a busy worker stopped" kill -STOP "$victim"
+t0=$(date +%s)
+wait "$SG_WAIT"
+st=$?
+kill -CONT "$victim" 2>/dev/null
+is "$st" 0 "... the run still ends, exit 0 (not stalled for ever)"
+check "... every line answered, in order" in_order "$T/st.out" 4 st
+check "... the stall is reported" grep -q "silent for .*killed" "$T/sg_bg.err"
+check "... within the timeout and its margin ($(( $(date +%s) - t0 )) s)" \
+    test $(( $(date +%s) - t0 )) -le 30
+mock_stop
+mock_start --latency 10
+
 done_testing

@@ -27,6 +27,19 @@ int main(void)
 	CHECK(rq2.idlen == 4 && !memcmp(rq2.id, "id-1", 4), "custom_id");
 	CHECK(rq2.bodylen == 7 && !memcmp(rq2.body, "{\"a\":1}", 7), "body");
 
+	{
+		struct buf bb = { 0 };
+		uint64_t ms = 0;
+
+		msg_beat_encode(&bb, 9, 123456);
+		CHECK(frame_decode(bb.data, bb.len, 64, &f) == (long)bb.len &&
+		    f.type == FRAME_BEAT && f.seq == 9 &&
+		    msg_beat_decode(&f, &ms) == 0 && ms == 123456,
+		    "a beat round-trips");
+		CHECK(msg_hint_decode(&f, &(struct msg_hint){ 0 }) < 0,
+		    "... and is no hint");
+		buf_release(&bb);
+	}
 	CHECK_INT(msg_request_bump_attempts(&b), 3, "bumping attempts counts on");
 	frame_decode(b.data, b.len, 1 << 20, &f);
 	msg_request_decode(&f, &rq2);
