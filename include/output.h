@@ -36,6 +36,7 @@
 #ifndef SPLITGPT_OUTPUT_H
 #define SPLITGPT_OUTPUT_H
 
+#include <signal.h>	/* sig_atomic_t */
 #include <stddef.h>	/* size_t */
 #include <stdint.h>	/* uint64_t */
 #include <stdio.h>	/* FILE */
@@ -80,11 +81,22 @@ int output_journaling(const struct output *o);
 void output_journal(struct output *o, uint64_t seq, const char *rec,
     size_t n);
 
+/* Whether a write may wait for a reader: the output is not a file. */
+int output_may_block(const struct output *o);
+
 /* Records of FILE beyond the input's end: a sign of another input. */
 uint64_t output_left_over(struct output *o);
 
-/* Write bytes of whole records; -1 with errno on failure. */
-int output_write(struct output *o, const char *p, size_t n);
+/*
+ * Write p[*done..n), bytes of whole records, moving *done on.  A full pipe
+ * is waited for, also when someone made the descriptor non-blocking
+ * (EAGAIN).  Returns 0 when all is written; 1 when *signals changed
+ * meanwhile (a signal came: the caller deals with it, then calls again,
+ * so a reader that reads nothing never keeps ^C from being heard); -1 on
+ * an error, with errno.
+ */
+int output_write(struct output *o, const char *p, size_t n, size_t *done,
+    volatile sig_atomic_t *signals);
 
 /*
  * Finish: with -o, fsync and merge FILE.partial into FILE, and keep of the

@@ -25,6 +25,7 @@ struct reorder_slot {
 	size_t rawlen;	/* bytes once inflated */
 	int used;
 	int compressed;
+	unsigned char tag;	/* the caller's: what the record says */
 };
 
 struct reorder {
@@ -40,12 +41,12 @@ void reorder_init(struct reorder *r, size_t window);
 void reorder_free(struct reorder *r);
 
 /*
- * Store a result, taking ownership of data (malloc'd).  Returns 0, or -1
- * (data freed) when seq was written already, is held already, or lies
- * beyond the window.
+ * Store a result, taking ownership of data (malloc'd), with a tag that
+ * comes back with it.  Returns 0, or -1 (data freed) when seq was written
+ * already, is held already, or lies beyond the window.
  */
 int reorder_put(struct reorder *r, uint64_t seq, char *data, size_t len,
-    size_t rawlen, int compressed);
+    size_t rawlen, int compressed, unsigned char tag);
 
 /* Whether the result for seq has been stored or written already. */
 int reorder_has(const struct reorder *r, uint64_t seq);

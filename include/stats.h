@@ -2,7 +2,10 @@
  * stats.h: what a run has done, for the progress line, the summary, the
  * --stats file and the job log.
  *
- * Everything is counted in the parent as results arrive.  Latencies go
+ * Requests, tokens and latencies are counted in the parent as results
+ * arrive (they were paid for); lines (done, ok, failed and their codes)
+ * as their records are written, so a run cut short counts what its
+ * output holds.  Latencies go
  * into a histogram of logarithmic buckets (2% wide, from 1 ms to about
  * 100 hours), so percentiles cost a fixed few kilobytes however long the
  * run, and are exact to within a bucket.
@@ -56,6 +59,18 @@ struct stats {
 };
 
 void stats_init(struct stats *s);
+
+/*
+ * What a record says, in a byte, for counting it once it is written: its
+ * error code (ERR_NONE for a success), or STATS_HTTP_ERROR for a non-2xx
+ * response with none; STATS_REUSED added to a success taken from the -o
+ * file.
+ */
+#define STATS_HTTP_ERROR 0x7f
+#define STATS_REUSED 0x80
+unsigned char stats_tag(enum errcode code, int ok);
+/* A record with this tag was written. */
+void stats_written(struct stats *s, unsigned char tag);
 /* A streamed answer: time to its first token, tokens, total time. */
 void stats_stream(struct stats *s, uint64_t first_token_us,
     uint64_t completion_tokens, uint64_t latency_us);

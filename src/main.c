@@ -245,6 +245,8 @@ struct parent {
 	struct request req;
 	struct buf msg;
 	struct buf out;		/* output waiting for one write */
+	size_t out_off;		/* how much of it is written */
+	struct buf out_tags;	/* its records' tags, one byte each */
 	struct reorder ring;
 	z_stream z;		/* inflates results */
 	uint64_t next_seq;	/* the next line's sequence number */
@@ -296,15 +298,23 @@ struct parent {
 };
 
 static volatile sig_atomic_t signals_seen;
+/* The self-pipe: a signal writes a byte, so the loop's poll(2) wakes for
+ * it even when it came just before poll was called. */
+static int sig_pipe[2] = { -1, -1 };
 
 static void on_signal(int sig)
 {
+	int e = errno;
+
 	/* A hangup may come twice, from the terminal and then from the
 	 * shell passing it on to its jobs: it only ever asks for the gentle
 	 * stop, never the abort. */
 	if (sig == SIGHUP && signals_seen > 0)
 		return;
 	signals_seen++;
+	if (sig_pipe[1] >= 0)
+		(void)write(sig_pipe[1], "s", 1);	/* full: awake anyway */
+	errno = e;
 }
 
 static void set_nonblock(int fd)
@@ -417,6 +427,8 @@ static int spawn(struct parent *pp, int i)
 		close(res[0]);
 		if (pp->epfd >= 0)
 			close(pp->epfd);
+		close(sig_pipe[0]);
+		close(sig_pipe[1]);
 #endif
 		_exit(worker_main(pp->cfg, r, w));
 	}
@@ -441,11 +453,13 @@ fail:
 	return -1;
 }
 
-/* Queue a finished line for output; data is taken over. */
+/* Queue a finished line for output; data is taken over; tag says what
+ * it is, for the counts once it is written (stats_tag). */
 static void put_result(struct parent *pp, uint64_t seq, char *data,
-    size_t len, size_t rawlen, int compressed)
+    size_t len, size_t rawlen, int compressed, unsigned char tag)
 {
-	if (reorder_put(&pp->ring, seq, data, len, rawlen, compressed) < 0)
+	if (reorder_put(&pp->ring, seq, data, len, rawlen, compressed,
+	    tag) < 0)
 		warnx("internal: a second result for line sequence %llu "
 		    "was dropped", (unsigned long long)seq);
 }
@@ -461,10 +475,7 @@ static void parent_error(struct parent *pp, uint64_t seq, uint64_t lineno,
 	struct record_error re = { code, message, lineno, attempts };
 
 	record_error(&rec, pp->cfg, seq, id->data, id->len, &re);
-	put_result(pp, seq, rec.data, rec.len, rec.len, 0);
-	pp->st.done++;
-	pp->st.failed++;
-	pp->st.by_code[code]++;
+	put_result(pp, seq, rec.data, rec.len, rec.len, 0, stats_tag(code, 0));
 	if (pp->joblog_fd >= 0)
 		joblog_line(&pp->jl, seq, id->data, id->len, wall_ms(), 0,
 		    attempts, 0, code, 0, 0, 0);
@@ -812,10 +823,7 @@ static int dispatch(struct parent *pp)
 			if (r2 > 0 && code == ERR_NONE) {
 				put_result(pp, seq, xmemdup(pp->reused.data,
 				    pp->reused.len), pp->reused.len,
-				    pp->reused.len, 0);
-				pp->st.done++;
-				pp->st.ok++;
-				pp->st.reused++;
+				    pp->reused.len, 0, STATS_REUSED);
 				continue;
 			}
 		}
@@ -852,7 +860,6 @@ static void count_result(struct parent *pp, int i, uint64_t seq,
 {
 	struct stats *st = &pp->st;
 
-	st->done++;
 	st->requests++;
 	st->retries += m->attempts > 1 ? m->attempts - 1 : 0;
 	st->prompt_tokens += m->prompt_tokens;
@@ -867,15 +874,6 @@ static void count_result(struct parent *pp, int i, uint64_t seq,
 
 		pacer_usage(&pp->pacer, sl->charged, sl->prompt_est,
 		    m->prompt_tokens, real);
-	}
-	if (m->flags & RESULT_OK)
-		st->ok++;
-	else {
-		st->failed++;
-		if (m->error != ERR_NONE && m->error < ERR_COUNT)
-			st->by_code[m->error]++;
-		else
-			st->http_errors++;
 	}
 	if (pp->joblog_fd >= 0) {
 		msg_request_custom_id(&pp->slots[i].sent, &pp->idbuf);
@@ -998,7 +996,8 @@ static int take_frames(struct parent *pp, int i, struct buf *b)
 			if (f.seq != pp->ring.next)
 				journal(pp, f.seq, &m);
 			put_result(pp, f.seq, xmemdup(m.data, m.len), m.len,
-			    m.rawlen, 1);
+			    m.rawlen, 1, stats_tag(m.error,
+			    (m.flags & RESULT_OK) != 0));
 			count_result(pp, i, f.seq, &m);
 		}
 		pp->idle_deaths = 0;
@@ -1283,16 +1282,64 @@ static void broken_pipe(struct parent *pp)
 	_exit(EXIT_INTERNAL);
 }
 
-static void write_out(struct parent *pp)
+/* Count the first n records of pp->out as written. */
+static void count_written(struct parent *pp, size_t n)
 {
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		stats_written(&pp->st, (unsigned char)pp->out_tags.data[k]);
+	buf_consume(&pp->out_tags, n);
+}
+
+/*
+ * Write what pp->out holds; 1 if a signal came first (the rest stays for
+ * the next call, after the loop has heard the signal), else 0.
+ */
+static int write_out(struct parent *pp)
+{
+	int r;
+
 	if (pp->out.len == 0)
-		return;
-	if (output_write(&pp->sink, pp->out.data, pp->out.len) < 0) {
+		return 0;
+	r = output_write(&pp->sink, pp->out.data, pp->out.len, &pp->out_off,
+	    &signals_seen);
+	if (r < 0) {
 		if (errno == EPIPE && pp->out_path == NULL)
 			broken_pipe(pp);
 		die_errno("%s", pp->out_path ? pp->out_path : "standard output");
 	}
+	if (r > 0)
+		return 1;
+	count_written(pp, pp->out_tags.len);
 	buf_reset(&pp->out);
+	pp->out_off = 0;
+	return 0;
+}
+
+/*
+ * Aborting: end the output with the record being written, if one was
+ * cut, so it holds whole records only, and count those; the rest of
+ * pp->out is dropped.  A further signal stops even that.
+ */
+static void write_out_aborting(struct parent *pp)
+{
+	const char *nl;
+	size_t end = pp->out_off, n = 0;
+
+	if (end > 0 && pp->out.data[end - 1] != '\n' &&
+	    (nl = memchr(pp->out.data + end, '\n', pp->out.len - end)) != NULL)
+		end = (size_t)(nl - pp->out.data) + 1;
+	if (end > pp->out_off && output_write(&pp->sink, pp->out.data, end,
+	    &pp->out_off, &signals_seen) < 0 && errno == EPIPE)
+		broken_pipe(pp);
+	for (nl = pp->out.data; nl < pp->out.data + pp->out_off &&
+	    (nl = memchr(nl, '\n', (size_t)(pp->out.data + pp->out_off -
+	    nl))) != NULL; nl++)
+		n++;
+	count_written(pp, n);
+	buf_reset(&pp->out);
+	pp->out_off = 0;
 }
 
 static void write_joblog(struct parent *pp)
@@ -1368,21 +1415,25 @@ static void read_counter(struct parent *pp)
 	pp->counter_pid = 0;
 }
 
-/* Write every result whose predecessors are all written; how many. */
+/* Write every result whose predecessors are all written; how many were
+ * taken from the ring.  A signal stops it early (write_out). */
 static size_t flush_ready(struct parent *pp)
 {
 	struct reorder_slot r;
 	size_t n = 0;
 
+	if (write_out(pp))
+		return 0;	/* what a signal cut short, first */
 	while (reorder_take(&pp->ring, &r)) {
 		n++;
 		if (!r.compressed)
 			buf_add(&pp->out, r.data, r.len);
 		else
 			inflate_onto(pp, &pp->out, r.data, r.len, r.rawlen);
+		buf_addc(&pp->out_tags, (char)r.tag);
 		free(r.data);
-		if (pp->out.len >= OUT_FLUSH)
-			write_out(pp);
+		if (pp->out.len >= OUT_FLUSH && write_out(pp))
+			return n;
 	}
 	write_out(pp);
 	write_joblog(pp);
@@ -1392,7 +1443,7 @@ static size_t flush_ready(struct parent *pp)
 static void run(struct parent *pp)
 {
 	const struct config *cfg = pp->cfg;
-	struct pollfd *pfd = xcalloc(cfg->jobs + 3, sizeof(*pfd));
+	struct pollfd *pfd = xcalloc(cfg->jobs + 4, sizeof(*pfd));
 	int i, want_input;
 
 	if (pp->progress)
@@ -1473,6 +1524,9 @@ static void run(struct parent *pp)
 			pfd[n].events = POLLIN;
 			n++;
 		}
+		pfd[n].fd = sig_pipe[0];
+		pfd[n].events = POLLIN;
+		n++;
 		if (want_input && pp->lr.eof) {
 			/* Nothing to wait for: lr_next finishes the input. */
 			continue;
@@ -1525,6 +1579,14 @@ static void run(struct parent *pp)
 				broken_pipe(pp);
 			if (pfd[i].fd == pp->counter_fd && pfd[i].revents)
 				read_counter(pp);
+			if (pfd[i].fd == sig_pipe[0] && pfd[i].revents) {
+				char drain[64];
+
+				/* signals_seen says what came; the loop's top
+				 * deals with it. */
+				while (read(sig_pipe[0], drain, sizeof(drain)) > 0)
+					;
+			}
 		}
 	}
 	free(pfd);
@@ -2116,6 +2178,10 @@ int main(int argc, char **argv)
 		(void)setrlimit(RLIMIT_CORE, &no_core);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (pipe(sig_pipe) < 0)
+		die_errno("pipe");
+	set_nonblock(sig_pipe[0]);
+	set_nonblock(sig_pipe[1]);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -2161,7 +2227,16 @@ int main(int argc, char **argv)
 		buf_release(&pp.slots[i].sent);
 		buf_release(&pp.slots[i].rx);
 	}
-	flush_ready(&pp);
+	/* The rest of the output; on an abort (a second signal), only the
+	 * end of a record a signal cut, when the output may block: its
+	 * reader may read nothing, and the abort must not wait for it. */
+	while (signals_seen < 2 || !output_may_block(&pp.sink)) {
+		flush_ready(&pp);
+		if (pp.out.len == 0)
+			break;
+	}
+	if (pp.out.len > 0)
+		write_out_aborting(&pp);
 	draw_progress(&pp, 1);
 	if (pp.counter_pid > 0) {
 		kill(pp.counter_pid, SIGKILL);
@@ -2218,6 +2293,7 @@ int main(int argc, char **argv)
 	buf_release(&pp.req.body);
 	buf_release(&pp.msg);
 	buf_release(&pp.out);
+	buf_release(&pp.out_tags);
 	buf_release(&pp.jl);
 	buf_release(&pp.reused);
 	buf_release(&pp.idbuf);

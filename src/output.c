@@ -4,6 +4,7 @@
 #include <errno.h>	/* errno, ENOENT */
 #include <fcntl.h>	/* open */
 #include <json-c/json.h>	/* reading records back */
+#include <poll.h>	/* poll */
 #include <stdlib.h>	/* free */
 #include <string.h>	/* strlen, strerror */
 #include <sys/stat.h>	/* lstat */
@@ -446,6 +447,13 @@ int output_reuse(struct output *o, uint64_t seq, uint64_t lineno,
 	return ok ? 1 : journal_find(o, seq, id, idlen, rec);
 }
 
+int output_may_block(const struct output *o)
+{
+	struct stat st;
+
+	return fstat(o->fd, &st) < 0 || !S_ISREG(st.st_mode);
+}
+
 uint64_t output_left_over(struct output *o)
 {
 	struct buf b = { 0 };
@@ -457,9 +465,31 @@ uint64_t output_left_over(struct output *o)
 	return n;
 }
 
-int output_write(struct output *o, const char *p, size_t n)
+int output_write(struct output *o, const char *p, size_t n, size_t *done,
+    volatile sig_atomic_t *signals)
 {
-	return write_full(o->fd, p, n);
+	sig_atomic_t seen = *signals;
+
+	while (*done < n) {
+		ssize_t w;
+
+		if (*signals != seen)
+			return 1;
+		w = write(o->fd, p + *done, n - *done);
+		if (w > 0) {
+			*done += (size_t)w;
+		} else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd pfd = { o->fd, POLLOUT, 0 };
+
+			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+				return -1;
+		} else if (w == 0 || errno != EINTR) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 void output_close(struct output *o)

@@ -30,7 +30,7 @@ void reorder_free(struct reorder *r)
 }
 
 int reorder_put(struct reorder *r, uint64_t seq, char *data, size_t len,
-    size_t rawlen, int compressed)
+    size_t rawlen, int compressed, unsigned char tag)
 {
 	struct reorder_slot *s;
 
@@ -47,6 +47,7 @@ int reorder_put(struct reorder *r, uint64_t seq, char *data, size_t len,
 	s->len = len;
 	s->rawlen = rawlen;
 	s->compressed = compressed;
+	s->tag = tag;
 	s->used = 1;
 	r->count++;
 	r->bytes += len;

@@ -52,6 +52,30 @@ uint64_t hist_quantile(const struct hist *h, double q)
 	return top < h->max_us ? top : h->max_us;
 }
 
+unsigned char stats_tag(enum errcode code, int ok)
+{
+	if (ok)
+		return ERR_NONE;
+	return code != ERR_NONE && code < ERR_COUNT ? (unsigned char)code :
+	    STATS_HTTP_ERROR;
+}
+
+void stats_written(struct stats *s, unsigned char tag)
+{
+	s->done++;
+	if ((tag & ~STATS_REUSED) == ERR_NONE) {
+		s->ok++;
+		if (tag & STATS_REUSED)
+			s->reused++;
+		return;
+	}
+	s->failed++;
+	if (tag == STATS_HTTP_ERROR)
+		s->http_errors++;
+	else
+		s->by_code[tag]++;
+}
+
 void stats_stream(struct stats *s, uint64_t first_token_us,
     uint64_t completion_tokens, uint64_t latency_us)
 {

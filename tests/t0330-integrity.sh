@@ -263,4 +263,68 @@ check "... within the timeout and its margin ($(( $(date +%s) - t0 )) s)" \
 mock_stop
 mock_start --latency 10
 
+# Signals work whatever the output is doing: with a reader that reads
+# nothing, SIGTERM is heard and a second SIGINT aborts at once, leaving
+# whole records only; the summary counts the records written.
+mock_reset
+long=$(head -c 2000 /dev/zero | tr '\0' 'w')
+awk -v w="$long" 'BEGIN { for (i = 1; i <= 300; i++)
+	printf "{\"prompt\":\"%s %d\",\"id\":\"b-%d\"}\n", w, i, i }' >"$T/blk.in"
+mkfifo "$T/blk.fifo"
+# The reader opens the FIFO and reads nothing until told to ($T/go).
+(exec 3<"$T/blk.fifo"
+ i=0
+ while [ ! -e "$T/go" ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i + 1)); done
+ cat <&3 >"$T/blk.out") &
+reader=$!
+_pids="$_pids $reader"
+sg_bg "$T/blk.in" "$T/blk.fifo" -P 4
+wait_for 100 0.05 '[ "$(mock_stats .requests)" -ge 100 ]'
+: >"$T/sg_bg.err"
+kill -TERM "$SG_PID"
+wait_for 40 0.05 'grep -q interrupted "$T/sg_bg.err"'
+check "output blocked: SIGTERM is heard at once" grep -q "interrupted" "$T/sg_bg.err"
+kill -INT "$SG_PID"
+t0=$(date +%s)
+wait "$SG_WAIT"
+is "$?" 130 "... and a SIGINT after it aborts: exit 130"
+check "... at once, not when the reader reads ($(( $(date +%s) - t0 )) s)" \
+    test $(( $(date +%s) - t0 )) -le 5
+touch "$T/go"
+wait "$reader"
+check "... the output ends with a whole record" \
+    sh -c "[ ! -s '$T/blk.out' ] || [ \"\$(tail -c 1 '$T/blk.out' | od -An -c | tr -d ' ')\" = '\\n' ]"
+n=$(jq -r .custom_id "$T/blk.out" | wc -l)
+check "... the summary counts the $n records written" \
+    grep -q "splitgpt: $n lines: $n ok" "$T/sg_bg.err"
+
+# A double ^C while a slow first line holds the others back: the summary
+# counts what the output holds, not the answers that never reached it.
+mock_reset
+{ printf '{"prompt":"h [[mock:sleep=3000]]","id":"h"}\n'; prompts 50 a; } >"$T/dc.in"
+sg_bg "$T/dc.in" "$T/dc.out" -P 4
+wait_for 100 0.05 '[ "$(mock_stats .requests)" -ge 51 ] && [ "$(mock_stats .in_flight)" = 1 ]'
+: >"$T/sg_bg.err"
+kill -INT "$SG_PID"
+sleep 0.2
+kill -INT "$SG_PID"
+wait "$SG_WAIT"
+is "$?" 130 "double ^C with the head line out: exit 130"
+n=$(grep -c '' "$T/dc.out")
+check "... the summary counts the $n records written, not the 50 answers waiting" \
+    grep -q "splitgpt: $n lines: $n ok" "$T/sg_bg.err"
+
+# A non-blocking standard output (someone else set O_NONBLOCK) with a slow
+# reader: EAGAIN is waited out, not fatal.
+mock_reset
+nonblock() {
+	perl -e 'use Fcntl; my $f = fcntl(STDOUT, F_GETFL, 0);
+	    fcntl(STDOUT, F_SETFL, $f | O_NONBLOCK) or die; exec @ARGV' "$@"
+}
+nonblock "$SPLITGPT" --base-url "$MOCK_URL" -P 4 <"$T/blk.in" 2>"$T/nb.err" |
+    (sleep 1; cat) >"$T/nb.out"
+check "non-blocking stdout, slow reader: every record written" \
+    test "$(jq -r .custom_id "$T/nb.out" | wc -l)" -eq 300
+check "... and no error" sh -c "! grep -q 'Resource temporarily' '$T/nb.err'"
+
 done_testing

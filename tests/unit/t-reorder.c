@@ -24,7 +24,7 @@ int main(void)
 	for (i = 0; i < 6; i++) {
 		char t[2] = { (char)('a' + order[i]), 0 };
 
-		CHECK(reorder_put(&r, order[i], s(t), 1, 1, 0) == 0,
+		CHECK(reorder_put(&r, order[i], s(t), 1, 1, 0, 0) == 0,
 		    "put %llu", (unsigned long long)order[i]);
 		while (reorder_take(&r, &out)) {
 			got[n++] = out.data[0];
@@ -32,18 +32,18 @@ int main(void)
 		}
 	}
 	CHECK_STR(got, "abcdef", "taken strictly in sequence order");
-	CHECK(reorder_put(&r, 2, s("x"), 1, 1, 0) < 0,
+	CHECK(reorder_put(&r, 2, s("x"), 1, 1, 0, 0) < 0,
 	    "a result for a written line is refused");
 	CHECK(reorder_has(&r, 2), "and counts as had");
-	CHECK(reorder_put(&r, 6 + 6, s("x"), 1, 1, 0) < 0,
+	CHECK(reorder_put(&r, 6 + 6, s("x"), 1, 1, 0, 0) < 0,
 	    "beyond the window is refused");
-	CHECK(reorder_put(&r, 7, s("x"), 1, 1, 0) == 0, "in the window is kept");
-	CHECK(reorder_put(&r, 7, s("y"), 1, 1, 0) < 0, "a second result for it is refused");
+	CHECK(reorder_put(&r, 7, s("x"), 1, 1, 0, 0) == 0, "in the window is kept");
+	CHECK(reorder_put(&r, 7, s("y"), 1, 1, 0, 0) < 0, "a second result for it is refused");
 	CHECK(reorder_has(&r, 7) && !reorder_has(&r, 6), "has() tells held from missing");
 	CHECK_INT(r.bytes, 1, "bytes counts what is held");
 	CHECK_INT(r.count, 1, "count too");
 	CHECK(!reorder_take(&r, &out), "6 is missing, so 7 waits");
-	reorder_put(&r, 6, s("w"), 1, 1, 0);
+	reorder_put(&r, 6, s("w"), 1, 1, 0, 0);
 	CHECK(reorder_take(&r, &out) && out.data[0] == 'w', "6 then");
 	free(out.data);
 	CHECK(reorder_take(&r, &out) && out.data[0] == 'x', "7, the first kept");
@@ -52,7 +52,7 @@ int main(void)
 
 	/* Wrap around the ring many times. */
 	for (i = 8; i < 8 + 1000; i++)
-		reorder_put(&r, i, s("z"), 1, 1, 0);
+		reorder_put(&r, i, s("z"), 1, 1, 0, 0);
 	n = 0;
 	while (reorder_take(&r, &out)) {
 		n++;
