@@ -2,12 +2,10 @@
 # errors, no leaks.
 . tests/lib.sh
 if ! command -v valgrind >/dev/null; then
-	ok 0 "# SKIP valgrind is not installed"
-	exit 0
+	skip_all "valgrind is not installed"
 fi
 if ldd "$SPLITGPT" 2>/dev/null | grep -q 'libasan\|libubsan'; then
-	ok 0 "# SKIP a sanitizer build (valgrind and ASan do not mix)"
-	exit 0
+	skip_all "a sanitizer build (valgrind and ASan do not mix)"
 fi
 mock_start --fault 500:0.2 --seed 3
 {

@@ -12,8 +12,7 @@ printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
     '{ (void)d; (void)n; return 0; }' >"$T/probe.c"
 if ! "$FUZZ_CC" -fsanitize=fuzzer,address,undefined -o "$T/probe" \
     "$T/probe.c" >"$T/probe.log" 2>&1; then
-	echo "ok 1 - # SKIP no libFuzzer"
-	exit 0
+	skip_all "no libFuzzer"
 fi
 
 "$MAKE" -s FUZZ_CC="$FUZZ_CC" fuzz-build >"$T/build.log" 2>&1
