@@ -68,6 +68,7 @@ struct pacer {
 	struct published req, tok;
 	double last_sent;
 	double ratio;		/* real / estimated prompt tokens */
+	double max_wait;	/* the longest wait a header may ask; 0: any */
 	long long est_total, real_total;
 };
 
@@ -78,6 +79,15 @@ void pacer_init(struct pacer *p, double rpm, double tpm, double now);
  */
 double pacer_ready_at(const struct pacer *p, double now, long long tokens,
     long long inflight);
+/* What makes pacer_ready_at wait, in words; NULL if nothing does. */
+const char *pacer_why(const struct pacer *p, double now, long long tokens,
+    long long inflight);
+/*
+ * Cap the waits a server's headers ask for (a reset, a 429's wait) at
+ * max_wait seconds, as --max-retry-wait caps Retry-After: a reset of
+ * 99999h is a server's mistake, not a reason to stop for good.
+ */
+void pacer_cap(struct pacer *p, double max_wait);
 /* It went: charge it. */
 void pacer_sent(struct pacer *p, double now, long long tokens);
 /* An answer's headers. */

@@ -96,6 +96,8 @@
 #endif
 
 #define SPAWN_BATCH 4		/* workers forked per turn of the loop */
+#define PAUSE_SAY 5.0		/* a pacer pause this long is announced */
+#define ABORT_GRACE_MS 2000	/* an abort waits this long to end a record */
 /* epoll(7): Linux.  Elsewhere poll(2) is given every result pipe (as
  * in the splitgpt-poll that make check builds to test that path). */
 #if defined(__linux__) && !defined(SPLITGPT_NO_EPOLL)
@@ -158,8 +160,8 @@ static const char help_text[] =
 "                             S seconds, or N x the median latency; the\n"
 "                             first answer is kept (default 0: off)\n"
 "      --backoff-max S        longest backoff between attempts (default 30)\n"
-"      --max-retry-wait S     give up when the server asks to wait longer\n"
-"                             (default 120)\n"
+"      --max-retry-wait S     give up when the server asks to wait longer;\n"
+"                             caps rate-limit header pauses (default 120)\n"
 "      --rpm N                at most N requests a minute, evenly paced\n"
 "      --tpm N                at most N tokens a minute (estimated from the\n"
 "                             text and max_tokens, corrected by usage)\n"
@@ -277,6 +279,7 @@ struct parent {
 	int held;		/* pp->req (line held_seq) waits for the pacer */
 	uint64_t held_seq, held_lineno;
 	double wake_at;		/* when it may go */
+	double pause_said;	/* the end of the last pause announced */
 
 	struct stats st;
 	struct output sink;
@@ -619,6 +622,13 @@ static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
 		pp->held_seq = seq;
 		pp->held_lineno = lineno;
 		pp->wake_at = at;
+		if (at - now >= PAUSE_SAY && at > pp->pause_said + PAUSE_SAY &&
+		    !pp->cfg->quiet) {
+			/* A long pause is not a hang: say so, and why. */
+			warnx("pausing %.1f s: %s", at - now,
+			    pacer_why(&pp->pacer, now, cost, busy_count(pp)));
+			pp->pause_said = at;
+		}
 		return 0;
 	}
 	pp->held = 0;
@@ -1303,7 +1313,7 @@ static int write_out(struct parent *pp)
 	if (pp->out.len == 0)
 		return 0;
 	r = output_write(&pp->sink, pp->out.data, pp->out.len, &pp->out_off,
-	    &signals_seen);
+	    &signals_seen, -1);
 	if (r < 0) {
 		if (errno == EPIPE && pp->out_path == NULL)
 			broken_pipe(pp);
@@ -1320,7 +1330,9 @@ static int write_out(struct parent *pp)
 /*
  * Aborting: end the output with the record being written, if one was
  * cut, so it holds whole records only, and count those; the rest of
- * pp->out is dropped.  A further signal stops even that.
+ * pp->out is dropped.  A reader that reads nothing gets ABORT_GRACE_MS for
+ * that, and a further signal stops it at once: then the output ends cut,
+ * and stderr says so.
  */
 static void write_out_aborting(struct parent *pp)
 {
@@ -1331,8 +1343,10 @@ static void write_out_aborting(struct parent *pp)
 	    (nl = memchr(pp->out.data + end, '\n', pp->out.len - end)) != NULL)
 		end = (size_t)(nl - pp->out.data) + 1;
 	if (end > pp->out_off && output_write(&pp->sink, pp->out.data, end,
-	    &pp->out_off, &signals_seen) < 0 && errno == EPIPE)
-		broken_pipe(pp);
+	    &pp->out_off, &signals_seen, ABORT_GRACE_MS) != 0 &&
+	    pp->out_off < end)
+		warnx("the output ends with a cut record: its reader is not "
+		    "reading");
 	for (nl = pp->out.data; nl < pp->out.data + pp->out_off &&
 	    (nl = memchr(nl, '\n', (size_t)(pp->out.data + pp->out_off -
 	    nl))) != NULL; nl++)
@@ -2145,6 +2159,7 @@ int main(int argc, char **argv)
 	}
 	output_open(&pp.sink, pp.out_path, pp.resume);
 	pacer_init(&pp.pacer, pp.rpm, pp.tpm, now_s());
+	pacer_cap(&pp.pacer, cfg.max_retry_wait_ms / 1000.0);
 	cfg.run_id = (uint32_t)(hash64(&pp, sizeof(&pp)) ^ now_us() ^
 	    ((uint64_t)getpid() << 16) ^ (uint64_t)time(NULL));
 

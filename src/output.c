@@ -466,30 +466,43 @@ uint64_t output_left_over(struct output *o)
 }
 
 int output_write(struct output *o, const char *p, size_t n, size_t *done,
-    volatile sig_atomic_t *signals)
+    volatile sig_atomic_t *signals, int grace_ms)
 {
 	sig_atomic_t seen = *signals;
+	uint64_t end = now_ms() + (uint64_t)(grace_ms > 0 ? grace_ms : 0);
+	int fl = -1, rc = 0;
 
-	while (*done < n) {
+	if (grace_ms >= 0 && (fl = fcntl(o->fd, F_GETFL)) >= 0 &&
+	    !(fl & O_NONBLOCK))
+		(void)fcntl(o->fd, F_SETFL, fl | O_NONBLOCK);
+	while (*done < n && rc == 0) {
 		ssize_t w;
 
-		if (*signals != seen)
-			return 1;
+		if (*signals != seen) {
+			rc = 1;
+			break;
+		}
 		w = write(o->fd, p + *done, n - *done);
 		if (w > 0) {
 			*done += (size_t)w;
 		} else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			struct pollfd pfd = { o->fd, POLLOUT, 0 };
+			uint64_t now = now_ms();
 
-			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-				return -1;
+			if (grace_ms >= 0 && now >= end)
+				rc = 1;
+			else if (poll(&pfd, 1, grace_ms < 0 ? -1 :
+			    (int)(end - now)) < 0 && errno != EINTR)
+				rc = -1;
 		} else if (w == 0 || errno != EINTR) {
 			if (w == 0)
 				errno = EIO;
-			return -1;
+			rc = -1;
 		}
 	}
-	return 0;
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		(void)fcntl(o->fd, F_SETFL, fl);
+	return rc;
 }
 
 void output_close(struct output *o)

@@ -41,23 +41,63 @@ static double published_wait(const struct published *c, double now,
 	    (double)(left > 0 ? left : 1);
 }
 
-double pacer_ready_at(const struct pacer *p, double now, long long tokens,
-    long long inflight)
+/* The later of *t and u; if u, then *why = what. */
+static void later(double *t, double u, const char **why, const char *what)
+{
+	if (u > *t) {
+		*t = u;
+		*why = what;
+	}
+}
+
+static double ready_at(const struct pacer *p, double now, long long tokens,
+    long long inflight, const char **why)
 {
 	double t = now;
 
+	*why = NULL;
 	if (p->rpm > 0)
-		t = maxd(t, p->req_tat + 60 / p->rpm);
+		later(&t, p->req_tat + 60 / p->rpm, why, "--rpm");
 	if (p->tpm > 0 && tokens > 0)
-		t = maxd(t, p->tok_tat + tokens * 60 / p->tpm);
-	t = maxd(t, p->cooldown_until);
+		later(&t, p->tok_tat + tokens * 60 / p->tpm, why, "--tpm");
+	later(&t, p->cooldown_until, why, "a 429 asked every worker to wait");
 	if (p->rpm <= 0)
-		t = maxd(t, published_wait(&p->req, now, inflight, 1,
-		    p->last_sent));
+		later(&t, published_wait(&p->req, now, inflight, 1,
+		    p->last_sent), why, "the server's x-ratelimit-*-requests "
+		    "headers say few or no requests are left until their reset");
 	if (p->tpm <= 0 && tokens > 0)
-		t = maxd(t, published_wait(&p->tok, now, 0, tokens,
-		    p->last_sent));
+		later(&t, published_wait(&p->tok, now, 0, tokens,
+		    p->last_sent), why, "the server's x-ratelimit-*-tokens "
+		    "headers say few or no tokens are left until their reset");
 	return t;
+}
+
+double pacer_ready_at(const struct pacer *p, double now, long long tokens,
+    long long inflight)
+{
+	const char *why;
+
+	return ready_at(p, now, tokens, inflight, &why);
+}
+
+const char *pacer_why(const struct pacer *p, double now, long long tokens,
+    long long inflight)
+{
+	const char *why;
+
+	ready_at(p, now, tokens, inflight, &why);
+	return why;
+}
+
+void pacer_cap(struct pacer *p, double max_wait)
+{
+	p->max_wait = max_wait;
+}
+
+/* A wait a server's header asks for, capped by pacer_cap. */
+static double capped(const struct pacer *p, double wait)
+{
+	return p->max_wait > 0 && wait > p->max_wait ? p->max_wait : wait;
 }
 
 void pacer_sent(struct pacer *p, double now, long long tokens)
@@ -95,13 +135,15 @@ void pacer_hint(struct pacer *p, double now, const struct ratelimit_hint *h)
 	 * pause, or soon after one, says nothing new (the worker that got
 	 * it still waits as told).  Without this, 429s at a steady 5% with
 	 * a 1 s wait stopped all work for a second per 429. */
-	if (h->cooldown > 0 && (p->cooldown_until == 0 ||
-	    now >= p->cooldown_until + h->cooldown))
-		p->cooldown_until = now + h->cooldown;
+	double cooldown = capped(p, h->cooldown);
+
+	if (cooldown > 0 && (p->cooldown_until == 0 ||
+	    now >= p->cooldown_until + cooldown))
+		p->cooldown_until = now + cooldown;
 	publish(&p->req, now, h->limit_requests, h->remaining_requests,
-	    h->reset_requests);
+	    capped(p, h->reset_requests));
 	publish(&p->tok, now, h->limit_tokens, h->remaining_tokens,
-	    h->reset_tokens);
+	    capped(p, h->reset_tokens));
 }
 
 void pacer_usage(struct pacer *p, long long estimated, long long prompt_est,

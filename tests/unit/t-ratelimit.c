@@ -126,6 +126,20 @@ int main(void)
 	CHECK(NEAR(p.ratio, 2.0), "real prompt tokens twice the estimate: ratio 2");
 	CHECK_INT(pacer_correct(&p, 50), 100, "... so later estimates are doubled");
 
+	/* A reset of 99999h is capped at --max-retry-wait, as is a 429's. */
+	pacer_init(&p, 0, 0, 0);
+	pacer_cap(&p, 120);
+	h = (struct ratelimit_hint){ 100, 0, -1, -1, 99999 * 3600.0, -1, -1 };
+	pacer_hint(&p, 1, &h);
+	CHECK(NEAR(pacer_ready_at(&p, 1, 0, 0), 121), "a reset far off: waited for no longer than the cap");
+	CHECK(pacer_why(&p, 1, 0, 0) != NULL &&
+	    strstr(pacer_why(&p, 1, 0, 0), "x-ratelimit-*-requests") != NULL,
+	    "... and the wait says why");
+	h = (struct ratelimit_hint){ -1, -1, -1, -1, -1, -1, 99999 };
+	pacer_hint(&p, 200, &h);
+	CHECK(NEAR(pacer_ready_at(&p, 200, 0, 0), 320), "a 429's wait far off: capped too");
+	CHECK(pacer_why(&p, 400, 0, 0) == NULL, "nothing holds a request: no why");
+
 	CHECK_INT(estimate_tokens("hello world!", 12), 3, "English: about four characters a token");
 	CHECK_INT(estimate_tokens("\xe4\xbd\xa0\xe5\xa5\xbd\xe4\xb8\x96\xe7\x95\x8c", 12), 4,
 	    "Chinese: a token a character");
