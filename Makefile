@@ -39,8 +39,15 @@ DLLIB := $(shell printf '\043include <dlfcn.h>\nint main(void) { return dlopen(0
 	 $(CC) -x c -o /dev/null - 2>/dev/null || echo -ldl)
 LDLIBS_ALL = $(DEPLIBS) $(DLLIB) -lm $(LDLIBS)
 
-SRCS = src/util.c src/frame.c src/reorder.c src/idset.c src/input.c src/jsoncheck.c src/stats.c src/output.c src/ratelimit.c \
-       src/record.c src/retry.c src/sse.c src/worker.c
+# The parent's stages (main.c has the picture), then the workers' side,
+# then what both use.
+PARENT_SRCS = src/options.c src/credentials.c src/loop.c src/signals.c \
+       src/dispatch.c src/hedge.c src/flight.c src/pool.c src/collect.c \
+       src/writer.c src/progress.c src/input.c src/output.c src/ratelimit.c
+WORKER_SRCS = src/worker.c src/retry.c src/sse.c
+SHARED_SRCS = src/util.c src/frame.c src/reorder.c src/idset.c src/jsoncheck.c \
+       src/stats.c src/record.c
+SRCS = $(PARENT_SRCS) $(WORKER_SRCS) $(SHARED_SRCS)
 MAIN = src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 BIN = $(BUILD)/splitgpt
@@ -70,9 +77,10 @@ $(BIN): $(OBJS) $(BUILD)/main.o
 # The same with poll(2) alone and no PR_SET_PDEATHSIG, as where there is
 # no epoll(7) or prctl(2) (macOS, the BSDs), for the tests that kill
 # workers or their parent (t0210, t0330).
+# Only the pool (pool.c) differs.
 POLL_BIN = $(BUILD)/splitgpt-poll
-$(POLL_BIN): $(OBJS) src/main.c include/*.h
-	$(CC) $(ALL_CFLAGS) -DSPLITGPT_NO_EPOLL -DSPLITGPT_NO_PDEATHSIG $(ALL_LDFLAGS) -o $@ src/main.c $(OBJS) $(LDLIBS_ALL)
+$(POLL_BIN): $(filter-out $(BUILD)/pool.o,$(OBJS)) $(BUILD)/main.o src/pool.c include/*.h
+	$(CC) $(ALL_CFLAGS) -DSPLITGPT_NO_EPOLL -DSPLITGPT_NO_PDEATHSIG $(ALL_LDFLAGS) -o $@ src/pool.c $(filter-out $(BUILD)/pool.o,$(OBJS)) $(BUILD)/main.o $(LDLIBS_ALL)
 
 $(BUILD)/%.o: src/%.c include/*.h | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -147,7 +155,7 @@ FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
 FUZZ_CFLAGS = $(STD) $(WARN) -Iinclude $(DEPCFLAGS) -g -O1 $(FUZZ_SAN)
 FUZZ_LIB_SRCS = src/util.c src/jsoncheck.c src/input.c src/idset.c \
                 src/ratelimit.c src/record.c src/frame.c src/retry.c \
-                src/output.c src/sse.c
+                src/output.c src/sse.c src/signals.c
 FUZZ_LIB_OBJS = $(FUZZ_LIB_SRCS:src/%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB = $(FUZZ_DIR)/libsplitgpt-fuzz.a
 FUZZ_BINS = $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz-%)

@@ -1,7 +1,7 @@
 /*
- * config.h: the run's settings, filled once by option parsing in the parent
- * before any worker is forked, and read-only afterwards (each worker has
- * its own copy through fork).
+ * config.h: the run's settings, every one of them, filled once by option
+ * parsing (options.h) in the parent before any worker is forked, and
+ * read-only afterwards (each worker has its own copy through fork).
  */
 #ifndef SPLITGPT_CONFIG_H
 #define SPLITGPT_CONFIG_H
@@ -54,6 +54,19 @@ struct config {
 	const char *cacert;		/* --cacert FILE */
 	int quiet;
 	uint32_t run_id;		/* makes record ids unique across runs */
+
+	/* The parent's own settings (the workers read none of these). */
+	double hedge_s;			/* --hedge S: copy a line out this long */
+	double hedge_x;			/* --hedge Nx: N x the median latency */
+	long long halt_count;		/* --halt-after N, or -1 */
+	int halt_percent;		/* --halt-after N%, or -1 */
+	double rpm, tpm;		/* --rpm, --tpm; 0: no limit */
+	const char *out_path;		/* -o, or NULL for standard output */
+	int resume;			/* --resume */
+	int progress;			/* draw the progress line */
+	const char *stats_path;		/* --stats, or NULL */
+	const char *joblog_path;	/* --joblog, or NULL */
+	double price_in, price_out;	/* --price-in, --price-out */
 };
 
 #endif

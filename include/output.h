@@ -90,15 +90,15 @@ uint64_t output_left_over(struct output *o);
 /*
  * Write p[*done..n), bytes of whole records, moving *done on.  A full pipe
  * is waited for, also when someone made the descriptor non-blocking
- * (EAGAIN).  Returns 0 when all is written; 1 when *signals changed
- * meanwhile (a signal came: the caller deals with it, then calls again,
- * so a reader that reads nothing never keeps ^C from being heard); -1 on
+ * (EAGAIN).  Returns 0 when all is written; 1 when a signal is waiting
+ * (signals.h: the caller's loop takes it, then calls again, so a reader
+ * that reads nothing never keeps ^C from being heard); -1 on
  * an error, with errno.  With grace_ms >= 0 the waits end after that long
  * too (returning 1): the descriptor is made non-blocking for the call, so
  * no write(2) can wait past it.
  */
 int output_write(struct output *o, const char *p, size_t n, size_t *done,
-    volatile sig_atomic_t *signals, int grace_ms);
+    int grace_ms);
 
 /*
  * Finish: with -o, fsync and merge FILE.partial into FILE, and keep of the

@@ -2,7 +2,9 @@
  * util.h: the pieces every module of splitgpt shares.
  *
  * Messages: one vocabulary, on stderr, prefixed "splitgpt: ".  die() is for
- * fatal errors and exits with EXIT_INTERNAL; warnx() reports and returns.
+ * fatal errors and exits with the status its caller names (EXIT_USAGE for
+ * a bad option or setting, EXIT_INTERNAL for the rest); warnx() reports
+ * and returns.
  * Messages are lowercase and say what failed and with what.
  *
  * Buffers: struct buf is a growable byte string that is always NUL
@@ -41,11 +43,9 @@ enum {
 
 /* The program name used in messages; "splitgpt" unless a test sets it. */
 extern const char *progname;
-/* What die() exits with: EXIT_INTERNAL, or EXIT_USAGE while parsing options. */
-extern int die_status;
-
-void die(const char *fmt, ...) PRINTF_LIKE(1, 2) NORETURN;
-void die_errno(const char *fmt, ...) PRINTF_LIKE(1, 2) NORETURN;
+/* Print the message (die_errno: and strerror(errno)), exit with status. */
+void die(int status, const char *fmt, ...) PRINTF_LIKE(2, 3) NORETURN;
+void die_errno(int status, const char *fmt, ...) PRINTF_LIKE(2, 3) NORETURN;
 void warnx(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void warn_errno(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
@@ -86,6 +86,8 @@ void buf_consume(struct buf *b, size_t n);
  */
 ssize_t read_full(int fd, void *p, size_t n);
 int write_full(int fd, const void *p, size_t n);
+/* Set O_NONBLOCK on fd; fatal if fcntl fails. */
+void set_nonblock(int fd);
 
 /* Milliseconds and microseconds on the monotonic clock. */
 uint64_t now_ms(void);

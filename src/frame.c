@@ -39,7 +39,7 @@ void frame_end(struct buf *b, size_t start)
 	size_t len = b->len - start - FRAME_HDR_SIZE;
 
 	if (len > UINT32_MAX)
-		die("frame too large (%zu bytes)", len);
+		die(EXIT_INTERNAL, "frame too large (%zu bytes)", len);
 	put_le((unsigned char *)b->data + start + 4, len, 4);
 }
 
@@ -62,7 +62,7 @@ void frame_put_u64(struct buf *b, uint64_t v)
 void frame_put_bytes(struct buf *b, const void *p, size_t n)
 {
 	if (n > UINT32_MAX)
-		die("frame field too large (%zu bytes)", n);
+		die(EXIT_INTERNAL, "frame field too large (%zu bytes)", n);
 	frame_put_u32(b, n);
 	buf_add(b, p, n);
 }

@@ -101,7 +101,7 @@ int lr_fill(struct linereader *lr)
 		    (unsigned char)lr->raw.data[1] == 0x8b) {
 			memset(&lr->z, 0, sizeof(lr->z));
 			if (inflateInit2(&lr->z, 15 + 16) != Z_OK)
-				die("inflateInit2 failed");
+				die(EXIT_INTERNAL, "inflateInit2 failed");
 			lr->mode = 2;
 		} else {
 			lr->mode = 1;
@@ -312,18 +312,18 @@ struct classifier *classifier_new(const struct config *cfg)
 	/* json_check enforces the depth; json-c only needs room for it. */
 	c->tok = json_tokener_new_ex(cfg->max_depth + 1);
 	if (c->tok == NULL)
-		die("out of memory for the JSON parser");
+		die(EXIT_INTERNAL, "out of memory for the JSON parser");
 	if (cfg->body_defaults) {
 		c->defaults = json_tokener_parse(cfg->body_defaults);
 		if (!json_object_is_type(c->defaults, json_type_object))
-			die("-d %s: not a JSON object", cfg->body_defaults);
+			die(EXIT_USAGE, "-d %s: not a JSON object", cfg->body_defaults);
 	}
 	if (cfg->temperature) {
 		char *end;
 		double t = strtod(cfg->temperature, &end);
 
 		if (end == cfg->temperature || *end || t < 0 || t > 2)
-			die("--temperature %s: not a number from 0 to 2",
+			die(EXIT_USAGE, "--temperature %s: not a number from 0 to 2",
 			    cfg->temperature);
 		c->temperature = json_object_new_double_s(t, cfg->temperature);
 	}

@@ -11,6 +11,7 @@
 #include <unistd.h>	/* fsync, rename, unlink */
 
 #include "jsoncheck.h"	/* json_check */
+#include "signals.h"	/* signals_waiting */
 
 struct jentry {
 	uint64_t key;	/* the line's sequence number + 1; 0: empty */
@@ -33,7 +34,7 @@ int record_parse(const char *line, size_t len, struct buf *id)
 	 * depth (32) would call a record with a deep body no record. */
 	tok = json_tokener_new_ex(10001);
 	if (tok == NULL)
-		die("out of memory for the JSON parser");
+		die(EXIT_INTERNAL, "out of memory for the JSON parser");
 	v = json_tokener_parse_ex(tok, line, (int)len);
 	json_tokener_free(tok);
 	if (v == NULL)
@@ -72,7 +73,7 @@ static int next_line(FILE *f, struct buf *b)
 static void write_or_die(int fd, const char *path, const struct buf *b)
 {
 	if (write_full(fd, b->data, b->len) < 0)
-		die_errno("%s", path);
+		die_errno(EXIT_INTERNAL, "%s", path);
 }
 
 /* The complete records (lines) in the file at path; 0 if there is none. */
@@ -86,14 +87,14 @@ static uint64_t count_records(const char *path)
 	if (f == NULL) {
 		if (errno == ENOENT)
 			return 0;
-		die_errno("%s", path);
+		die_errno(EXIT_INTERNAL, "%s", path);
 	}
 	while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		for (const char *p = chunk; (p = memchr(p, '\n',
 		    (size_t)(chunk + k - p))) != NULL; p++)
 			n++;
 	if (ferror(f))
-		die_errno("%s", path);
+		die_errno(EXIT_INTERNAL, "%s", path);
 	fclose(f);
 	return n;
 }
@@ -115,15 +116,15 @@ static uint64_t merge(const char *path, const char *partial)
 	if (p == NULL) {
 		if (errno == ENOENT)
 			return count_records(path);
-		die_errno("%s", partial);
+		die_errno(EXIT_INTERNAL, "%s", partial);
 	}
 	buf_addf(&tmp, "%s.tmp", path);
 	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, 0666);
 	if (fd < 0)
-		die_errno("%s", tmp.data);
+		die_errno(EXIT_INTERNAL, "%s", tmp.data);
 	f = fopen(path, "r");
 	if (f == NULL && errno != ENOENT)
-		die_errno("%s", path);
+		die_errno(EXIT_INTERNAL, "%s", path);
 	while (next_line(p, &line)) {
 		write_or_die(fd, tmp.data, &line);
 		n++;
@@ -151,9 +152,9 @@ static uint64_t merge(const char *path, const char *partial)
 		n++;
 	}
 	if (fsync(fd) < 0 || close(fd) < 0)
-		die_errno("%s", tmp.data);
+		die_errno(EXIT_INTERNAL, "%s", tmp.data);
 	if (rename(tmp.data, path) < 0)
-		die_errno("renaming %s to %s", tmp.data, path);
+		die_errno(EXIT_INTERNAL, "renaming %s to %s", tmp.data, path);
 	unlink(partial);
 	if (f)
 		fclose(f);
@@ -228,7 +229,7 @@ static void journal_index(struct output *o, uint64_t done)
 	if (f == NULL) {
 		if (errno == ENOENT)
 			return;
-		die_errno("%s", o->journal_path);
+		die_errno(EXIT_INTERNAL, "%s", o->journal_path);
 	}
 	while (next_line(f, &o->line)) {
 		at = journal_entry(&o->line, &seq);
@@ -286,22 +287,22 @@ static void journal_finish(struct output *o, uint64_t done)
 
 	if (o->journal_end <= done) {
 		if (unlink(o->journal_path) < 0 && errno != ENOENT)
-			die_errno("%s", o->journal_path);
+			die_errno(EXIT_INTERNAL, "%s", o->journal_path);
 		return;
 	}
 	if ((f = fopen(o->journal_path, "r")) == NULL)
-		die_errno("%s", o->journal_path);
+		die_errno(EXIT_INTERNAL, "%s", o->journal_path);
 	buf_addf(&tmp, "%s.tmp", o->journal_path);
 	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, 0666);
 	if (fd < 0)
-		die_errno("%s", tmp.data);
+		die_errno(EXIT_INTERNAL, "%s", tmp.data);
 	while (next_line(f, &o->line))
 		if (journal_entry(&o->line, &seq) > 0 && seq >= done)
 			write_or_die(fd, tmp.data, &o->line);
 	if (fsync(fd) < 0 || close(fd) < 0)
-		die_errno("%s", tmp.data);
+		die_errno(EXIT_INTERNAL, "%s", tmp.data);
 	if (rename(tmp.data, o->journal_path) < 0)
-		die_errno("renaming %s to %s", tmp.data, o->journal_path);
+		die_errno(EXIT_INTERNAL, "renaming %s to %s", tmp.data, o->journal_path);
 	fclose(f);
 	buf_release(&tmp);
 }
@@ -320,28 +321,25 @@ static char *output_target(const char *path, int resume, int *special)
 	*special = 0;
 	if (lstat(path, &st) < 0) {
 		if (errno != ENOENT)
-			die_errno("-o %s", path);
+			die_errno(EXIT_INTERNAL, "-o %s", path);
 		return xstrdup(path);	/* a new file */
 	}
 	if (S_ISLNK(st.st_mode)) {
 		if ((real = realpath(path, NULL)) == NULL) {
-			die_status = EXIT_USAGE;
-			die("-o %s: a symbolic link to nothing that exists (%s)",
+			die(EXIT_USAGE, "-o %s: a symbolic link to nothing that exists (%s)",
 			    path, strerror(errno));
 		}
 		if (stat(real, &st) < 0)
-			die_errno("-o %s", real);
+			die_errno(EXIT_INTERNAL, "-o %s", real);
 	} else {
 		real = xstrdup(path);
 	}
 	if (S_ISDIR(st.st_mode)) {
-		die_status = EXIT_USAGE;
-		die("-o %s: is a directory", path);
+		die(EXIT_USAGE, "-o %s: is a directory", path);
 	}
 	if (!S_ISREG(st.st_mode)) {
 		if (resume) {
-			die_status = EXIT_USAGE;
-			die("--resume: -o %s is not a regular file: there are no "
+			die(EXIT_USAGE, "--resume: -o %s is not a regular file: there are no "
 			    "records to read back", path);
 		}
 		*special = 1;
@@ -366,7 +364,7 @@ void output_open(struct output *o, const char *path, int resume)
 		o->direct = 1;
 		o->fd = open(path, O_WRONLY | O_NOCTTY);
 		if (o->fd < 0)
-			die_errno("%s", path);
+			die_errno(EXIT_INTERNAL, "%s", path);
 		return;
 	}
 	buf_addf(&b, "%s.partial", path);
@@ -380,7 +378,7 @@ void output_open(struct output *o, const char *path, int resume)
 
 		o->old = fopen(path, "r");
 		if (o->old == NULL && errno != ENOENT)
-			die_errno("%s", path);
+			die_errno(EXIT_INTERNAL, "%s", path);
 		journal_index(o, done);
 	} else {
 		/* A fresh start, like > in the shell. */
@@ -389,7 +387,7 @@ void output_open(struct output *o, const char *path, int resume)
 	}
 	o->fd = open(o->partial, O_WRONLY | O_CREAT | O_TRUNC, 0666);
 	if (o->fd < 0)
-		die_errno("%s", o->partial);
+		die_errno(EXIT_INTERNAL, "%s", o->partial);
 }
 
 int output_journaling(const struct output *o)
@@ -406,7 +404,7 @@ void output_journal(struct output *o, uint64_t seq, const char *rec,
 		o->journal_fd = open(o->journal_path,
 		    O_WRONLY | O_CREAT | O_APPEND, 0666);
 		if (o->journal_fd < 0)
-			die_errno("%s", o->journal_path);
+			die_errno(EXIT_INTERNAL, "%s", o->journal_path);
 	}
 	buf_reset(&o->line);
 	buf_addf(&o->line, "%llu\t", (unsigned long long)seq);
@@ -414,7 +412,7 @@ void output_journal(struct output *o, uint64_t seq, const char *rec,
 	/* Cut short by a SIGKILL or a full disk, an entry is the journal's
 	 * last line, without its newline: read back as none. */
 	if (write_full(o->journal_fd, o->line.data, o->line.len) < 0)
-		die_errno("%s", o->journal_path);
+		die_errno(EXIT_INTERNAL, "%s", o->journal_path);
 	if (seq + 1 > o->journal_end)
 		o->journal_end = seq + 1;
 }
@@ -466,9 +464,8 @@ uint64_t output_left_over(struct output *o)
 }
 
 int output_write(struct output *o, const char *p, size_t n, size_t *done,
-    volatile sig_atomic_t *signals, int grace_ms)
+    int grace_ms)
 {
-	sig_atomic_t seen = *signals;
 	uint64_t end = now_ms() + (uint64_t)(grace_ms > 0 ? grace_ms : 0);
 	int fl = -1, rc = 0;
 
@@ -478,7 +475,7 @@ int output_write(struct output *o, const char *p, size_t n, size_t *done,
 	while (*done < n && rc == 0) {
 		ssize_t w;
 
-		if (*signals != seen) {
+		if (signals_waiting()) {
 			rc = 1;
 			break;
 		}
@@ -511,16 +508,16 @@ void output_close(struct output *o)
 		return;
 	if (o->direct) {
 		if (close(o->fd) < 0)
-			die_errno("%s", o->path);
+			die_errno(EXIT_INTERNAL, "%s", o->path);
 	} else {
 		if (o->old) {
 			fclose(o->old);
 			o->old = NULL;
 		}
 		if (o->journal_fd >= 0 && close(o->journal_fd) < 0)
-			die_errno("%s", o->journal_path);
+			die_errno(EXIT_INTERNAL, "%s", o->journal_path);
 		if (fsync(o->fd) < 0 || close(o->fd) < 0)
-			die_errno("%s", o->partial);
+			die_errno(EXIT_INTERNAL, "%s", o->partial);
 		journal_finish(o, merge(o->path, o->partial));
 	}
 	free(o->path);

@@ -120,7 +120,7 @@ struct sse *sse_new(size_t max_size, int max_depth)
 	s->max_depth = max_depth;
 	s->tok = json_tokener_new_ex(max_depth + 1);
 	if (s->tok == NULL)
-		die("out of memory for the JSON parser");
+		die(EXIT_INTERNAL, "out of memory for the JSON parser");
 	sse_reset(s);
 	return s;
 }
@@ -142,7 +142,7 @@ void sse_reset(struct sse *s)
 	json_object_put(s->top);
 	s->top = json_object_new_object();
 	if (s->top == NULL)
-		die("out of memory for a streamed answer");
+		die(EXIT_INTERNAL, "out of memory for a streamed answer");
 	json_object_put(s->usage);
 	json_object_put(s->final);
 	json_object_put(s->error);

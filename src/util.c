@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>	/* errno, EINTR */
+#include <fcntl.h>	/* fcntl */
 #include <limits.h>	/* LLONG_MAX */
 #include <math.h>	/* isfinite */
 #include <stdarg.h>	/* va_list */
@@ -12,7 +13,6 @@
 #include <unistd.h>	/* read, write */
 
 const char *progname = "splitgpt";
-int die_status = EXIT_INTERNAL;
 
 static void vmessage(const char *fmt, va_list ap, int errnum)
 {
@@ -32,17 +32,17 @@ static void vmessage(const char *fmt, va_list ap, int errnum)
 	(void)write_full(2, line, n);
 }
 
-void die(const char *fmt, ...)
+void die(int status, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vmessage(fmt, ap, 0);
 	va_end(ap);
-	exit(die_status);
+	exit(status);
 }
 
-void die_errno(const char *fmt, ...)
+void die_errno(int status, const char *fmt, ...)
 {
 	va_list ap;
 	int e = errno;
@@ -50,7 +50,7 @@ void die_errno(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmessage(fmt, ap, e);
 	va_end(ap);
-	exit(die_status);
+	exit(status);
 }
 
 void warnx(const char *fmt, ...)
@@ -77,7 +77,7 @@ void *xmalloc(size_t n)
 	void *p = malloc(n ? n : 1);
 
 	if (p == NULL)
-		die("out of memory allocating %zu bytes", n);
+		die(EXIT_INTERNAL, "out of memory allocating %zu bytes", n);
 	return p;
 }
 
@@ -86,7 +86,7 @@ void *xcalloc(size_t n, size_t size)
 	void *p = calloc(n ? n : 1, size ? size : 1);
 
 	if (p == NULL)
-		die("out of memory allocating %zu x %zu bytes", n, size);
+		die(EXIT_INTERNAL, "out of memory allocating %zu x %zu bytes", n, size);
 	return p;
 }
 
@@ -94,7 +94,7 @@ void *xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (p == NULL)
-		die("out of memory allocating %zu bytes", n);
+		die(EXIT_INTERNAL, "out of memory allocating %zu bytes", n);
 	return p;
 }
 
@@ -119,7 +119,7 @@ void buf_grow(struct buf *b, size_t n)
 	if (b->len + n + 1 <= b->cap)
 		return;
 	if (n > SIZE_MAX / 2 - b->len)
-		die("buffer size overflow");
+		die(EXIT_INTERNAL, "buffer size overflow");
 	want = b->cap ? b->cap : 64;
 	while (want < b->len + n + 1)
 		want *= 2;
@@ -156,7 +156,7 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 	    b->data ? b->cap - b->len : 0, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		die("vsnprintf failed");
+		die(EXIT_INTERNAL, "vsnprintf failed");
 	if (b->data == NULL || (size_t)n >= b->cap - b->len) {
 		buf_grow(b, n);
 		va_start(ap, fmt);
@@ -319,6 +319,14 @@ ssize_t read_full(int fd, void *p, size_t n)
 	return got;
 }
 
+void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		die_errno(EXIT_INTERNAL, "fcntl");
+}
+
 int write_full(int fd, const void *p, size_t n)
 {
 	while (n > 0) {
@@ -364,11 +372,11 @@ long long parse_num(const char *opt, const char *s, long long min, long long max
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (end == s || *end != 0)
-		die("%s %s: not a whole number", opt, s);
+		die(EXIT_USAGE, "%s %s: not a whole number", opt, s);
 	if ((errno == ERANGE && v < 0) || v < min)
-		die("%s %s: too small (at least %lld)", opt, s, min);
+		die(EXIT_USAGE, "%s %s: too small (at least %lld)", opt, s, min);
 	if (errno == ERANGE || v > max)
-		die("%s %s: too large (at most %lld)", opt, s, max);
+		die(EXIT_USAGE, "%s %s: too large (at most %lld)", opt, s, max);
 	return v;
 }
 
@@ -381,11 +389,11 @@ static double parse_double(const char *opt, const char *s, double min,
 	errno = 0;
 	v = strtod(s, &end);
 	if (end == s || *end != 0 || !isfinite(v))
-		die("%s %s: not %s", opt, s, what);
+		die(EXIT_USAGE, "%s %s: not %s", opt, s, what);
 	if (v < min)
-		die("%s %s: too small (at least %g)", opt, s, min);
+		die(EXIT_USAGE, "%s %s: too small (at least %g)", opt, s, min);
 	if (v > max)
-		die("%s %s: too large (at most %g)", opt, s, max);
+		die(EXIT_USAGE, "%s %s: too large (at most %g)", opt, s, max);
 	return v;
 }
 
@@ -407,21 +415,21 @@ long long parse_size(const char *opt, const char *s, long long min, long long ma
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (end == s)
-		die("%s %s: not a size", opt, s);
+		die(EXIT_USAGE, "%s %s: not a size", opt, s);
 	switch (*end) {
 	case 'k': case 'K': mul = 1LL << 10; end++; break;
 	case 'm': case 'M': mul = 1LL << 20; end++; break;
 	case 'g': case 'G': mul = 1LL << 30; end++; break;
 	}
 	if (*end != 0)
-		die("%s %s: not a size (a number with K, M or G)", opt, s);
+		die(EXIT_USAGE, "%s %s: not a size (a number with K, M or G)", opt, s);
 	if (errno == ERANGE || (v > 0 && v > LLONG_MAX / mul))
-		die("%s %s: too large (at most %lld)", opt, s, max);
+		die(EXIT_USAGE, "%s %s: too large (at most %lld)", opt, s, max);
 	v *= mul;
 	if (v < min)
-		die("%s %s: too small (at least %lld)", opt, s, min);
+		die(EXIT_USAGE, "%s %s: too small (at least %lld)", opt, s, min);
 	if (v > max)
-		die("%s %s: too large (at most %lld)", opt, s, max);
+		die(EXIT_USAGE, "%s %s: too large (at most %lld)", opt, s, max);
 	return v;
 }
 

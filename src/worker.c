@@ -134,7 +134,7 @@ static int backoff_wait(const struct worker *w, long ms)
 		if (r > 0)
 			return -1;	/* the pipe closed: see parent_gone */
 		if (r < 0 && errno != EINTR)
-			die_errno("worker: poll");
+			die_errno(EXIT_INTERNAL, "worker: poll");
 	}
 }
 
@@ -659,13 +659,13 @@ static void worker_init(struct worker *w, const struct config *cfg)
 	memset(w, 0, sizeof(*w));
 	w->cfg = cfg;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		die("curl_global_init failed");
+		die(EXIT_INTERNAL, "curl_global_init failed");
 	w->curl = curl_easy_init();
 	if (w->curl == NULL)
-		die("curl_easy_init failed");
+		die(EXIT_INTERNAL, "curl_easy_init failed");
 	w->tok = json_tokener_new_ex(cfg->max_depth + 1);
 	if (w->tok == NULL)
-		die("out of memory for the JSON parser");
+		die(EXIT_INTERNAL, "out of memory for the JSON parser");
 	/* A record is one deflate stream, mostly of a few hundred bytes to
 	 * a few KB.  memLevel 4 keeps the hash table and the pending buffer
 	 * at 4 KB each, against 64 KB at the default 8, whose table every
@@ -674,7 +674,7 @@ static void worker_init(struct worker *w, const struct config *cfg)
 	 * (level 1, windowBits 15 either way). */
 	if (deflateInit2(&w->z, DEFLATE_LEVEL, Z_DEFLATED, 15, 4,
 	    Z_DEFAULT_STRATEGY) != Z_OK)
-		die("deflateInit failed");
+		die(EXIT_INTERNAL, "deflateInit failed");
 	w->zlevel = DEFLATE_LEVEL;
 	w->sse = sse_new(cfg->max_response, cfg->max_depth);
 	w->idle_ms = cfg->idle_timeout_ms;
@@ -693,7 +693,7 @@ static void worker_init(struct worker *w, const struct config *cfg)
 	for (i = 0; i < cfg->nheaders; i++)
 		w->headers = curl_slist_append(w->headers, cfg->headers[i]);
 	if (w->headers == NULL)
-		die("out of memory for request headers");
+		die(EXIT_INTERNAL, "out of memory for request headers");
 
 	curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, w->headers);
@@ -1321,13 +1321,13 @@ static int send_result(struct worker *w, int wfd, uint64_t seq,
 	 * goes at the start of this record's stream, where it is valid. */
 	if (level != w->zlevel) {
 		if (deflateParams(&w->z, level, Z_DEFAULT_STRATEGY) != Z_OK)
-			die("deflateParams failed");
+			die(EXIT_INTERNAL, "deflateParams failed");
 		w->zlevel = level;
 	}
 	w->z.next_in = (unsigned char *)w->line.data;
 	w->z.avail_in = w->line.len;
 	if (deflate(&w->z, Z_FINISH) != Z_STREAM_END)
-		die("deflate failed");
+		die(EXIT_INTERNAL, "deflate failed");
 	w->packed.len = bound - w->z.avail_out;
 	res->rawlen = w->line.len;
 	res->data = w->packed.data;
@@ -1376,20 +1376,20 @@ int worker_main(const struct config *cfg, int rfd, int wfd)
 		if (r == 0)
 			break;	/* the parent is done with us */
 		if (r < 0)
-			die_errno("worker: reading a request");
+			die_errno(EXIT_INTERNAL, "worker: reading a request");
 		in.len = FRAME_HDR_SIZE;
 		used = frame_decode(in.data, in.len, max, &f);
 		if (used < 0)
-			die("worker: a request frame that makes no sense");
+			die(EXIT_INTERNAL, "worker: a request frame that makes no sense");
 		if (used == 0) {
 			buf_grow(&in, f.len);
 			if (read_full(rfd, in.data + in.len, f.len) != f.len)
-				die_errno("worker: reading a request");
+				die_errno(EXIT_INTERNAL, "worker: reading a request");
 			in.len += f.len;
 			used = frame_decode(in.data, in.len, max, &f);
 		}
 		if (used <= 0 || msg_request_decode(&f, &rq) < 0)
-			die("worker: a request frame that makes no sense");
+			die(EXIT_INTERNAL, "worker: a request frame that makes no sense");
 		w.lineno = rq.lineno;
 		serve(&w, f.seq, &rq, &res);
 		if (cfg->verbose)

@@ -1,0 +1,118 @@
+/*
+ * parent.h: the parent's stages, wired together (main.c has the picture).
+ *
+ * struct parent holds each stage's state in a member of its own; a stage
+ * writes only its own member and changes the others through their
+ * functions: the pool (pool.h), the lines in flight (flight.h), the
+ * reader (input.h), the classifier (input.h), the dispatcher and hedging
+ * (below, dispatch.c and hedge.c), the collector (below, collect.c), the
+ * writer (writer.h), progress (progress.h), the pacer (ratelimit.h) and
+ * the counts (stats.h).  The loop (loop.c) runs them.
+ */
+#ifndef SPLITGPT_PARENT_H
+#define SPLITGPT_PARENT_H
+
+#include <stdint.h>	/* uint64_t */
+
+#include "config.h"	/* struct config */
+#include "flight.h"	/* struct flight */
+#include "input.h"	/* struct linereader, struct request */
+#include "pool.h"	/* struct pool */
+#include "progress.h"	/* struct progress */
+#include "ratelimit.h"	/* struct pacer */
+#include "stats.h"	/* struct stats */
+#include "util.h"	/* struct buf */
+#include "writer.h"	/* struct writer */
+
+/* The dispatcher: input lines to requests, requests to idle workers. */
+struct dispatcher {
+	struct request req;	/* the line being placed, or held */
+	struct buf msg;		/* an error record's message */
+	uint64_t next_seq;	/* the next line's sequence number */
+	int input_done;
+	int held;		/* req (line held_seq) waits for the pacer */
+	uint64_t held_seq, held_lineno;
+	double wake_at;		/* when it may go */
+	double pause_said;	/* the end of the last pause announced */
+};
+
+/* The collector: results in, crashes and halts decided. */
+struct collector {
+	int halted;		/* sending stopped; lines get not_sent */
+	const char *halt_why;
+	int broken;		/* halted for want of any worker: exit 4 */
+	struct buf broken_why;	/* why (halt_why points here) */
+	unsigned idle_deaths;	/* workers that died holding nothing, in a row */
+	/* Requests (not bad lines) finished and failed, for --halt-after;
+	 * everything else is counted in the stats. */
+	unsigned long long requests_failed, finished;
+	struct buf msg;		/* a crash record's message */
+	struct buf idbuf;	/* a custom_id taken from a frame */
+};
+
+/* The loop's own: what the signals asked for. */
+struct loopstate {
+	int stopping;		/* first signal: stop reading, drain */
+	unsigned signals;	/* signals taken; 2 or more: abort */
+};
+
+struct parent {
+	const struct config *cfg;
+	struct pool pool;
+	struct flight fl;
+	struct linereader lr;
+	struct classifier *cls;
+	struct dispatcher dp;
+	uint64_t hedge_due_us;	/* hedging's: the oldest line's hedge time */
+	struct collector col;
+	struct writer wr;
+	struct progress pg;
+	struct pacer pacer;
+	struct stats st;
+	struct loopstate lp;
+};
+
+/* Workers holding a line. */
+int busy_count(const struct parent *pp);
+
+/* dispatch.c: take lines while there is a worker for them; 1 if input is
+ * wanted. */
+int dispatch(struct parent *pp);
+/* No line can come for a new or an idle worker any more: the input is
+ * done and none waits for the pacer.  (A crash still respawns its
+ * worker.) */
+int no_more_work(const struct parent *pp);
+/* Let idle workers go once no_more_work(). */
+void retire_idle(struct parent *pp);
+/* Worker i holds a line from now: write its frame down the pipe. */
+void send_to(struct parent *pp, int i);
+
+/* hedge.c: --hedge is on. */
+int hedging(const struct config *cfg);
+/* Copy the oldest overdue lines to idle workers. */
+void hedge(struct parent *pp);
+/* Worker i answered its line first: cut the twin's request. */
+void hedge_won(struct parent *pp, int i);
+
+/* collect.c: read what worker i sent, and bury it if it is gone. */
+void collect(struct parent *pp, int i);
+/* Stop sending: requests in flight finish, the rest get not_sent. */
+void halt(struct parent *pp, const char *why);
+/* A worker could not be started (pp->pool.why says why): go on with
+ * those there are, or, with none, halt. */
+void short_of_workers(struct parent *pp);
+/* The line job k holds, whose worker died and no other will try again:
+ * its worker_crashed record (message m) after this many attempts. */
+void crashed(struct parent *pp, int k, unsigned attempts, const char *m);
+/* Kill the workers silent past their time. */
+void watchdog(struct parent *pp);
+
+/* loop.c: run until the input is done and every record written, or a
+ * signal says stop. */
+void loop_run(struct parent *pp);
+/* Then: let the workers go (on an abort, kill them) and write what is
+ * left; an abort waits at most grace_ms for a reader that reads nothing
+ * to take the end of a cut record. */
+void loop_end(struct parent *pp, int grace_ms);
+
+#endif

@@ -1,0 +1,316 @@
+/*
+ * collect.c: the collector (parent.h).  Results come up the workers'
+ * pipes as frames (frame.h): a result goes to the writer, a hint to the
+ * pacer, a beat moves the worker's deadline.  The collector also decides
+ * what a dead worker means (the line is sent again as a further attempt,
+ * or gets its worker_crashed record) and when the run halts (--halt-after,
+ * a rejected key, an exhausted quota, no worker left).
+ */
+#include "parent.h"
+
+#include <signal.h>	/* SIGKILL */
+#include <stdio.h>	/* snprintf */
+#include <stdlib.h>	/* free */
+#include <sys/wait.h>	/* WIFSIGNALED */
+
+#include "frame.h"	/* frames from the workers */
+
+void halt(struct parent *pp, const char *why)
+{
+	struct collector *col = &pp->col;
+
+	if (col->halted)
+		return;
+	col->halted = 1;
+	col->halt_why = why;
+	if (!pp->cfg->quiet)
+		warnx("halting: %s; requests in flight finish, the rest are not sent",
+	    why);
+}
+
+/* The run can't go on for want of a worker: every line not yet sent gets
+ * a not_sent record that says why, and the exit status is 4. */
+static void halt_broken(struct parent *pp)
+{
+	struct collector *col = &pp->col;
+
+	if (col->broken)
+		return;
+	col->broken = 1;
+	buf_add(&col->broken_why, pp->pool.why.data, pp->pool.why.len);
+	halt(pp, col->broken_why.data);
+}
+
+void short_of_workers(struct parent *pp)
+{
+	int n = pool_live(&pp->pool);
+
+	if (pp->col.broken)
+		return;
+	if (n == 0)
+		halt_broken(pp);
+	else if (!pp->cfg->quiet)
+		warnx("%s: going on with %d worker%s", pp->pool.why.data, n,
+		    n == 1 ? "" : "s");
+}
+
+/* A request finished (worker i, line seq): count it, correct the pacer,
+ * log it, and halt when the failures say so. */
+static void count_result(struct parent *pp, int i, uint64_t seq,
+    const struct msg_result *m)
+{
+	struct collector *col = &pp->col;
+	struct stats *st = &pp->st;
+	const struct config *cfg = pp->cfg;
+	const struct job *j = &pp->fl.jobs[i];
+
+	st->requests++;
+	st->retries += m->attempts > 1 ? m->attempts - 1 : 0;
+	st->prompt_tokens += m->prompt_tokens;
+	st->completion_tokens += m->completion_tokens;
+	hist_add(&st->latency, m->latency_us);
+	stats_stream(st, m->first_token_us, m->completion_tokens,
+	    m->latency_us);
+	if (m->prompt_tokens > 0)
+		pacer_usage(&pp->pacer, j->charged, j->prompt_est,
+		    m->prompt_tokens, m->prompt_tokens + (j->max_out > 0 ?
+		    j->max_out : (long long)m->completion_tokens));
+	if (pp->wr.joblog_fd >= 0) {
+		msg_request_custom_id(&j->sent, &col->idbuf);
+		writer_log(&pp->wr, seq, col->idbuf.data, col->idbuf.len, m);
+	}
+	col->finished++;
+	if (m->flags & RESULT_OK)
+		return;
+	col->requests_failed++;
+	if (m->status == 401)
+		halt(pp, "the API key was rejected (HTTP 401)");
+	else if (m->flags & RESULT_QUOTA)
+		halt(pp, "the quota is exhausted (insufficient_quota)");
+	else if (cfg->halt_count >= 0 &&
+	    col->requests_failed >= (unsigned long long)cfg->halt_count)
+		halt(pp, "--halt-after: too many failed requests");
+	else if (cfg->halt_percent >= 0 && col->finished >= 20 &&
+	    col->requests_failed * 100 >= cfg->halt_percent * col->finished)
+		halt(pp, "--halt-after: too many failed requests");
+}
+
+static int take_hint(struct parent *pp, const struct frame *f)
+{
+	struct msg_hint h;
+	struct ratelimit_hint rh;
+
+	if (msg_hint_decode(f, &h) < 0)
+		return -1;
+	rh.limit_requests = h.limit_requests;
+	rh.remaining_requests = h.remaining_requests;
+	rh.limit_tokens = h.limit_tokens;
+	rh.remaining_tokens = h.remaining_tokens;
+	rh.reset_requests = h.reset_requests_us < 0 ? -1 :
+	    h.reset_requests_us / 1e6;
+	rh.reset_tokens = h.reset_tokens_us < 0 ? -1 :
+	    h.reset_tokens_us / 1e6;
+	rh.cooldown = h.cooldown_us < 0 ? -1 : h.cooldown_us / 1e6;
+	pacer_hint(&pp->pacer, now_us() / 1e6, &rh);
+	return 0;
+}
+
+/* Worker i's result for its line. */
+static void take_result(struct parent *pp, int i, const struct frame *f,
+    const struct msg_result *m)
+{
+	struct job *j = &pp->fl.jobs[i];
+
+	if (j->cancelled)
+		return;		/* too late: its twin answered */
+	if (j->hedged)
+		hedge_won(pp, i);
+	if (!writer_has(&pp->wr, f->seq)) {
+		if (f->seq != pp->wr.ring.next)
+			writer_journal(&pp->wr, f->seq, m);
+		writer_put(&pp->wr, f->seq, xmemdup(m->data, m->len), m->len,
+		    m->rawlen, 1, stats_tag(m->error,
+		    (m->flags & RESULT_OK) != 0));
+		count_result(pp, i, f->seq, m);
+	}
+	pp->col.idle_deaths = 0;
+	flight_idle(&pp->fl, i);
+}
+
+/* Use every complete frame in worker i's buffer; -1 on nonsense. */
+static int take_frames(struct parent *pp, int i, struct buf *b)
+{
+	struct job *j = &pp->fl.jobs[i];
+	size_t off = 0;
+	int rc = 0;
+
+	for (;;) {
+		struct frame f;
+		struct msg_result m;
+		uint64_t ms;
+		long used = frame_decode(b->data + off, b->len - off,
+		    UINT32_MAX, &f);
+
+		if (used == 0)
+			break;
+		if (used > 0 && f.type == FRAME_HINT) {
+			if ((rc = take_hint(pp, &f)) < 0)
+				break;
+		} else if (used > 0 && f.type == FRAME_BEAT) {
+			if ((rc = msg_beat_decode(&f, &ms)) < 0)
+				break;
+			if (j->busy && f.seq == j->seq)
+				flight_beat(&pp->fl, i, ms);
+		} else if (used < 0 || f.type != FRAME_RESULT ||
+		    msg_result_decode(&f, &m) < 0 || !j->busy ||
+		    f.seq != j->seq) {
+			rc = -1;
+			break;
+		} else {
+			off += used;
+			take_result(pp, i, &f, &m);
+			continue;
+		}
+		off += used;
+	}
+	buf_consume(b, off);
+	return rc;
+}
+
+void crashed(struct parent *pp, int k, unsigned attempts, const char *m)
+{
+	struct collector *col = &pp->col;
+	const struct job *j = &pp->fl.jobs[k];
+
+	/* The dead line's own id, from its frame: never the dispatcher's
+	 * request, which may hold a line the pacer is holding. */
+	msg_request_custom_id(&j->sent, &col->idbuf);
+	writer_error(&pp->wr, j->seq, j->lineno, col->idbuf.data,
+	    col->idbuf.len, ERR_WORKER_CRASHED, m, attempts);
+	col->requests_failed++;
+	col->finished++;
+	pp->st.requests++;
+	pp->st.retries += attempts - 1;
+}
+
+/* A worker that died holding nothing: not the line's fault; but one
+ * that can't start at all would otherwise be respawned for ever. */
+static void died_idle(struct parent *pp, int i, const char *how)
+{
+	flight_forget_idle(&pp->fl, i);
+	if (++pp->col.idle_deaths > (unsigned)pp->cfg->jobs + 10 &&
+	    !pp->col.broken) {
+		buf_reset(&pp->pool.why);
+		buf_addf(&pp->pool.why, "workers keep dying as they start "
+		    "(the last: %s)", how);
+		halt_broken(pp);
+	}
+}
+
+/* What the death of worker i (wait status st) means for its line: the
+ * attempts made if it is to be sent again, else 0. */
+static unsigned judge_death(struct parent *pp, int i, int st)
+{
+	struct job *j = &pp->fl.jobs[i];
+	unsigned attempts;
+	char how[64];
+
+	if (j->stalled)
+		snprintf(how, sizeof(how), "the worker went silent (killed)");
+	else
+		snprintf(how, sizeof(how), "the worker died (%s %d)",
+		    WIFSIGNALED(st) ? "signal" : "exit status",
+		    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	if (j->cancelled || (j->busy && flight_twin(&pp->fl, i) >= 0)) {
+		/* Cut for its twin, or died while the twin still holds the
+		 * line: the twin answers for it (and is not hedged again). */
+		j->cancelled = j->hedged = 0;
+		return 0;
+	}
+	if (!j->busy) {
+		died_idle(pp, i, how);
+		return 0;
+	}
+	if (writer_has(&pp->wr, j->seq))
+		return 0;
+	attempts = msg_request_bump_attempts(&j->sent);
+	if (attempts <= (unsigned)pp->cfg->retries && !pp->lp.stopping)
+		return attempts;
+	buf_reset(&pp->col.msg);
+	buf_addf(&pp->col.msg, "line %llu: %s on each of %u attempt(s)",
+	    (unsigned long long)j->lineno, how, attempts);
+	crashed(pp, i, attempts, pp->col.msg.data);
+	return 0;
+}
+
+/* Worker i is gone: account for the line it held and start another. */
+static void bury(struct parent *pp, int i)
+{
+	int st = 0, retired = pp->pool.procs[i].retired;
+	unsigned resend;
+
+	st = pool_reap(&pp->pool, i);
+	if (retired)
+		return;		/* let go, and gone: nothing to account for */
+	resend = judge_death(pp, i, st);
+	if (pp->col.broken || pool_spawn(&pp->pool, i) < 0) {
+		/* Another worker takes its line (dispatch adopts it). */
+		if (resend)
+			flight_orphan(&pp->fl, i, resend);
+		pp->fl.jobs[i].busy = 0;
+		pool_lose(&pp->pool, i);
+		short_of_workers(pp);
+		return;
+	}
+	pp->fl.jobs[i].stalled = 0;
+	if (resend)
+		send_to(pp, i);
+	else
+		flight_idle(&pp->fl, i);
+}
+
+void collect(struct parent *pp, int i)
+{
+	struct buf *b;
+	long n;
+
+	while ((n = pool_read(&pp->pool, i, &b)) >= 0) {
+		if (n == 0) {
+			if (take_frames(pp, i, b) < 0)
+				pool_kill(&pp->pool, i, SIGKILL);
+			bury(pp, i);
+			return;
+		}
+		if (take_frames(pp, i, b) < 0) {
+			warnx("internal: worker %ld sent nonsense; replacing it",
+			    (long)pp->pool.procs[i].pid);
+			pool_kill(&pp->pool, i, SIGKILL);
+			pool_drop(&pp->pool, i);
+			bury(pp, i);
+			return;
+		}
+		pool_keep(&pp->pool, i, b);
+		if (n < POOL_READ_SIZE)
+			break;
+	}
+}
+
+void watchdog(struct parent *pp)
+{
+	uint64_t now = now_us();
+	int *who = xcalloc(pp->fl.n, sizeof(*who));
+	int k, n = flight_overdue(&pp->fl, now, who);
+
+	for (k = 0; k < n; k++) {
+		const struct job *j = &pp->fl.jobs[who[k]];
+
+		if (!pp->cfg->quiet)
+			warnx("line %llu: its worker was silent for %.1f s, past "
+			    "its attempt's time: killed, the line goes out again",
+			    (unsigned long long)j->lineno,
+			    (now - j->sent_us) / 1e6);
+		pool_kill(&pp->pool, who[k], SIGKILL);	/* its end of file
+							 * buries it */
+	}
+	free(who);
+}

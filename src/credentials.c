@@ -1,0 +1,151 @@
+/*
+ * credentials.c: where the key goes, checked before any is sent
+ * (credentials.h).
+ */
+#include "credentials.h"
+
+#include <stdio.h>	/* fopen, getline */
+#include <stdlib.h>	/* getenv, free */
+#include <string.h>	/* strncmp, strcspn */
+#include <strings.h>	/* strncasecmp */
+
+#include "util.h"	/* warnx */
+
+/*
+ * A value from the environment, a file or the command line (from names
+ * it, what says what it is), less the blanks and line ends around it,
+ * which a copied value or a file saved on Windows brings along; NULL if
+ * nothing is left.  A control character inside is a usage error, since a
+ * line break in a header starts a header of its own, and so is a space
+ * when no_space is set.  The message names the byte, never the value,
+ * which may be a key.
+ */
+char *value_tidy(const char *raw, const char *from, const char *what,
+    int no_space)
+{
+	const char *k = raw, *e, *p;
+
+	while (*k && strchr(" \t\r\n", *k))
+		k++;
+	for (e = k + strlen(k); e > k && strchr(" \t\r\n", e[-1]); e--)
+		;
+	for (p = k; p < e; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f ||
+		    (no_space && *p == ' '))
+			die(EXIT_USAGE, "%s: the %s has %s at byte %zu", from, what,
+			    *p == '\n' || *p == '\r' ? "a line break" :
+			    *p == ' ' ? "a space" : "a control character",
+			    (size_t)(p - raw) + 1);
+	return e > k ? xmemdup(k, e - k) : NULL;
+}
+
+/* The key from --api-key-file: its first line, tidied. */
+static char *read_key(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL, *k;
+	struct buf from = { 0 };
+	size_t cap = 0;
+
+	if (f == NULL)
+		die_errno(EXIT_USAGE, "--api-key-file %s", path);
+	if (getline(&line, &cap, f) < 0)
+		die(EXIT_USAGE, "--api-key-file %s: empty", path);
+	fclose(f);
+	buf_addf(&from, "--api-key-file %s", path);
+	if ((k = value_tidy(line, from.data, "key", 0)) == NULL)
+		die(EXIT_USAGE, "%s: empty", from.data);
+	buf_release(&from);
+	memset(line, 0, cap);
+	free(line);
+	return k;
+}
+
+char *key_read(const char *key_file)
+{
+	const char *env = getenv("OPENAI_API_KEY");
+
+	if (key_file)
+		return read_key(key_file);
+	return env ? value_tidy(env, "OPENAI_API_KEY", "key", 0) : NULL;
+}
+
+/* The host of url (after any user:pass@; "[::1]" with its brackets),
+ * and its length in *n; NULL if url has no "scheme://". */
+static const char *url_host(const char *url, size_t *n)
+{
+	const char *h = strstr(url, "://"), *at;
+	size_t auth;
+
+	if (h == NULL)
+		return NULL;
+	h += 3;
+	auth = strcspn(h, "/?#");
+	if ((at = memchr(h, '@', auth)) != NULL)
+		h = at + 1;
+	if (*h == '[') {	/* an IPv6 address: up to its ']' */
+		*n = strcspn(h, "]/?#");
+		if (h[*n] == ']')
+			(*n)++;
+	} else
+		*n = strcspn(h, ":/?#");
+	return h;
+}
+
+/*
+ * Whether sending a key to url is fine: https, or plain http to this
+ * machine (127.0.0.0/8, ::1, localhost).
+ */
+static int loopback_http_ok(const char *url)
+{
+	const char *h;
+	size_t n;
+
+	if (strncmp(url, "http://", 7) != 0)
+		return 1;
+	h = url_host(url, &n);
+	if (n == 5 && strncmp(h, "[::1]", 5) == 0)
+		return 1;
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return 1;
+	if (n >= 4 && strncmp(h, "127.", 4) == 0 &&
+	    strspn(h, "0123456789.") == n)
+		return 1;
+	return 0;
+}
+
+/*
+ * Whether a run without a key is sure to be refused: OpenAI's own API
+ * wants one, and no -H header brings an Authorization of the user's own.
+ * (A local server, a proxy or Azure's api-key header may need none.)
+ */
+static int key_missing(const struct config *cfg)
+{
+	const char *h;
+	size_t n;
+	int i;
+
+	if (cfg->api_key && *cfg->api_key)
+		return 0;
+	h = url_host(cfg->base_url, &n);
+	if (h == NULL || n != 14 || strncasecmp(h, "api.openai.com", 14) != 0)
+		return 0;
+	for (i = 0; i < cfg->nheaders; i++)
+		if (strncasecmp(cfg->headers[i], "Authorization:", 14) == 0)
+			return 0;
+	return 1;
+}
+
+void key_warnings(const struct config *cfg)
+{
+	if (cfg->insecure)
+		warnx("warning: --insecure: TLS certificates are not checked; "
+		    "anyone on the path can read the key and the answers");
+	if (cfg->api_key && *cfg->api_key && !loopback_http_ok(cfg->base_url))
+		warnx("warning: the API key goes over plain http to %s; "
+		    "use https unless this network is yours", cfg->base_url);
+	if (key_missing(cfg))
+		warnx("warning: no API key (set OPENAI_API_KEY, or give "
+		    "--api-key-file): api.openai.com will refuse every "
+		    "request");
+}

@@ -1,0 +1,237 @@
+/*
+ * dispatch.c: the dispatcher (parent.h).  It takes lines from the reader
+ * while there is an idle worker and room in the window (writer_room),
+ * turns each into a request (the classifier), and gives it to an idle
+ * worker when the pacer lets it go; a line that is not a valid request
+ * gets its error record at once, without a worker.  A request the pacer
+ * holds stays in the dispatcher's own dp.req until it may go.
+ */
+#include "parent.h"
+
+#include "frame.h"	/* msg_request_encode */
+
+#define PAUSE_SAY 5.0		/* a pacer pause this long is announced */
+
+int busy_count(const struct parent *pp)
+{
+	return pp->pool.spawned - pp->fl.nidle - pp->pool.nretired;
+}
+
+int no_more_work(const struct parent *pp)
+{
+	return pp->dp.input_done && !pp->dp.held && pp->fl.norphans == 0;
+}
+
+/*
+ * Idle workers go once no_more_work(): each exits while the last
+ * requests are still out, so a run with many workers does not end by
+ * waiting for all of them to tear down at once.  With --hedge as many
+ * stay as there are lines that may want a copy.
+ */
+void retire_idle(struct parent *pp)
+{
+	int keep = hedging(pp->cfg) ? flight_hedgeable(&pp->fl) : 0;
+
+	while (pp->fl.nidle > keep)
+		pool_retire(&pp->pool, flight_take_idle(&pp->fl));
+}
+
+void send_to(struct parent *pp, int i)
+{
+	const struct buf *f = &pp->fl.jobs[i].sent;
+
+	pool_send(&pp->pool, i, f->data, f->len);
+	flight_sent(&pp->fl, i, (uint64_t)pp->cfg->timeout_ms);
+}
+
+static double now_s(void)
+{
+	return now_us() / 1e6;
+}
+
+/* A long pause is not a hang: say so, and why. */
+static void say_pause(struct parent *pp, double now, double at,
+    long long cost)
+{
+	struct dispatcher *dp = &pp->dp;
+
+	if (at - now < PAUSE_SAY || at <= dp->pause_said + PAUSE_SAY ||
+	    pp->cfg->quiet)
+		return;
+	warnx("pausing %.1f s: %s", at - now,
+	    pacer_why(&pp->pacer, now, cost, busy_count(pp)));
+	dp->pause_said = at;
+}
+
+/*
+ * Give the classified request in dp.req (line seq) to an idle worker, if
+ * the pacer lets it go now; else hold it and return 0.
+ */
+static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
+{
+	struct dispatcher *dp = &pp->dp;
+	long long cost = pacer_correct(&pp->pacer, dp->req.prompt_est) +
+	    dp->req.max_out;
+	double now = now_s(), at = pacer_ready_at(&pp->pacer, now, cost,
+	    busy_count(pp));
+	struct msg_request m = {
+		lineno, 0,
+		dp->req.path.data, dp->req.path.len,
+		dp->req.custom_id.data, dp->req.custom_id.len,
+		dp->req.body.data, dp->req.body.len
+	};
+	struct job *j;
+	int i;
+
+	if (at > now) {
+		dp->held = 1;
+		dp->held_seq = seq;
+		dp->held_lineno = lineno;
+		dp->wake_at = at;
+		say_pause(pp, now, at, cost);
+		return 0;
+	}
+	dp->held = 0;
+	pacer_sent(&pp->pacer, now, cost);
+	i = flight_take_idle(&pp->fl);
+	j = &pp->fl.jobs[i];
+	buf_reset(&j->sent);
+	msg_request_encode(&j->sent, seq, &m);
+	j->seq = seq;
+	j->lineno = lineno;
+	j->charged = cost;
+	j->prompt_est = dp->req.prompt_est;
+	j->max_out = dp->req.max_out;
+	j->hedged = j->is_copy = 0;
+	pp->fl.placed++;
+	send_to(pp, i);
+	return 1;
+}
+
+/* A line that is not sent because the run halted. */
+static void not_sent(struct parent *pp, uint64_t seq, uint64_t lineno)
+{
+	struct dispatcher *dp = &pp->dp;
+
+	buf_reset(&dp->msg);
+	buf_addf(&dp->msg, "line %llu: not sent: %s",
+	    (unsigned long long)lineno, pp->col.halt_why);
+	writer_error(&pp->wr, seq, lineno, dp->req.custom_id.data,
+	    dp->req.custom_id.len, ERR_NOT_SENT, dp->msg.data, 0);
+}
+
+/*
+ * Orphans: lines whose worker died and could not be replaced.  Each goes
+ * to an idle worker as soon as there is one; when there will be none
+ * (the run halted for want of workers, or is stopping) it gets its record.
+ */
+static void adopt_orphans(struct parent *pp)
+{
+	struct flight *fl = &pp->fl;
+	int k;
+
+	for (k = 0; k < fl->n && fl->norphans > 0; k++) {
+		struct job *o = &fl->jobs[k];
+
+		if (!o->orphan)
+			continue;
+		if (pp->lp.stopping || pp->col.broken) {
+			buf_reset(&pp->dp.msg);
+			buf_addf(&pp->dp.msg, "line %llu: its worker died after "
+			    "%u attempt(s), and no other was there to try "
+			    "again (%s)", (unsigned long long)o->lineno,
+			    o->orphan, pp->col.broken ?
+			    pp->col.broken_why.data : "interrupted");
+			crashed(pp, k, o->orphan, pp->dp.msg.data);
+		} else if (fl->nidle > 0) {
+			int i = flight_take_idle(fl);
+
+			flight_copy(fl, i, k, 0);
+			send_to(pp, i);
+		} else {
+			return;
+		}
+		flight_orphan(fl, k, 0);
+	}
+}
+
+/* The held line, once the pacer lets it go: 0 if it still waits. */
+static int release_held(struct parent *pp)
+{
+	struct dispatcher *dp = &pp->dp;
+
+	if (!dp->held || pp->lp.stopping)
+		return 1;
+	if (pp->col.halted) {
+		dp->held = 0;
+		not_sent(pp, dp->held_seq, dp->held_lineno);
+		return 1;
+	}
+	return pp->fl.nidle > 0 && place(pp, dp->held_seq, dp->held_lineno);
+}
+
+/* Line ln (sequence seq) as a request in dp.req: 1 if it is to be sent,
+ * 0 if it has its record already (an error, kept from -o FILE, or not
+ * sent because the run halted). */
+static int take_line(struct parent *pp, const struct line *ln, uint64_t seq)
+{
+	struct dispatcher *dp = &pp->dp;
+	enum errcode code;
+
+	if (ln->too_long)
+		code = input_too_long(pp->cls, ln->lineno, ln->len, &dp->req,
+		    &dp->msg);
+	else
+		code = input_classify(pp->cls, ln->p, ln->len, ln->lineno,
+		    &dp->req, &dp->msg);
+	/* Only a line that is a request now may keep an answer: a
+	 * duplicate custom_id stays a duplicate. */
+	if (pp->cfg->resume && writer_reuse(&pp->wr, seq, ln->lineno,
+	    dp->req.custom_id.data, dp->req.custom_id.len, code == ERR_NONE))
+		return 0;
+	if (code != ERR_NONE) {
+		if (!pp->cfg->quiet)
+			warnx("%s", dp->msg.data);
+		writer_error(&pp->wr, seq, ln->lineno, dp->req.custom_id.data,
+		    dp->req.custom_id.len, code, dp->msg.data, 0);
+		return 0;
+	}
+	if (pp->col.halted) {
+		not_sent(pp, seq, ln->lineno);
+		return 0;
+	}
+	return 1;
+}
+
+int dispatch(struct parent *pp)
+{
+	struct dispatcher *dp = &pp->dp;
+	struct line ln;
+
+	if (pp->fl.norphans > 0)
+		adopt_orphans(pp);	/* lines out already come first */
+	if (hedging(pp->cfg) && pp->fl.nidle > 0 &&
+	    now_us() >= pp->hedge_due_us)
+		hedge(pp);	/* stragglers first: they hold up the output */
+	if (!release_held(pp))
+		return 0;
+	while (!dp->input_done && !pp->lp.stopping && !dp->held &&
+	    (pp->fl.nidle > 0 || pp->col.halted) &&
+	    writer_room(&pp->wr, dp->next_seq)) {
+		uint64_t seq;
+		int r = lr_next(&pp->lr, &ln);
+
+		if (r == 0)
+			return 1;
+		if (r < 0) {
+			dp->input_done = 1;
+			break;
+		}
+		if (!ln.too_long && line_is_blank(ln.p, ln.len))
+			continue;
+		seq = dp->next_seq++;
+		if (take_line(pp, &ln, seq) && !place(pp, seq, ln.lineno))
+			return 0;
+	}
+	return 0;
+}

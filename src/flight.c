@@ -1,0 +1,151 @@
+/*
+ * flight.c: which worker holds which line (flight.h).
+ */
+#include "flight.h"
+
+#include <stdlib.h>	/* free */
+#include <string.h>	/* memset */
+
+void flight_init(struct flight *fl, int n)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->n = n;
+	fl->jobs = xcalloc(n, sizeof(*fl->jobs));
+	fl->idle = xcalloc(n, sizeof(*fl->idle));
+}
+
+void flight_free(struct flight *fl)
+{
+	for (int i = 0; i < fl->n; i++)
+		buf_release(&fl->jobs[i].sent);
+	free(fl->jobs);
+	free(fl->idle);
+	fl->jobs = NULL;
+	fl->idle = NULL;
+}
+
+void flight_idle(struct flight *fl, int i)
+{
+	fl->jobs[i].busy = 0;
+	fl->idle[fl->nidle++] = i;
+}
+
+int flight_take_idle(struct flight *fl)
+{
+	return fl->idle[--fl->nidle];
+}
+
+void flight_forget_idle(struct flight *fl, int i)
+{
+	for (int k = 0; k < fl->nidle; k++)
+		if (fl->idle[k] == i)
+			fl->idle[k] = fl->idle[--fl->nidle];
+}
+
+void flight_fresh(struct flight *fl, int i)
+{
+	fl->jobs[i].busy = 0;
+	fl->jobs[i].stalled = 0;
+}
+
+/*
+ * A worker silent this long past the time it was given (an attempt's
+ * --timeout, or what its last beat said) is taken to be stopped or hung
+ * and is killed; its line goes out again as a further attempt.  The margin
+ * covers what a worker does after a transfer (judging, deflating a large
+ * answer) on a busy machine: killing a worker that was only slow would pay
+ * for its request twice.
+ */
+static void set_due(struct flight *fl, int i, uint64_t now, uint64_t ms)
+{
+	uint64_t due = now + (ms + 10000 + ms / 10) * 1000;
+
+	fl->jobs[i].due_us = due;
+	if (fl->due_us == 0 || due < fl->due_us)
+		fl->due_us = due;
+}
+
+void flight_sent(struct flight *fl, int i, uint64_t due_ms)
+{
+	struct job *j = &fl->jobs[i];
+
+	j->busy = 1;
+	j->sent_us = now_us();
+	set_due(fl, i, j->sent_us, due_ms);
+}
+
+void flight_copy(struct flight *fl, int i, int k, int is_copy)
+{
+	struct job *c = &fl->jobs[i], *o = &fl->jobs[k];
+
+	buf_reset(&c->sent);
+	buf_add(&c->sent, o->sent.data, o->sent.len);
+	c->seq = o->seq;
+	c->lineno = o->lineno;
+	c->charged = o->charged;
+	c->prompt_est = o->prompt_est;
+	c->max_out = o->max_out;
+	c->hedged = is_copy;
+	c->is_copy = is_copy;
+	if (is_copy)
+		o->hedged = 1;
+}
+
+void flight_beat(struct flight *fl, int i, uint64_t due_ms)
+{
+	set_due(fl, i, now_us(), due_ms);
+}
+
+int flight_overdue(struct flight *fl, uint64_t now, int *who)
+{
+	uint64_t next = 0;
+	int i, n = 0;
+
+	for (i = 0; i < fl->n; i++) {
+		struct job *j = &fl->jobs[i];
+
+		if (!j->busy || j->stalled || j->cancelled)
+			continue;
+		if (now < j->due_us) {
+			if (next == 0 || j->due_us < next)
+				next = j->due_us;
+			continue;
+		}
+		j->stalled = 1;
+		who[n++] = i;
+	}
+	fl->due_us = next;
+	return n;
+}
+
+int flight_twin(const struct flight *fl, int i)
+{
+	const struct job *j = &fl->jobs[i];
+
+	if (!j->hedged)
+		return -1;
+	for (int k = 0; k < fl->n; k++)
+		if (k != i && fl->jobs[k].busy && fl->jobs[k].hedged &&
+		    !fl->jobs[k].cancelled && fl->jobs[k].seq == j->seq)
+			return k;
+	return -1;
+}
+
+int flight_hedgeable(const struct flight *fl)
+{
+	int n = 0;
+
+	for (int i = 0; i < fl->n; i++)
+		if (fl->jobs[i].busy && !fl->jobs[i].hedged)
+			n++;
+	return n;
+}
+
+void flight_orphan(struct flight *fl, int i, unsigned attempts)
+{
+	if (fl->jobs[i].orphan && !attempts)
+		fl->norphans--;
+	else if (!fl->jobs[i].orphan && attempts)
+		fl->norphans++;
+	fl->jobs[i].orphan = attempts;
+}
