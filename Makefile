@@ -43,7 +43,8 @@ LDLIBS_ALL = $(DEPLIBS) $(DLLIB) -lm $(LDLIBS)
 # then what both use.
 PARENT_SRCS = src/options.c src/credentials.c src/loop.c src/signals.c \
        src/dispatch.c src/hedge.c src/flight.c src/pool.c src/collect.c \
-       src/writer.c src/progress.c src/input.c src/output.c src/ratelimit.c
+       src/writer.c src/progress.c src/reader.c src/classify.c src/output.c \
+       src/ratelimit.c
 WORKER_SRCS = src/worker.c src/retry.c src/sse.c
 SHARED_SRCS = src/util.c src/frame.c src/reorder.c src/idset.c src/jsoncheck.c \
        src/stats.c src/record.c
@@ -153,7 +154,7 @@ FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer -ftrivial-auto-var-init=pattern
 FUZZ_CFLAGS = $(STD) $(WARN) -Iinclude $(DEPCFLAGS) -g -O1 $(FUZZ_SAN)
-FUZZ_LIB_SRCS = src/util.c src/jsoncheck.c src/input.c src/idset.c \
+FUZZ_LIB_SRCS = src/util.c src/jsoncheck.c src/reader.c src/classify.c src/idset.c \
                 src/ratelimit.c src/record.c src/frame.c src/retry.c \
                 src/output.c src/sse.c src/signals.c
 FUZZ_LIB_OBJS = $(FUZZ_LIB_SRCS:src/%.c=$(FUZZ_DIR)/obj/%.o)

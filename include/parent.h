@@ -4,7 +4,7 @@
  * struct parent holds each stage's state in a member of its own; a stage
  * writes only its own member and changes the others through their
  * functions: the pool (pool.h), the lines in flight (flight.h), the
- * reader (input.h), the classifier (input.h), the dispatcher and hedging
+ * reader (reader.h), the classifier (classify.h), the dispatcher and hedging
  * (below, dispatch.c and hedge.c), the collector (below, collect.c), the
  * writer (writer.h), progress (progress.h), the pacer (ratelimit.h) and
  * the counts (stats.h).  The loop (loop.c) runs them.
@@ -16,7 +16,8 @@
 
 #include "config.h"	/* struct config */
 #include "flight.h"	/* struct flight */
-#include "input.h"	/* struct linereader, struct request */
+#include "classify.h"	/* struct classifier, struct request */
+#include "reader.h"	/* struct linereader */
 #include "pool.h"	/* struct pool */
 #include "progress.h"	/* struct progress */
 #include "ratelimit.h"	/* struct pacer */

@@ -11,7 +11,7 @@
  *   options.c      argv, environment -> struct config (every setting)
  *
  *   stdin -> reader -> classifier -> dispatcher ----> pool ==> workers
- *            input.c   input.c       dispatch.c       pool.c   worker.c
+ *            reader.c  classify.c    dispatch.c       pool.c   worker.c
  *                          |          hedge.c          flight.c    |
  *                          | bad line        (pacer: ratelimit.c)  |
  *                          v                                       v
@@ -23,7 +23,7 @@
  *
  * Reader: standard input is read in chunks only when the dispatcher has
  * somewhere to send a line, so a slow producer never stops results from
- * being written.  Classifier: each line becomes a request (input.c), or an
+ * being written.  Classifier: each line becomes a request (classify.c), or an
  * error record at once, without a worker.  Dispatcher: a request goes to
  * an idle worker when the pacer lets it go (held until then); with
  * --hedge a straggler gets a copy on a second worker.  Pool: each worker

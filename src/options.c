@@ -12,7 +12,7 @@
 #include <unistd.h>	/* access, isatty */
 
 #include "credentials.h"	/* key_read, key_warnings */
-#include "input.h"	/* classifier_new: checks -d and --temperature */
+#include "classify.h"	/* classifier_new: checks -d and --temperature */
 #include "util.h"	/* die, parse_num */
 #include "worker.h"	/* worker_versions */
 

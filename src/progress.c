@@ -13,7 +13,7 @@
 #include <sys/wait.h>	/* waitpid */
 #include <unistd.h>	/* fork, pipe */
 
-#include "input.h"	/* count_lines */
+#include "reader.h"	/* count_lines */
 #include "util.h"	/* struct buf, write_full */
 
 /* A child that counts the input's lines, for the progress line's total. */

@@ -18,7 +18,7 @@
 #include <zlib.h>	/* deflate */
 
 #include "frame.h"	/* request and result messages */
-#include "input.h"	/* endpoint_of */
+#include "classify.h"	/* endpoint_of */
 #include "jsoncheck.h"	/* json_check */
 #include "ratelimit.h"	/* parse_duration, parse_count */
 #include "record.h"	/* output lines */

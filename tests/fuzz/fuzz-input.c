@@ -1,5 +1,5 @@
 /*
- * fuzz-input: input_classify() and utf8_invalid_at() (input.h), the line
+ * fuzz-input: input_classify() and utf8_invalid_at() (classify.h, util.h), the line
  * classifier and request builder.
  *
  * Input: the first byte picks one of eight configurations (plain chat;
@@ -23,7 +23,7 @@
 #include <stdio.h>	/* snprintf */
 
 #include "fuzz.h"
-#include "input.h"
+#include "classify.h"
 #include "jsoncheck.h"
 
 #define NCONF 8

@@ -9,7 +9,7 @@
  *   - depth is monotonic: valid at a depth stays valid (same type) at a
  *     larger one, invalid at a depth stays invalid at a smaller one;
  *   - what json_check accepts json-c accepts too (strict mode, depth + 1
- *     as input.c and sse.c set it up), with the same type: splitgpt
+ *     as classify.c and sse.c set it up), with the same type: splitgpt
  *     parses with json-c right after checking, so a text that passes the
  *     check and then fails to parse would be a mismatch.
  */

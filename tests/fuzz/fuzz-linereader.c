@@ -1,6 +1,6 @@
 /*
  * fuzz-linereader: the streaming line reader (lr_init, lr_fill, lr_next,
- * lr_free; input.h), fed through a pipe in writes whose sizes the input
+ * lr_free; reader.h), fed through a pipe in writes whose sizes the input
  * chooses, so lines, gzip headers and members are cut across reads.
  *
  * Input: 8 header bytes, then the data.
@@ -65,10 +65,10 @@
 #include <zlib.h>
 
 #include "fuzz.h"
-#include "input.h"
+#include "reader.h"
 #include "util.h"
 
-/* The reader's private step sizes (input.c), for the memory bound. */
+/* The reader's private step sizes (reader.c), for the memory bound. */
 #define READ_CHUNK (64 * 1024)
 #define INFLATE_CHUNK (256 * 1024)
 #define MAX_TOTAL (1 << 20)	/* largest repeated text */

@@ -4,7 +4,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "input.h"
+#include "classify.h"
+#include "reader.h"
 #include "unit.h"
 
 static struct config cfg;

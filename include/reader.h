@@ -1,5 +1,5 @@
 /*
- * input.h: reading input lines and turning each into a request.
+ * reader.h: reading input lines.
  *
  * The line reader streams: it holds at most one partial line (up to the
  * line limit) plus one read's worth of bytes, whatever the input size.  It
@@ -9,22 +9,14 @@
  * inflated on the fly (concatenated members too); anything else is taken
  * as it is.  A line longer than the limit is not kept: the reader skips to
  * its end and reports it as too long, so memory stays bounded.
- *
- * The classifier (input_classify) decides what a line is -- a Batch API
- * request line, a bare request body, a {"prompt":...} object, a bare JSON
- * string, or with --text a plain-text prompt -- fills in the defaults the
- * user gave, and produces the request path, custom_id and JSON body.  A line
- * it can't use gets an error code and a message naming the line.
  */
-#ifndef SPLITGPT_INPUT_H
-#define SPLITGPT_INPUT_H
+#ifndef SPLITGPT_READER_H
+#define SPLITGPT_READER_H
 
 #include <stddef.h>	/* size_t */
 #include <stdint.h>	/* uint64_t */
 #include <zlib.h>	/* z_stream */
 
-#include "config.h"	/* struct config */
-#include "record.h"	/* enum errcode */
 #include "util.h"	/* struct buf */
 
 struct linereader {
@@ -76,36 +68,5 @@ int line_is_blank(const char *s, size_t n);
  * progress line's total; holds no line in memory.
  */
 uint64_t count_lines(int fd);
-
-struct request {
-	struct buf path;	/* e.g. /v1/chat/completions */
-	struct buf custom_id;
-	struct buf body;	/* serialised JSON object */
-	int user_id;		/* custom_id came from the line */
-	long long prompt_est;	/* estimated prompt tokens (ratelimit.h) */
-	long long max_out;	/* max output tokens asked for, times n */
-};
-
-struct classifier;
-
-struct classifier *classifier_new(const struct config *cfg);
-void classifier_free(struct classifier *c);
-
-/*
- * Turn one line into a request.  Returns ERR_NONE, or an error code with
- * the message in msg ("line N: ...").  Even on error req->custom_id is
- * filled (with line-N when the line named none).
- */
-enum errcode input_classify(struct classifier *c, const char *line,
-    size_t len, uint64_t lineno, struct request *req, struct buf *msg);
-
-/* The record for a line too long to keep: its id is line-N. */
-enum errcode input_too_long(struct classifier *c, uint64_t lineno,
-    size_t len, struct request *req, struct buf *msg);
-
-/* The API a request path calls, by how it ends (a query string ignored). */
-enum endpoint { EP_OTHER, EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS, EP_RESPONSES };
-
-enum endpoint endpoint_of(const char *path, size_t n);
 
 #endif

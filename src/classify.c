@@ -1,0 +1,605 @@
+/*
+ * classify.c: what a line is, and the request it makes (classify.h).  One
+ * function per input form: --text, a bare JSON string, a Batch API request
+ * line, a {"prompt":...} object, a bare request body.
+ */
+#include "classify.h"
+
+#include <json-c/json.h>	/* json_tokener, json_object */
+#include <stdlib.h>	/* free, strtod */
+#include <string.h>	/* memchr, memcmp, strlen */
+
+#include "idset.h"	/* struct idset */
+#include "jsoncheck.h"	/* json_check */
+#include "ratelimit.h"	/* estimate_tokens */
+
+struct classifier {
+	const struct config *cfg;
+	json_tokener *tok;
+	json_object *defaults;		/* -d, or NULL */
+	json_object *temperature;	/* --temperature, or NULL */
+	enum endpoint default_kind;
+	struct idset ids;
+};
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+enum endpoint endpoint_of(const char *path, size_t n)
+{
+	const char *q = memchr(path, '?', n);
+
+	if (q)
+		n = (size_t)(q - path);
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	if (ends_with(path, n, "/chat/completions"))
+		return EP_CHAT;
+	if (ends_with(path, n, "/completions"))
+		return EP_COMPLETIONS;
+	if (ends_with(path, n, "/embeddings"))
+		return EP_EMBEDDINGS;
+	if (ends_with(path, n, "/responses"))
+		return EP_RESPONSES;
+	return EP_OTHER;
+}
+
+struct classifier *classifier_new(const struct config *cfg)
+{
+	struct classifier *c = xcalloc(1, sizeof(*c));
+
+	c->cfg = cfg;
+	/* json_check enforces the depth; json-c only needs room for it. */
+	c->tok = json_tokener_new_ex(cfg->max_depth + 1);
+	if (c->tok == NULL)
+		die(EXIT_INTERNAL, "out of memory for the JSON parser");
+	if (cfg->body_defaults) {
+		c->defaults = json_tokener_parse(cfg->body_defaults);
+		if (!json_object_is_type(c->defaults, json_type_object))
+			die(EXIT_USAGE, "-d %s: not a JSON object", cfg->body_defaults);
+	}
+	if (cfg->temperature) {
+		char *end;
+		double t = strtod(cfg->temperature, &end);
+
+		if (end == cfg->temperature || *end || t < 0 || t > 2)
+			die(EXIT_USAGE, "--temperature %s: not a number from 0 to 2",
+			    cfg->temperature);
+		c->temperature = json_object_new_double_s(t, cfg->temperature);
+	}
+	c->default_kind = endpoint_of(cfg->endpoint, strlen(cfg->endpoint));
+	idset_init(&c->ids);
+	return c;
+}
+
+void classifier_free(struct classifier *c)
+{
+	if (c == NULL)
+		return;
+	json_tokener_free(c->tok);
+	json_object_put(c->defaults);
+	json_object_put(c->temperature);
+	idset_free(&c->ids);
+	free(c);
+}
+
+static int has(json_object *o, const char *key)
+{
+	return json_object_object_get_ex(o, key, NULL);
+}
+
+static void add_if_missing(json_object *o, const char *key, json_object *v)
+{
+	if (has(o, key))
+		json_object_put(v);
+	else
+		json_object_object_add(o, key, v);
+}
+
+static json_object *message(const char *role, const char *text, size_t n)
+{
+	json_object *m = json_object_new_object();
+
+	json_object_object_add(m, "role", json_object_new_string(role));
+	json_object_object_add(m, "content", json_object_new_string_len(text, n));
+	return m;
+}
+
+/* Put a system message first unless the conversation has one already. */
+static void add_system(json_object *body, const char *system)
+{
+	json_object *msgs, *fresh;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(body, "messages", &msgs) ||
+	    !json_object_is_type(msgs, json_type_array))
+		return;
+	n = json_object_array_length(msgs);
+	for (i = 0; i < n; i++) {
+		json_object *m = json_object_array_get_idx(msgs, i), *role;
+		const char *r;
+
+		if (!json_object_object_get_ex(m, "role", &role))
+			continue;
+		r = json_object_get_string(role);
+		if (r && (!strcmp(r, "system") || !strcmp(r, "developer")))
+			return;
+	}
+	fresh = json_object_new_array_ext(n + 1);
+	json_object_array_add(fresh, message("system", system, strlen(system)));
+	for (i = 0; i < n; i++)
+		json_object_array_add(fresh,
+		    json_object_get(json_object_array_get_idx(msgs, i)));
+	json_object_object_add(body, "messages", fresh);
+}
+
+/* Fill what the body lacks from the options; the line's own values win. */
+static void apply_defaults(struct classifier *c, enum endpoint kind,
+    json_object *body)
+{
+	const struct config *cfg = c->cfg;
+	int generates = kind == EP_CHAT || kind == EP_COMPLETIONS ||
+	    kind == EP_RESPONSES;
+
+	if (cfg->model)
+		add_if_missing(body, "model", json_object_new_string(cfg->model));
+	if (generates && cfg->max_tokens >= 0 && !has(body, "max_tokens") &&
+	    !has(body, "max_completion_tokens") &&
+	    !has(body, "max_output_tokens"))
+		json_object_object_add(body, kind == EP_RESPONSES ?
+		    "max_output_tokens" : "max_tokens",
+		    json_object_new_int64(cfg->max_tokens));
+	if (generates && c->temperature)
+		add_if_missing(body, "temperature",
+		    json_object_get(c->temperature));
+	if (cfg->system && kind == EP_CHAT)
+		add_system(body, cfg->system);
+	if (cfg->system && kind == EP_RESPONSES)
+		add_if_missing(body, "instructions",
+		    json_object_new_string(cfg->system));
+	if (c->defaults) {
+		json_object_object_foreach(c->defaults, key, val)
+			add_if_missing(body, key, json_object_get(val));
+	}
+}
+
+/* A body for one prompt text, shaped for the endpoint's kind. */
+static json_object *prompt_body(enum endpoint kind, const char *text, size_t n,
+    const char *system)
+{
+	json_object *body = json_object_new_object();
+	json_object *msgs;
+
+	switch (kind) {
+	case EP_COMPLETIONS:
+		json_object_object_add(body, "prompt",
+		    json_object_new_string_len(text, n));
+		break;
+	case EP_EMBEDDINGS:
+	case EP_RESPONSES:
+		json_object_object_add(body, "input",
+		    json_object_new_string_len(text, n));
+		break;
+	default:
+		msgs = json_object_new_array_ext(2);
+		if (system)
+			json_object_array_add(msgs,
+			    message("system", system, strlen(system)));
+		json_object_array_add(msgs, message("user", text, n));
+		json_object_object_add(body, "messages", msgs);
+	}
+	return body;
+}
+
+static const char *type_name(json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_null: return "null";
+	case json_type_boolean: return "a boolean";
+	case json_type_double:
+	case json_type_int: return "a number";
+	case json_type_array: return "an array";
+	case json_type_object: return "an object";
+	case json_type_string: return "a string";
+	}
+	return "a value";
+}
+
+/* Tokens in the text of a value: strings, and the text of its parts. */
+static long long text_tokens(json_object *v, int depth)
+{
+	long long t = 0;
+	size_t i;
+
+	if (depth > 8)
+		return 0;
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return estimate_tokens(json_object_get_string(v),
+		    json_object_get_string_len(v));
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(v); i++)
+			t += text_tokens(json_object_array_get_idx(v, i),
+			    depth + 1);
+		return t;
+	case json_type_object: {
+		json_object *x;
+
+		/* A message: its content; a part: its text; a message
+		 * each costs a few tokens of its own. */
+		if (json_object_object_get_ex(v, "content", &x))
+			return 4 + text_tokens(x, depth + 1);
+		if (json_object_object_get_ex(v, "text", &x))
+			return text_tokens(x, depth + 1);
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+/* The request's token estimate: its prompt text, its output allowance. */
+static void estimate(json_object *body, struct request *req)
+{
+	static const char *const text_keys[] = { "messages", "prompt",
+	    "input", "instructions", "system" };
+	static const char *const out_keys[] = { "max_tokens",
+	    "max_completion_tokens", "max_output_tokens" };
+	json_object *x;
+	long long n = 1;
+	size_t k;
+
+	req->prompt_est = 0;
+	req->max_out = 0;
+	for (k = 0; k < sizeof(text_keys) / sizeof(*text_keys); k++)
+		if (json_object_object_get_ex(body, text_keys[k], &x))
+			req->prompt_est += text_tokens(x, 0);
+	for (k = 0; k < sizeof(out_keys) / sizeof(*out_keys); k++)
+		if (json_object_object_get_ex(body, out_keys[k], &x) &&
+		    json_object_get_int64(x) > 0) {
+			/* Absurd values are the server's to refuse; here they
+			 * only must not overflow. */
+			req->max_out = json_object_get_int64(x);
+			if (req->max_out > 100000000)
+				req->max_out = 100000000;
+			break;
+		}
+	if (json_object_object_get_ex(body, "n", &x) &&
+	    json_object_get_int64(x) > 1 && json_object_get_int64(x) < 1000)
+		n = json_object_get_int64(x);
+	req->max_out *= n;
+}
+
+/* An error: the message "line N: ..." in msg, and the code returned.
+ * (For functions with msg and lineno in scope.) */
+#define FAIL(code, ...) do { \
+	buf_addf(msg, "line %llu: ", (unsigned long long)lineno); \
+	buf_addf(msg, __VA_ARGS__); \
+	return (code); \
+} while (0)
+
+/*
+ * The custom_id: the line's own (a string, or a whole number in the
+ * simple form), else line-N.  Returns ERR_DUPLICATE_ID when it was used,
+ * unless --allow-duplicate-ids says to remember none.
+ */
+static enum errcode take_id(struct classifier *c, json_object *idv,
+    uint64_t lineno, struct request *req)
+{
+	int check = !c->cfg->allow_dup_ids, seen;
+
+	buf_reset(&req->custom_id);
+	req->user_id = idv != NULL;
+	if (idv == NULL) {
+		buf_addf(&req->custom_id, "line-%llu",
+		    (unsigned long long)lineno);
+		seen = check && idset_add_auto(&c->ids, lineno);
+	} else {
+		buf_add(&req->custom_id, json_object_get_string(idv),
+		    json_object_get_string_len(idv));
+		seen = check && idset_add_user(&c->ids, req->custom_id.data,
+		    req->custom_id.len);
+	}
+	return seen ? ERR_DUPLICATE_ID : ERR_NONE;
+}
+
+enum errcode input_too_long(struct classifier *c, uint64_t lineno,
+    size_t len, struct request *req, struct buf *msg)
+{
+	buf_reset(msg);
+	take_id(c, NULL, lineno, req);
+	buf_addf(msg, "line %llu: the line is %zu bytes, longer than "
+	    "--max-line-length %zu", (unsigned long long)lineno, len,
+	    c->cfg->max_line);
+	return ERR_LINE_TOO_LONG;
+}
+
+/* A line with no custom_id of its own: line-N, or duplicate_custom_id. */
+static enum errcode auto_id(struct classifier *c, uint64_t lineno,
+    struct request *req, struct buf *msg)
+{
+	if (take_id(c, NULL, lineno, req) != ERR_NONE)
+		FAIL(ERR_DUPLICATE_ID, "duplicate custom_id \"%s\"",
+		    req->custom_id.data);
+	return ERR_NONE;
+}
+
+/* A custom_id member (the Batch form, a bare body): a non-empty string
+ * if there is one. */
+static enum errcode custom_id(struct classifier *c, json_object *v,
+    uint64_t lineno, struct request *req, struct buf *msg)
+{
+	json_object *idv = NULL;
+
+	json_object_object_get_ex(v, "custom_id", &idv);
+	if (idv && (!json_object_is_type(idv, json_type_string) ||
+	    json_object_get_string_len(idv) == 0)) {
+		take_id(c, NULL, lineno, req);
+		FAIL(ERR_INVALID_REQUEST, "custom_id is not a non-empty string");
+	}
+	if (take_id(c, idv, lineno, req) != ERR_NONE)
+		FAIL(ERR_DUPLICATE_ID, "duplicate custom_id %s",
+		    json_object_to_json_string_ext(idv, JSON_C_TO_STRING_PLAIN |
+		    JSON_C_TO_STRING_NOSLASHESCAPE));
+	return ERR_NONE;
+}
+
+/* --text: the line is the prompt. */
+static enum errcode form_text(struct classifier *c, const char *line,
+    size_t len, uint64_t lineno, struct request *req, struct buf *msg,
+    json_object **body)
+{
+	enum errcode rc = auto_id(c, lineno, req, msg);
+	const char *nul;
+	long bad;
+
+	if (rc != ERR_NONE)
+		return rc;
+	if ((nul = memchr(line, 0, len)) != NULL)
+		FAIL(ERR_INVALID_REQUEST, "NUL byte at byte %zu",
+		    (size_t)(nul - line) + 1);
+	if ((bad = utf8_invalid_at(line, len)) >= 0)
+		FAIL(ERR_INVALID_REQUEST, "invalid UTF-8 at byte %ld", bad + 1);
+	*body = prompt_body(c->default_kind, line, len, c->cfg->system);
+	return ERR_NONE;
+}
+
+/* The line as JSON: an object or a string in *v, else the error. */
+static enum errcode parse(struct classifier *c, const char *line, size_t len,
+    uint64_t lineno, struct request *req, struct buf *msg, json_object **v)
+{
+	struct json_problem problem;
+	const char *nul;
+	int type;
+
+	if ((nul = memchr(line, 0, len)) != NULL) {
+		take_id(c, NULL, lineno, req);
+		FAIL(ERR_INVALID_JSON, "invalid JSON at byte %zu: NUL byte",
+		    (size_t)(nul - line) + 1);
+	}
+	type = json_check(line, len, c->cfg->max_depth, &problem);
+	if (type == 0) {
+		take_id(c, NULL, lineno, req);
+		if (strcmp(problem.what, "nesting too deep") == 0)
+			FAIL(ERR_INVALID_JSON, "invalid JSON at byte %zu: "
+			    "nesting deeper than --max-depth %d",
+			    problem.at + 1, c->cfg->max_depth);
+		FAIL(ERR_INVALID_JSON, "invalid JSON at byte %zu: %s",
+		    problem.at + 1, problem.what);
+	}
+	if (type != '{' && type != '"') {
+		take_id(c, NULL, lineno, req);
+		FAIL(ERR_INVALID_REQUEST, "the line is %s, not a request "
+		    "object or a prompt string", type == '[' ? "an array" :
+		    type == 'n' ? "a number" : type == 'u' ? "null" :
+		    "a boolean");
+	}
+	json_tokener_reset(c->tok);
+	*v = json_tokener_parse_ex(c->tok, line, (int)len);
+	if (*v == NULL) {
+		take_id(c, NULL, lineno, req);
+		FAIL(ERR_INVALID_JSON, "invalid JSON: %s", json_tokener_error_desc(
+		    json_tokener_get_error(c->tok)));
+	}
+	if (!json_object_is_type(*v, json_type_string) &&
+	    !json_object_is_type(*v, json_type_object)) {
+		take_id(c, NULL, lineno, req);
+		FAIL(ERR_INVALID_REQUEST, "the line is %s, not a request "
+		    "object or a prompt string", type_name(*v));
+	}
+	return ERR_NONE;
+}
+
+/* A bare JSON string: the prompt. */
+static enum errcode form_string(struct classifier *c, json_object *v,
+    uint64_t lineno, struct request *req, struct buf *msg,
+    json_object **body)
+{
+	enum errcode rc = auto_id(c, lineno, req, msg);
+
+	if (rc != ERR_NONE)
+		return rc;
+	*body = prompt_body(c->default_kind, json_object_get_string(v),
+	    json_object_get_string_len(v), c->cfg->system);
+	return ERR_NONE;
+}
+
+/* A Batch API request line: {"custom_id", "method", "url", "body"}. */
+static enum errcode form_batch(struct classifier *c, json_object *v,
+    uint64_t lineno, struct request *req, struct buf *msg,
+    json_object **body, enum endpoint *kind)
+{
+	enum errcode rc = custom_id(c, v, lineno, req, msg);
+	json_object *x, *b;
+
+	if (rc != ERR_NONE)
+		return rc;
+	if (json_object_object_get_ex(v, "method", &x) &&
+	    (!json_object_is_type(x, json_type_string) ||
+	    strcmp(json_object_get_string(x), "POST") != 0))
+		FAIL(ERR_INVALID_REQUEST, "method is not \"POST\"");
+	if (json_object_object_get_ex(v, "url", &x)) {
+		const char *u = json_object_get_string(x);
+		size_t ulen = json_object_get_string_len(x);
+
+		if (!json_object_is_type(x, json_type_string) || ulen == 0 ||
+		    u[0] != '/' || strpbrk(u, " \t\r\n\"\\") != NULL ||
+		    memchr(u, 0, ulen) != NULL)
+			FAIL(ERR_INVALID_REQUEST, "url is not a path such as "
+			    "\"/v1/chat/completions\"");
+		buf_reset(&req->path);
+		buf_add(&req->path, u, ulen);
+		*kind = endpoint_of(u, ulen);
+	}
+	if (!json_object_object_get_ex(v, "body", &b))
+		FAIL(ERR_INVALID_REQUEST, "the request has no body");
+	if (!json_object_is_type(b, json_type_object))
+		FAIL(ERR_INVALID_REQUEST, "body is %s, not an object",
+		    type_name(b));
+	*body = json_object_get(b);
+	return ERR_NONE;
+}
+
+/* The simple form's id: "id" or "custom_id", a string or a whole number. */
+static enum errcode prompt_id(struct classifier *c, json_object *v,
+    uint64_t lineno, struct request *req, struct buf *msg)
+{
+	json_object *idv = NULL;
+
+	if (!json_object_object_get_ex(v, "id", &idv))
+		json_object_object_get_ex(v, "custom_id", &idv);
+	if (idv && !json_object_is_type(idv, json_type_string) &&
+	    !json_object_is_type(idv, json_type_int)) {
+		take_id(c, NULL, lineno, req);
+		FAIL(ERR_INVALID_REQUEST, "id is not a string or a whole number");
+	}
+	if (idv && json_object_get_string_len(idv) == 0) {
+		take_id(c, NULL, lineno, req);
+		FAIL(ERR_INVALID_REQUEST, "id is empty");
+	}
+	if (take_id(c, idv, lineno, req) != ERR_NONE)
+		FAIL(ERR_DUPLICATE_ID, "duplicate custom_id \"%s\"",
+		    req->custom_id.data);
+	return ERR_NONE;
+}
+
+/* The simple form: {"prompt", "id", "system", other body fields}. */
+static enum errcode form_prompt(struct classifier *c, json_object *v,
+    enum endpoint kind, uint64_t lineno, struct request *req,
+    struct buf *msg, json_object **body)
+{
+	enum errcode rc = prompt_id(c, v, lineno, req, msg);
+	const char *system = c->cfg->system;
+	json_object *p = NULL, *sys = NULL;
+
+	if (rc != ERR_NONE)
+		return rc;
+	json_object_object_get_ex(v, "prompt", &p);
+	if (json_object_object_get_ex(v, "system", &sys)) {
+		if (!json_object_is_type(sys, json_type_string))
+			FAIL(ERR_INVALID_REQUEST, "system is not a string");
+		system = json_object_get_string(sys);
+	}
+	if (kind == EP_COMPLETIONS) {
+		*body = json_object_get(v);
+		json_object_object_del(*body, "id");
+		json_object_object_del(*body, "custom_id");
+		json_object_object_del(*body, "system");
+		return ERR_NONE;
+	}
+	if (!json_object_is_type(p, json_type_string))
+		FAIL(ERR_INVALID_REQUEST, "prompt is %s, not a string",
+		    type_name(p));
+	*body = prompt_body(kind, json_object_get_string(p),
+	    json_object_get_string_len(p), system);
+	json_object_object_foreach(v, key, val) {
+		if (strcmp(key, "prompt") && strcmp(key, "id") &&
+		    strcmp(key, "custom_id") && strcmp(key, "system"))
+			json_object_object_add(*body, key, json_object_get(val));
+	}
+	return ERR_NONE;
+}
+
+/* A bare request body, which may carry its custom_id. */
+static enum errcode form_body(struct classifier *c, json_object *v,
+    uint64_t lineno, struct request *req, struct buf *msg,
+    json_object **body)
+{
+	enum errcode rc = custom_id(c, v, lineno, req, msg);
+
+	if (rc != ERR_NONE)
+		return rc;
+	*body = json_object_get(v);
+	json_object_object_del(*body, "custom_id");
+	return ERR_NONE;
+}
+
+/* An object: which form it is, and its body. */
+static enum errcode form_object(struct classifier *c, json_object *v,
+    uint64_t lineno, struct request *req, struct buf *msg,
+    json_object **body, enum endpoint *kind)
+{
+	if (has(v, "body") || has(v, "url") || has(v, "method"))
+		return form_batch(c, v, lineno, req, msg, body, kind);
+	if (has(v, "prompt") && !has(v, "messages") && !has(v, "input"))
+		return form_prompt(c, v, *kind, lineno, req, msg, body);
+	if (has(v, "messages") || has(v, "input") || has(v, "prompt"))
+		return form_body(c, v, lineno, req, msg, body);
+	take_id(c, NULL, lineno, req);
+	FAIL(ERR_INVALID_REQUEST, "an object with none of \"body\", "
+	    "\"messages\", \"input\" or \"prompt\": not a request");
+}
+
+/* The body with the defaults, its estimate, and serialised into req. */
+static enum errcode build(struct classifier *c, enum endpoint kind,
+    json_object *body, uint64_t lineno, struct request *req, struct buf *msg)
+{
+	size_t n;
+	const char *s;
+
+	apply_defaults(c, kind, body);
+	estimate(body, req);
+	s = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	/* The limit is on what would be sent: --system, -d and the escapes
+	 * of --text can make it longer than the line. */
+	if (n > c->cfg->max_line)
+		FAIL(ERR_LINE_TOO_LONG, "the request is %zu bytes with the "
+		    "defaults, longer than --max-line-length %zu", n,
+		    c->cfg->max_line);
+	buf_add(&req->body, s, n);
+	return ERR_NONE;
+}
+
+enum errcode input_classify(struct classifier *c, const char *line,
+    size_t len, uint64_t lineno, struct request *req, struct buf *msg)
+{
+	json_object *v = NULL, *body = NULL;
+	enum endpoint kind = c->default_kind;
+	enum errcode rc;
+
+	buf_reset(&req->path);
+	buf_reset(&req->body);
+	buf_reset(msg);
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
+	    line[len - 1] == '\t'))
+		len--;
+	buf_adds(&req->path, c->cfg->endpoint);
+	if (c->cfg->text)
+		rc = form_text(c, line, len, lineno, req, msg, &body);
+	else if ((rc = parse(c, line, len, lineno, req, msg, &v)) != ERR_NONE)
+		;
+	else if (json_object_is_type(v, json_type_string))
+		rc = form_string(c, v, lineno, req, msg, &body);
+	else
+		rc = form_object(c, v, lineno, req, msg, &body, &kind);
+	if (rc == ERR_NONE)
+		rc = build(c, kind, body, lineno, req, msg);
+	json_object_put(body);
+	json_object_put(v);
+	return rc;
+}
