@@ -52,8 +52,23 @@ int flight_take_idle(struct flight *fl);
 /* Worker i is no longer there to be idle (it died idle). */
 void flight_forget_idle(struct flight *fl, int i);
 
-/* A new worker i: nothing held, nothing stalled. */
+/* A new worker i (or none, lost): nothing held, nothing stalled. */
 void flight_fresh(struct flight *fl, int i);
+
+/* Worker i is to hold line seq (lineno), which the pacer was charged
+ * for: its job, cleared, and the buffer to encode the line's request
+ * frame into; flight_sent follows. */
+struct buf *flight_assign(struct flight *fl, int i, uint64_t seq,
+    uint64_t lineno, long long charged, long long prompt_est,
+    long long max_out);
+
+/* Worker i answered first: it is hedged no more.  Its twin, marked
+ * cancelled (to be killed), or -1. */
+int flight_won(struct flight *fl, int i);
+
+/* Worker i, whose line its twin holds, is gone: the twin answers for the
+ * line (and it is not hedged again). */
+void flight_unhedge(struct flight *fl, int i);
 
 /* Worker i holds the line whose frame is in jobs[i].sent, from now on:
  * it must say something within due_ms (its attempt's time) and a

@@ -42,6 +42,9 @@ void writer_init(struct writer *wr, const struct config *cfg,
 /* Whether line seq may be handed out now: the memory bound (main.c). */
 int writer_room(const struct writer *wr, uint64_t seq);
 
+/* Whether line seq is the next to be written. */
+int writer_is_next(const struct writer *wr, uint64_t seq);
+
 /* Whether line seq's record is in (or already written). */
 int writer_has(const struct writer *wr, uint64_t seq);
 

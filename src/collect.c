@@ -126,7 +126,7 @@ static void take_result(struct parent *pp, int i, const struct frame *f,
 	if (j->hedged)
 		hedge_won(pp, i);
 	if (!writer_has(&pp->wr, f->seq)) {
-		if (f->seq != pp->wr.ring.next)
+		if (!writer_is_next(&pp->wr, f->seq))
 			writer_journal(&pp->wr, f->seq, m);
 		writer_put(&pp->wr, f->seq, xmemdup(m->data, m->len), m->len,
 		    m->rawlen, 1, stats_tag(m->error,
@@ -224,7 +224,7 @@ static unsigned judge_death(struct parent *pp, int i, int st)
 	if (j->cancelled || (j->busy && flight_twin(&pp->fl, i) >= 0)) {
 		/* Cut for its twin, or died while the twin still holds the
 		 * line: the twin answers for it (and is not hedged again). */
-		j->cancelled = j->hedged = 0;
+		flight_unhedge(&pp->fl, i);
 		return 0;
 	}
 	if (!j->busy) {
@@ -255,14 +255,14 @@ static void bury(struct parent *pp, int i)
 	resend = judge_death(pp, i, st);
 	if (pp->col.broken || pool_spawn(&pp->pool, i) < 0) {
 		/* Another worker takes its line (dispatch adopts it). */
+		flight_fresh(&pp->fl, i);
 		if (resend)
 			flight_orphan(&pp->fl, i, resend);
-		pp->fl.jobs[i].busy = 0;
 		pool_lose(&pp->pool, i);
 		short_of_workers(pp);
 		return;
 	}
-	pp->fl.jobs[i].stalled = 0;
+	flight_fresh(&pp->fl, i);
 	if (resend)
 		send_to(pp, i);
 	else

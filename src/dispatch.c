@@ -80,7 +80,6 @@ static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
 		dp->req.custom_id.data, dp->req.custom_id.len,
 		dp->req.body.data, dp->req.body.len
 	};
-	struct job *j;
 	int i;
 
 	if (at > now) {
@@ -94,16 +93,8 @@ static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
 	dp->held = 0;
 	pacer_sent(&pp->pacer, now, cost);
 	i = flight_take_idle(&pp->fl);
-	j = &pp->fl.jobs[i];
-	buf_reset(&j->sent);
-	msg_request_encode(&j->sent, seq, &m);
-	j->seq = seq;
-	j->lineno = lineno;
-	j->charged = cost;
-	j->prompt_est = dp->req.prompt_est;
-	j->max_out = dp->req.max_out;
-	j->hedged = j->is_copy = 0;
-	pp->fl.placed++;
+	msg_request_encode(flight_assign(&pp->fl, i, seq, lineno, cost,
+	    dp->req.prompt_est, dp->req.max_out), seq, &m);
 	send_to(pp, i);
 	return 1;
 }

@@ -65,6 +65,38 @@ static void set_due(struct flight *fl, int i, uint64_t now, uint64_t ms)
 		fl->due_us = due;
 }
 
+struct buf *flight_assign(struct flight *fl, int i, uint64_t seq,
+    uint64_t lineno, long long charged, long long prompt_est,
+    long long max_out)
+{
+	struct job *j = &fl->jobs[i];
+
+	j->seq = seq;
+	j->lineno = lineno;
+	j->charged = charged;
+	j->prompt_est = prompt_est;
+	j->max_out = max_out;
+	j->hedged = j->is_copy = 0;
+	fl->placed++;
+	buf_reset(&j->sent);
+	return &j->sent;
+}
+
+int flight_won(struct flight *fl, int i)
+{
+	int k = flight_twin(fl, i);
+
+	fl->jobs[i].hedged = 0;
+	if (k >= 0)
+		fl->jobs[k].cancelled = 1;
+	return k;
+}
+
+void flight_unhedge(struct flight *fl, int i)
+{
+	fl->jobs[i].cancelled = fl->jobs[i].hedged = 0;
+}
+
 void flight_sent(struct flight *fl, int i, uint64_t due_ms)
 {
 	struct job *j = &fl->jobs[i];

@@ -91,13 +91,10 @@ void hedge(struct parent *pp)
 
 void hedge_won(struct parent *pp, int i)
 {
-	int k = flight_twin(&pp->fl, i);
+	int k;
 
 	if (pp->fl.jobs[i].is_copy)
 		pp->st.hedge_won++;
-	pp->fl.jobs[i].hedged = 0;
-	if (k < 0)
-		return;
-	pp->fl.jobs[k].cancelled = 1;
-	pool_kill(&pp->pool, k, SIGKILL);
+	if ((k = flight_won(&pp->fl, i)) >= 0)
+		pool_kill(&pp->pool, k, SIGKILL);
 }

@@ -38,6 +38,11 @@ int writer_room(const struct writer *wr, uint64_t seq)
 	    wr->ring.bytes < wr->cfg->max_buffer;
 }
 
+int writer_is_next(const struct writer *wr, uint64_t seq)
+{
+	return seq == wr->ring.next;
+}
+
 int writer_has(const struct writer *wr, uint64_t seq)
 {
 	return reorder_has(&wr->ring, seq);
