@@ -10,6 +10,7 @@
 
 #include <stdint.h>	/* uint64_t */
 
+#include "pool.h"	/* struct pool */
 #include "util.h"	/* struct buf */
 
 struct job {
@@ -57,7 +58,7 @@ void flight_fresh(struct flight *fl, int i);
 
 /* Worker i is to hold line seq (lineno), which the pacer was charged
  * for: its job, cleared, and the buffer to encode the line's request
- * frame into; flight_sent follows. */
+ * frame into; flight_send follows. */
 struct buf *flight_assign(struct flight *fl, int i, uint64_t seq,
     uint64_t lineno, long long charged, long long prompt_est,
     long long max_out);
@@ -71,9 +72,9 @@ int flight_won(struct flight *fl, int i);
 void flight_unhedge(struct flight *fl, int i);
 
 /* Worker i holds the line whose frame is in jobs[i].sent, from now on:
- * it must say something within due_ms (its attempt's time) and a
- * margin. */
-void flight_sent(struct flight *fl, int i, uint64_t due_ms);
+ * write the frame down its pipe (pl); it must say something within
+ * due_ms (its attempt's time) and a margin. */
+void flight_send(struct flight *fl, struct pool *pl, int i, uint64_t due_ms);
 
 /* Worker i now holds what jobs[k] holds (a hedge's copy, or an orphan
  * adopted), as a copy or not.  The frame is copied to jobs[i].sent. */

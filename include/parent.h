@@ -74,7 +74,16 @@ struct parent {
 };
 
 /* Workers holding a line. */
-int busy_count(const struct parent *pp);
+static inline int busy_count(const struct parent *pp)
+{
+	return pp->pool.spawned - pp->fl.nidle - pp->pool.nretired;
+}
+
+/* Worker i holds its job's line from now: write the frame down its pipe. */
+static inline void send_to(struct parent *pp, int i)
+{
+	flight_send(&pp->fl, &pp->pool, i, (uint64_t)pp->cfg->timeout_ms);
+}
 
 /* dispatch.c: take lines while there is a worker for them; 1 if input is
  * wanted. */
@@ -85,8 +94,6 @@ int dispatch(struct parent *pp);
 int no_more_work(const struct parent *pp);
 /* Let idle workers go once no_more_work(). */
 void retire_idle(struct parent *pp);
-/* Worker i holds a line from now: write its frame down the pipe. */
-void send_to(struct parent *pp, int i);
 
 /* hedge.c: --hedge is on. */
 int hedging(const struct config *cfg);

@@ -12,11 +12,6 @@
 
 #define PAUSE_SAY 5.0		/* a pacer pause this long is announced */
 
-int busy_count(const struct parent *pp)
-{
-	return pp->pool.spawned - pp->fl.nidle - pp->pool.nretired;
-}
-
 int no_more_work(const struct parent *pp)
 {
 	return pp->dp.input_done && !pp->dp.held && pp->fl.norphans == 0;
@@ -34,14 +29,6 @@ void retire_idle(struct parent *pp)
 
 	while (pp->fl.nidle > keep)
 		pool_retire(&pp->pool, flight_take_idle(&pp->fl));
-}
-
-void send_to(struct parent *pp, int i)
-{
-	const struct buf *f = &pp->fl.jobs[i].sent;
-
-	pool_send(&pp->pool, i, f->data, f->len);
-	flight_sent(&pp->fl, i, (uint64_t)pp->cfg->timeout_ms);
 }
 
 static double now_s(void)

@@ -97,10 +97,11 @@ void flight_unhedge(struct flight *fl, int i)
 	fl->jobs[i].cancelled = fl->jobs[i].hedged = 0;
 }
 
-void flight_sent(struct flight *fl, int i, uint64_t due_ms)
+void flight_send(struct flight *fl, struct pool *pl, int i, uint64_t due_ms)
 {
 	struct job *j = &fl->jobs[i];
 
+	pool_send(pl, i, j->sent.data, j->sent.len);
 	j->busy = 1;
 	j->sent_us = now_us();
 	set_due(fl, i, j->sent_us, due_ms);
