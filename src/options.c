@@ -107,7 +107,8 @@ static const char help_text[] =
 "Exit status: 0 every line succeeded; 1 some lines got an error record;\n"
 "2 usage error; 3 halted early (unsent lines got \"not_sent\" records);\n"
 "4 input or output error (input cut short, output not writable) or\n"
-"internal error (fork failed); 130 interrupted.\n";
+"internal error (fork failed); 130 interrupted; 141 (SIGPIPE) the reader\n"
+"of standard output went away.\n";
 
 static void usage(void)
 {
@@ -244,6 +245,43 @@ static const char *strip_suffix(const char *arg, const char *suffixes,
 	memcpy(out, arg, n - 1);
 	out[n - 1] = 0;
 	return out;
+}
+
+/*
+ * getopt_long found no option in the argument it returned (c is '?', or
+ * ':' for a missing value): say which and why, in our own words and with
+ * our own name (getopt's would be argv[0]'s), and point to --help.
+ */
+static void NORETURN bad_option(int c, char **argv)
+{
+	const char *arg = argv[optind - 1], *eq;
+	char shown[64];
+	int i, n = 0, takes = -1;
+
+	if (strncmp(arg, "--", 2) == 0) {
+		eq = strchr(arg, '=');
+		snprintf(shown, sizeof(shown), "%.*s", (int)(eq ? eq - arg :
+		    (long)strlen(arg)), arg);
+		for (i = 0; longopts[i].name; i++)
+			if (strncmp(longopts[i].name, shown + 2,
+			    strlen(shown + 2)) == 0) {
+				n++;
+				takes = longopts[i].has_arg;
+			}
+	} else {
+		snprintf(shown, sizeof(shown), "-%c", optopt);
+		n = optopt && strchr("P:m:d:H:o:qvhV", optopt) != NULL;
+	}
+	if (c == ':')
+		warnx("%s needs a value; see splitgpt --help", shown);
+	else if (n > 1)
+		warnx("%s is ambiguous: it begins more than one option; see "
+		    "splitgpt --help", shown);
+	else if (n == 1 && takes == no_argument)
+		warnx("%s takes no value; see splitgpt --help", shown);
+	else
+		warnx("%s: no such option; splitgpt --help lists them", shown);
+	exit(EXIT_USAGE);
 }
 
 /* What goes into each request: 1 if c was one of those options. */
@@ -524,12 +562,15 @@ void options_parse(int argc, char **argv, struct config *cfg)
 	int c, longindex = -1;
 
 	defaults(cfg);
-	while ((c = getopt_long(argc, argv, "P:m:d:H:o:qvhV", longopts,
+	opterr = 0;	/* bad_option says it */
+	while ((c = getopt_long(argc, argv, ":P:m:d:H:o:qvhV", longopts,
 	    &longindex)) != -1) {
 		/* Errors name the option the way it was written. */
 		const char *name = longindex >= 0 ? longname(longindex) : NULL;
 
 		longindex = -1;
+		if (c == '?' || c == ':')
+			bad_option(c, argv);
 		if (!opt_request(c, optarg, name, cfg) &&
 		    !opt_transfer(c, optarg, cfg, &url_from, &key_file) &&
 		    !opt_limit(c, optarg, cfg, &pending) &&

@@ -62,4 +62,21 @@ is "$(wc -l <"$T/fout")" 300 "... and every line answered"
 is "$?" 2 "a hard limit too low for -P: a usage error"
 check "... that says what is needed" grep -q 'needs 264 open files' "$T/ferr"
 
+# getopt's own errors, in splitgpt's words and under its name (not argv[0]'s),
+# each one line that points to --help.
+getopt_error() {
+	want=$1
+	shift
+	"$SPLITGPT" "$@" </dev/null >/dev/null 2>"$T/e"
+	is "$?:$(cat "$T/e")" "2:splitgpt: $want" "$* : $want"
+}
+getopt_error "--bogus: no such option; splitgpt --help lists them" --bogus
+getopt_error "-Z: no such option; splitgpt --help lists them" -qZ
+getopt_error "-P needs a value; see splitgpt --help" -P
+getopt_error "--jobs needs a value; see splitgpt --help" --jobs
+getopt_error "--resume takes no value; see splitgpt --help" --resume=yes
+getopt_error "--max is ambiguous: it begins more than one option; see splitgpt --help" --max
+"$SPLITGPT" --hel </dev/null >"$T/o" 2>&1
+is "$?:$(head -c 15 "$T/o")" "0:usage: splitgpt" "an unambiguous abbreviation still works (--hel)"
+
 done_testing
