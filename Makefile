@@ -39,7 +39,7 @@ DLLIB := $(shell printf '\043include <dlfcn.h>\nint main(void) { return dlopen(0
 	 $(CC) -x c -o /dev/null - 2>/dev/null || echo -ldl)
 LDLIBS_ALL = $(DEPLIBS) $(DLLIB) -lm $(LDLIBS)
 
-SRCS = src/util.c src/frame.c src/reorder.c src/idset.c src/input.c src/jsoncheck.c src/stats.c src/output.c src/ratelimit.c \
+SRCS = src/util.c src/api.c src/frame.c src/reorder.c src/idset.c src/input.c src/jsoncheck.c src/stats.c src/output.c src/ratelimit.c \
        src/record.c src/retry.c src/sse.c src/worker.c
 MAIN = src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
@@ -145,7 +145,7 @@ FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer -ftrivial-auto-var-init=pattern
 FUZZ_CFLAGS = $(STD) $(WARN) -Iinclude $(DEPCFLAGS) -g -O1 $(FUZZ_SAN)
-FUZZ_LIB_SRCS = src/util.c src/jsoncheck.c src/input.c src/idset.c \
+FUZZ_LIB_SRCS = src/util.c src/api.c src/jsoncheck.c src/input.c src/idset.c \
                 src/ratelimit.c src/record.c src/frame.c src/retry.c \
                 src/output.c src/sse.c
 FUZZ_LIB_OBJS = $(FUZZ_LIB_SRCS:src/%.c=$(FUZZ_DIR)/obj/%.o)

@@ -22,10 +22,7 @@
 #ifndef SPLITGPT_WORKER_H
 #define SPLITGPT_WORKER_H
 
-#include <stddef.h>	/* size_t */
-
 #include "config.h"	/* struct config */
-#include "util.h"	/* struct buf */
 
 /* Serve requests from rfd, results to wfd; returns an exit status. */
 int worker_main(const struct config *cfg, int rfd, int wfd);
@@ -56,23 +53,5 @@ void worker_prefork_free(void);
  * so only a process that will fork no worker may call it.
  */
 void worker_versions(void);
-
-/*
- * Append base + path to out, without doubling a "/v1": a base URL that
- * ends in /v1 and a path that starts with /v1/ share it.  A query in the
- * base URL (Azure's ?api-version=) goes after the path, joined with &
- * to any query the path has.
- */
-void url_join(struct buf *out, const char *base, const char *path, size_t n);
-
-/*
- * From a parsed response body: the token counts (prompt and completion,
- * or input and output) and, for --format content, the answer as JSON
- * text (a string, or an embedding's array) appended to content.  Returns 1
- * if content got something.
- */
-struct json_object;
-int response_digest(struct json_object *body, unsigned long long *prompt,
-    unsigned long long *completion, struct buf *content);
 
 #endif
