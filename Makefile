@@ -27,7 +27,7 @@ BUILD = build
 SANFLAGS =
 endif
 
-# -pthread: the parent parses the CA file in a thread (worker.c, cas_load)
+# -pthread: the parent parses the CA file in a thread (cacache.c, cas_load)
 ALL_CFLAGS = $(STD) $(WARN) -pthread -Iinclude $(DEPCFLAGS) $(CFLAGS) $(SANFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) -pthread $(SANFLAGS)
 # The tests' own programs (unit tests, the mock, the floor) are built with
@@ -40,7 +40,7 @@ DLLIB := $(shell printf '\043include <dlfcn.h>\nint main(void) { return dlopen(0
 LDLIBS_ALL = $(DEPLIBS) $(DLLIB) -lm $(LDLIBS)
 
 SRCS = src/util.c src/api.c src/frame.c src/reorder.c src/idset.c src/input.c src/jsoncheck.c src/stats.c src/output.c src/ratelimit.c \
-       src/record.c src/retry.c src/sse.c src/worker.c
+       src/record.c src/retry.c src/sse.c src/cacache.c src/worker.c
 MAIN = src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 BIN = $(BUILD)/splitgpt

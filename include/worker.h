@@ -28,19 +28,10 @@
 int worker_main(const struct config *cfg, int rfd, int wfd);
 
 /*
- * Called by the parent before its first fork; never calls libcurl.  When
- * libcurl has brought OpenSSL into the process, it runs the costly part
- * of curl_global_init ahead of time: OpenSSL's own initialisation
- * (reading openssl.cnf, loading error strings, building cipher tables),
- * with the flags libcurl passes, so each worker's curl_global_init finds
- * it done and the workers share those tables copy-on-write.  Unlike
- * libcurl, OpenSSL may be initialised before fork (servers such as nginx
- * do): since 1.1.1d its random generator reseeds in a child.  For an
- * https base URL with verification on, it also parses the CA file once
- * (--cacert, or the system bundle), in which the workers then look up
- * issuers for each TLS connection instead of letting libcurl parse the
- * whole file for every one.  Without OpenSSL it does nothing.  Safe to
- * call more than once.
+ * Called by the parent before its first fork; never calls libcurl.  With
+ * OpenSSL under libcurl, it initialises OpenSSL ahead of time and parses
+ * the CA file once, for the workers to share (cacache.h).  Without
+ * OpenSSL it does nothing.  Safe to call more than once.
  */
 void worker_prefork(const struct config *cfg);
 
