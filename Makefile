@@ -40,7 +40,7 @@ DLLIB := $(shell printf '\043include <dlfcn.h>\nint main(void) { return dlopen(0
 LDLIBS_ALL = $(DEPLIBS) $(DLLIB) -lm $(LDLIBS)
 
 SRCS = src/util.c src/api.c src/frame.c src/reorder.c src/idset.c src/input.c src/jsoncheck.c src/stats.c src/output.c src/ratelimit.c \
-       src/record.c src/retry.c src/sse.c src/cacache.c src/worker.c
+       src/record.c src/retry.c src/sse.c src/cacache.c src/judge.c src/transfer.c src/worker.c
 MAIN = src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 BIN = $(BUILD)/splitgpt
