@@ -40,7 +40,7 @@ DLLIB := $(shell printf '\043include <dlfcn.h>\nint main(void) { return dlopen(0
 LDLIBS_ALL = $(DEPLIBS) $(DLLIB) -lm $(LDLIBS)
 
 SRCS = src/util.c src/api.c src/frame.c src/reorder.c src/idset.c src/input.c src/jsoncheck.c src/stats.c src/output.c src/ratelimit.c \
-       src/record.c src/retry.c src/sse.c src/cacache.c src/judge.c src/transfer.c src/worker.c
+       src/record.c src/retry.c src/evstream.c src/ssechunks.c src/sse.c src/cacache.c src/judge.c src/transfer.c src/worker.c
 MAIN = src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 BIN = $(BUILD)/splitgpt
@@ -147,7 +147,7 @@ FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
 FUZZ_CFLAGS = $(STD) $(WARN) -Iinclude $(DEPCFLAGS) -g -O1 $(FUZZ_SAN)
 FUZZ_LIB_SRCS = src/util.c src/api.c src/jsoncheck.c src/input.c src/idset.c \
                 src/ratelimit.c src/record.c src/frame.c src/retry.c \
-                src/output.c src/sse.c
+                src/output.c src/evstream.c src/ssechunks.c src/sse.c
 FUZZ_LIB_OBJS = $(FUZZ_LIB_SRCS:src/%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB = $(FUZZ_DIR)/libsplitgpt-fuzz.a
 FUZZ_BINS = $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz-%)
