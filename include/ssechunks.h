@@ -33,6 +33,7 @@ struct chunks;
 
 /* An empty answer; max_size bounds its memory.  Dies out of memory. */
 struct chunks *chunks_new(size_t max_size);
+/* Free s and all it holds. */
 void chunks_free(struct chunks *s);
 /* Forget everything for a new answer; keeps the memory. */
 void chunks_reset(struct chunks *s);
