@@ -27,7 +27,7 @@ BUILD = build
 SANFLAGS =
 endif
 
-# -pthread: the parent parses the CA file in a thread (worker.c, cas_load)
+# -pthread: the parent parses the CA file in a thread (cacache.c, cas_load)
 ALL_CFLAGS = $(STD) $(WARN) -pthread -Iinclude $(DEPCFLAGS) $(CFLAGS) $(SANFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) -pthread $(SANFLAGS)
 # The tests' own programs (unit tests, the mock, the floor) are built with
@@ -45,9 +45,10 @@ PARENT_SRCS = src/options.c src/credentials.c src/loop.c src/signals.c \
        src/dispatch.c src/hedge.c src/flight.c src/pool.c src/collect.c \
        src/writer.c src/progress.c src/reader.c src/classify.c src/output.c \
        src/ratelimit.c
-WORKER_SRCS = src/worker.c src/retry.c src/sse.c
-SHARED_SRCS = src/util.c src/frame.c src/reorder.c src/idset.c src/jsoncheck.c \
-       src/stats.c src/record.c
+WORKER_SRCS = src/worker.c src/transfer.c src/judge.c src/cacache.c \
+       src/retry.c src/sse.c src/evstream.c src/ssechunks.c
+SHARED_SRCS = src/api.c src/util.c src/frame.c src/reorder.c src/idset.c \
+       src/jsoncheck.c src/stats.c src/record.c
 SRCS = $(PARENT_SRCS) $(WORKER_SRCS) $(SHARED_SRCS)
 MAIN = src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
@@ -154,9 +155,10 @@ FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer -ftrivial-auto-var-init=pattern
 FUZZ_CFLAGS = $(STD) $(WARN) -Iinclude $(DEPCFLAGS) -g -O1 $(FUZZ_SAN)
-FUZZ_LIB_SRCS = src/util.c src/jsoncheck.c src/reader.c src/classify.c src/idset.c \
-                src/ratelimit.c src/record.c src/frame.c src/retry.c \
-                src/output.c src/sse.c src/signals.c
+FUZZ_LIB_SRCS = src/util.c src/api.c src/jsoncheck.c src/reader.c \
+                src/classify.c src/idset.c src/ratelimit.c src/record.c \
+                src/frame.c src/retry.c src/output.c src/signals.c \
+                src/evstream.c src/ssechunks.c src/sse.c
 FUZZ_LIB_OBJS = $(FUZZ_LIB_SRCS:src/%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB = $(FUZZ_DIR)/libsplitgpt-fuzz.a
 FUZZ_BINS = $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz-%)

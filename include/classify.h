@@ -43,9 +43,4 @@ enum errcode input_classify(struct classifier *c, const char *line,
 enum errcode input_too_long(struct classifier *c, uint64_t lineno,
     size_t len, struct request *req, struct buf *msg);
 
-/* The API a request path calls, by how it ends (a query string ignored). */
-enum endpoint { EP_OTHER, EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS, EP_RESPONSES };
-
-enum endpoint endpoint_of(const char *path, size_t n);
-
 #endif

@@ -33,6 +33,11 @@
  * A chat or completions stream is complete only at [DONE], a Responses
  * stream at its final event; one that stops before is cut off.
  *
+ * The work is in three parts: evstream.c (evstream.h) cuts the body into
+ * events; sse.c tells the events apart ([DONE], errors, Responses events,
+ * chunks) and keeps the stream's state; ssechunks.c (ssechunks.h) puts
+ * chat and completions chunks back together.
+ *
  * Memory: the parser keeps one event's text and the reassembled strings;
  * each is bounded by max_size (--max-response-size), past which the state
  * is SSE_TOO_LARGE.  Buffers are kept across sse_reset(), so a worker
@@ -43,15 +48,9 @@
 
 #include <stddef.h>	/* size_t */
 
-struct json_object;
+#include "ssechunks.h"	/* enum sse_state */
 
-enum sse_state {
-	SSE_RUNNING,	/* no end yet; at the end of the body: cut off */
-	SSE_DONE,	/* complete: sse_result() has the answer */
-	SSE_ERROR,	/* an error event: sse_error() has it */
-	SSE_BAD,	/* not a stream this understands: sse_problem() */
-	SSE_TOO_LARGE	/* an event or the answer passed max_size */
-};
+struct json_object;
 
 struct sse;
 

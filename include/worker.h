@@ -9,6 +9,13 @@
  * frame.  It handles one request at a time, so the parent knows exactly
  * which line a worker holds.  It stops when the request pipe closes.
  *
+ * The pipeline, a file each: worker.c reads a request frame and runs the
+ * retry loop; transfer.c (transfer.h) makes one attempt with libcurl;
+ * judge.c (judge.h) decides what the attempt came to and whether another
+ * is worth it; worker.c builds the record (record.h) and writes it back
+ * deflated.  cacache.c (cacache.h) is the parent's OpenSSL set-up that
+ * the workers share.
+ *
  * Streaming: with --stream the worker adds "stream":true to chat,
  * completions and Responses bodies that do not set it.  Any answer that
  * comes as text/event-stream (asked for by --stream or by the line) is
@@ -22,28 +29,16 @@
 #ifndef SPLITGPT_WORKER_H
 #define SPLITGPT_WORKER_H
 
-#include <stddef.h>	/* size_t */
-
 #include "config.h"	/* struct config */
-#include "util.h"	/* struct buf */
 
 /* Serve requests from rfd, results to wfd; returns an exit status. */
 int worker_main(const struct config *cfg, int rfd, int wfd);
 
 /*
- * Called by the parent before its first fork; never calls libcurl.  When
- * libcurl has brought OpenSSL into the process, it runs the costly part
- * of curl_global_init ahead of time: OpenSSL's own initialisation
- * (reading openssl.cnf, loading error strings, building cipher tables),
- * with the flags libcurl passes, so each worker's curl_global_init finds
- * it done and the workers share those tables copy-on-write.  Unlike
- * libcurl, OpenSSL may be initialised before fork (servers such as nginx
- * do): since 1.1.1d its random generator reseeds in a child.  For an
- * https base URL with verification on, it also parses the CA file once
- * (--cacert, or the system bundle), in which the workers then look up
- * issuers for each TLS connection instead of letting libcurl parse the
- * whole file for every one.  Without OpenSSL it does nothing.  Safe to
- * call more than once.
+ * Called by the parent before its first fork; never calls libcurl.  With
+ * OpenSSL under libcurl, it initialises OpenSSL ahead of time and parses
+ * the CA file once, for the workers to share (cacache.h).  Without
+ * OpenSSL it does nothing.  Safe to call more than once.
  */
 void worker_prefork(const struct config *cfg);
 
@@ -56,23 +51,5 @@ void worker_prefork_free(void);
  * so only a process that will fork no worker may call it.
  */
 void worker_versions(void);
-
-/*
- * Append base + path to out, without doubling a "/v1": a base URL that
- * ends in /v1 and a path that starts with /v1/ share it.  A query in the
- * base URL (Azure's ?api-version=) goes after the path, joined with &
- * to any query the path has.
- */
-void url_join(struct buf *out, const char *base, const char *path, size_t n);
-
-/*
- * From a parsed response body: the token counts (prompt and completion,
- * or input and output) and, for --format content, the answer as JSON
- * text (a string, or an embedding's array) appended to content.  Returns 1
- * if content got something.
- */
-struct json_object;
-int response_digest(struct json_object *body, unsigned long long *prompt,
-    unsigned long long *completion, struct buf *content);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>	/* free, strtod */
 #include <string.h>	/* memchr, memcmp, strlen */
 
+#include "api.h"	/* endpoint_of */
 #include "idset.h"	/* struct idset */
 #include "jsoncheck.h"	/* json_check */
 #include "ratelimit.h"	/* estimate_tokens */
@@ -21,32 +22,6 @@ struct classifier {
 	enum endpoint default_kind;
 	struct idset ids;
 };
-
-static int ends_with(const char *s, size_t n, const char *suffix)
-{
-	size_t k = strlen(suffix);
-
-	return n >= k && memcmp(s + n - k, suffix, k) == 0;
-}
-
-enum endpoint endpoint_of(const char *path, size_t n)
-{
-	const char *q = memchr(path, '?', n);
-
-	if (q)
-		n = (size_t)(q - path);
-	while (n > 0 && path[n - 1] == '/')
-		n--;
-	if (ends_with(path, n, "/chat/completions"))
-		return EP_CHAT;
-	if (ends_with(path, n, "/completions"))
-		return EP_COMPLETIONS;
-	if (ends_with(path, n, "/embeddings"))
-		return EP_EMBEDDINGS;
-	if (ends_with(path, n, "/responses"))
-		return EP_RESPONSES;
-	return EP_OTHER;
-}
 
 struct classifier *classifier_new(const struct config *cfg)
 {

@@ -1,46 +1,27 @@
-/* worker.c: making the HTTP calls, with retries, and writing the records. */
+/* worker.c: a worker's loop: read a request, make the call with its
+ * retries (transfer.c, judge.c), write the record back deflated. */
 #include "worker.h"
 
-#include <curl/curl.h>	/* libcurl easy interface */
-#include <dlfcn.h>	/* dlopen, dlsym */
-#include <json-c/json.h>	/* parsing response bodies */
+#include <curl/curl.h>	/* curl_version */
+#include <json-c/json.h>	/* json_object_put, json_c_version */
 #include <errno.h>	/* errno */
 #include <poll.h>	/* poll */
-#include <pthread.h>	/* pthread_create */
-#include <signal.h>	/* signal, SIGINT */
+#include <signal.h>	/* signal, sigaction, SIGUSR1 */
 #include <stdint.h>	/* uint64_t */
 #include <stdio.h>	/* printf */
-#include <stdlib.h>	/* free */
-#include <string.h>	/* strncasecmp, memcpy */
-#include <strings.h>	/* strncasecmp */
+#include <string.h>	/* memset, strlen */
 #include <time.h>	/* time */
-#include <unistd.h>	/* getpid, access */
+#include <unistd.h>	/* getpid, getppid, _exit */
 #include <zlib.h>	/* deflate */
 
+#include "api.h"	/* response_digest */
+#include "cacache.h"	/* the parent's parsed CA file */
 #include "frame.h"	/* request and result messages */
-#include "classify.h"	/* endpoint_of */
-#include "jsoncheck.h"	/* json_check */
+#include "judge.h"	/* what an attempt came to */
 #include "ratelimit.h"	/* parse_duration, parse_count */
 #include "record.h"	/* output lines */
-#include "retry.h"	/* the wait rule */
-#include "sse.h"	/* streamed answers */
-
-/* Headers worth keeping from an answer; the rest are ignored. */
-struct answer_headers {
-	char request_id[128];
-	char retry_after_ms[32];
-	char retry_after[64];
-	char should_retry[16];
-	int event_stream;	/* Content-Type: text/event-stream */
-	char rl[6][32];		/* x-ratelimit-*, in rl_names order */
-};
-
-/* The rate-limit headers, as OpenAI names them. */
-static const char *const rl_names[6] = {
-	"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
-	"x-ratelimit-reset-requests", "x-ratelimit-limit-tokens",
-	"x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"
-};
+#include "retry.h"	/* the backoff */
+#include "transfer.h"	/* the HTTP call */
 
 /* Below this many bytes a record goes stored (level 0): deflate's fixed
  * cost per stream, mostly building the block's Huffman codes, is about
@@ -57,14 +38,7 @@ struct worker {
 	int wfd;		/* results and hints go up this */
 	pid_t ppid;		/* the parent that forked us */
 	struct buf hintbuf;
-	CURL *curl;
-	struct curl_slist *headers;
-	char errbuf[CURL_ERROR_SIZE];
-	struct buf url;
-	struct buf body;	/* the answer's body */
-	int too_large;		/* the body passed --max-response-size */
-	struct answer_headers h;
-	json_tokener *tok;
+	struct transfer t;	/* the HTTP call: libcurl's handle */
 	z_stream z;
 	int zlevel;		/* the level z is set to: DEFLATE_LEVEL, or 0 */
 	struct buf line;	/* the output line */
@@ -74,16 +48,6 @@ struct worker {
 	struct buf msg;		/* what went wrong, "line N: ..." */
 	struct buf why;		/* why the retries stopped early */
 	uint64_t rng;
-	uint64_t lineno;	/* the line being served, for -v */
-	struct buf reqbody;	/* a body edited for --stream */
-	struct sse *sse;	/* an event-stream answer, reassembled */
-	uint64_t attempt_us;	/* when this attempt started */
-	uint64_t last_rx_ms;	/* when the stream last sent something */
-	uint64_t first_token_us;	/* attempt start to first token, or 0 */
-	long idle_ms;		/* --idle-timeout, 0: off */
-	int idle_fired;		/* --idle-timeout cut this attempt */
-	int sends;		/* requests libcurl began this attempt */
-	const char *cas_file;	/* the CA file parsed by the parent, in use */
 };
 
 /* Set by SIGUSR1: the parent is stopping; make no further attempts. */
@@ -138,501 +102,14 @@ static int backoff_wait(const struct worker *w, long ms)
 	}
 }
 
-/* What one attempt came to. */
-struct outcome {
-	enum errcode err;	/* ERR_NONE: an HTTP answer with a JSON body */
-	long status;		/* 0: no HTTP answer */
-	int retry;		/* worth another attempt */
-	int quota;		/* 429 insufficient_quota */
-	long wait_ms;		/* what the server asked for, or -1 */
-	json_object *json;	/* the parsed body, when it is JSON */
-};
-
-void url_join(struct buf *out, const char *base, const char *path, size_t n)
-{
-	const char *query = strchr(base, '?');
-	size_t blen = query ? (size_t)(query - base) : strlen(base);
-
-	while (blen > 0 && base[blen - 1] == '/')
-		blen--;
-	buf_add(out, base, blen);
-	if (blen >= 3 && memcmp(base + blen - 3, "/v1", 3) == 0 && n >= 4 &&
-	    memcmp(path, "/v1/", 4) == 0) {
-		path += 3;
-		n -= 3;
-	}
-	if (n == 0 || path[0] != '/')
-		buf_addc(out, '/');
-	buf_add(out, path, n);
-	if (query && query[1]) {
-		buf_addc(out, memchr(path, '?', n) ? '&' : '?');
-		buf_adds(out, query + 1);
-	}
-}
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct worker *w = arg;
-
-	n *= size;
-	if (w->h.event_stream) {
-		/* Parsed as it comes, never stored whole. */
-		enum sse_state st = sse_feed(w->sse, p, n);
-
-		w->last_rx_ms = now_ms();
-		if (w->first_token_us == 0 && sse_got_token(w->sse))
-			/* + 1: 0 means no token yet. */
-			w->first_token_us = now_us() - w->attempt_us + 1;
-		if (st == SSE_TOO_LARGE)
-			w->too_large = 1;
-		/* A stream gone wrong is not worth reading on. */
-		return st == SSE_TOO_LARGE || st == SSE_BAD ? 0 : n;
-	}
-	if (w->body.len + n > w->cfg->max_response) {
-		w->too_large = 1;
-		return 0;	/* makes libcurl stop with CURLE_WRITE_ERROR */
-	}
-	buf_add(&w->body, p, n);
-	return n;
-}
-
-/* Copy a header's value, trimmed, into dst if the name matches. */
-static int take_header(const char *p, size_t n, const char *name, char *dst,
-    size_t dstlen)
-{
-	size_t k = strlen(name);
-
-	if (n <= k || p[k] != ':' || strncasecmp(p, name, k) != 0)
-		return 0;
-	p += k + 1;
-	n -= k + 1;
-	while (n > 0 && (*p == ' ' || *p == '\t'))
-		p++, n--;
-	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' ||
-	    p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	if (n >= dstlen)
-		n = dstlen - 1;
-	memcpy(dst, p, n);
-	dst[n] = 0;
-	return 1;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct worker *w = arg;
-	struct answer_headers *h = &w->h;
-	char ctype[64];
-
-	n *= size;
-	/* A new status line starts a new answer (after a 100 Continue). */
-	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-		memset(h, 0, sizeof(*h));
-		return n;
-	}
-	if (take_header(p, n, "content-type", ctype, sizeof(ctype))) {
-		/* Whoever asked for it (--stream or the line itself), an
-		 * event stream is reassembled, and the idle clock starts. */
-		h->event_stream = strncasecmp(ctype, "text/event-stream",
-		    17) == 0;
-		if (h->event_stream) {
-			sse_reset(w->sse);
-			w->last_rx_ms = now_ms();
-		}
-		return n;
-	}
-	if (take_header(p, n, "x-request-id", h->request_id,
-	    sizeof(h->request_id)) ||
-	    take_header(p, n, "retry-after-ms", h->retry_after_ms,
-	    sizeof(h->retry_after_ms)) ||
-	    take_header(p, n, "retry-after", h->retry_after,
-	    sizeof(h->retry_after)) ||
-	    take_header(p, n, "x-should-retry", h->should_retry,
-	    sizeof(h->should_retry)))
-		return n;
-	if (n > 12 && strncasecmp(p, "x-ratelimit-", 12) == 0) {
-		int i;
-
-		for (i = 0; i < 6; i++)
-			if (take_header(p, n, rl_names[i], h->rl[i],
-			    sizeof(h->rl[i])))
-				break;
-	}
-	return n;
-}
-
-/*
- * --idle-timeout: libcurl calls this often while data flows and about
- * once a second while none does; a stream silent too long is cut here,
- * and judge() calls that a timeout.  Only event streams are watched: an
- * unstreamed answer is silent until it is ready.
- */
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-    curl_off_t ultotal, curl_off_t ulnow)
-{
-	struct worker *w = arg;
-
-	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	if (w->h.event_stream &&
-	    now_ms() - w->last_rx_ms >= (uint64_t)w->idle_ms) {
-		w->idle_fired = 1;
-		return 1;	/* CURLE_ABORTED_BY_CALLBACK */
-	}
-	return 0;
-}
-
-/*
- * libcurl calls this each time it is about to send the request, on a new
- * or a reused connection.  When a reused connection turns out dead before
- * any answer (the server closed it, or reset it), libcurl connects again
- * and sends the request once more, by itself: but the first one may have
- * reached the server, and would be paid twice.  So an attempt sends once;
- * a second send is refused, and the attempt ends as a connection error
- * that the retry rule counts like any other.
- */
-#if LIBCURL_VERSION_NUM >= 0x075000	/* 7.80.0 */
-static int on_prereq(void *arg, char *primary_ip, char *local_ip,
-    int primary_port, int local_port)
-{
-	struct worker *w = arg;
-
-	(void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
-	return ++w->sends > 1 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
-}
-#endif
-
-/* Headers whose values are secrets: -v shows them as [redacted]. */
-static int secret_header(const char *p, size_t n)
-{
-	static const char *const names[] = { "authorization:", "api-key:",
-	    "x-api-key:", "proxy-authorization:", "cookie:", "set-cookie:",
-	    "x-goog-api-key:" };
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(*names); i++)
-		if (n >= strlen(names[i]) &&
-		    strncasecmp(p, names[i], strlen(names[i])) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * -v: request and response headers on stderr, a line each, with the
- * line number, secrets redacted.  Bodies are not shown (they are the
- * input and the output).
- */
-static int on_debug(CURL *c, curl_infotype type, char *data, size_t size,
-    void *arg)
-{
-	struct worker *w = arg;
-	const char *dir, *p = data, *end = data + size;
-
-	(void)c;
-	if (type == CURLINFO_HEADER_OUT)
-		dir = ">";
-	else if (type == CURLINFO_HEADER_IN)
-		dir = "<";
-	else if (type == CURLINFO_TEXT)
-		dir = "*";
-	else
-		return 0;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', end - p);
-		size_t n = (nl ? nl : end) - p;
-
-		while (n > 0 && p[n - 1] == '\r')
-			n--;
-		if (n > 0) {
-			size_t lead = 0;
-
-			while (lead < n && p[lead] == ' ')
-				lead++;
-			if (type == CURLINFO_TEXT && w->cas_file != NULL &&
-			    n - lead == 12 && memcmp(p + lead, "CAfile: none",
-			    12) == 0) {
-				/* libcurl read no file: the parent did. */
-				warnx("line %llu: * %.*sCAfile: %s (parsed "
-				    "once, before the workers started)",
-				    (unsigned long long)w->lineno, (int)lead,
-				    p, w->cas_file);
-			} else if (type != CURLINFO_TEXT &&
-			    secret_header(p, n)) {
-				const char *colon = memchr(p, ':', n);
-
-				warnx("line %llu: %s %.*s: [redacted]",
-				    (unsigned long long)w->lineno, dir,
-				    (int)(colon - p), p);
-			} else
-				warnx("line %llu: %s %.*s",
-				    (unsigned long long)w->lineno, dir,
-				    n > 900 ? 900 : (int)n, p);
-		}
-		p = nl ? nl + 1 : end;
-	}
-	return 0;
-}
-
-/*
- * The flags libcurl's OpenSSL back end (vtls/openssl.c, ossl_init) gives
- * OPENSSL_init_ssl: OPENSSL_INIT_ENGINE_ALL_BUILTIN (RDRAND, DYNAMIC,
- * CRYPTODEV, CAPI, PADLOCK) | OPENSSL_INIT_LOAD_CONFIG, from OpenSSL's
- * crypto.h, which splitgpt does not build against.  The same flags, so
- * the worker's own call has nothing left to do.
- */
-#define OSSL_INIT_AS_CURL	(0x0200 | 0x0400 | 0x1000 | 0x2000 | 0x4000 | \
-				 0x0040)
-
-/*
- * The CA certificates, parsed once.  libcurl's OpenSSL back end reads and
- * parses its CA file for every new TLS connection when a CA directory is
- * set as well (Debian's libcurl has both, which also keeps libcurl's own
- * CA cache off): some 145 certificates, 20 to 35 ms of CPU, at each
- * worker's first request and again at every reconnect, and each worker
- * keeps its own parsed copy, 0.8 MB.  So the parent parses the file once,
- * before the first fork, and the workers leave the file to it: each new
- * TLS context gets a lookup (CURLOPT_SSL_CTX_FUNCTION) that finds an
- * issuer among the parsed certificates by its name, as OpenSSL's lookup
- * in a CA directory finds one among the files there.  A worker then
- * touches only the few certificates its server's chain names, and shares
- * the rest with the parent.  The file is --cacert, or the system bundle
- * that libcurl itself would read: the worker compares it with libcurl's
- * built-in default (CURLINFO_CAINFO) and keeps libcurl's way when they
- * differ.  libcurl still adds its CA directory and its verification
- * flags to each context.  Its lookup in that directory comes first, so
- * when the directory has a certificate of the issuer's name, OpenSSL
- * tries that one alone (on Debian the directory and the bundle hold the
- * same certificates).  OpenSSL is reached through dlsym, like
- * OPENSSL_init_ssl above, so its types are opaque here.
- *
- * The parse runs in a thread of its own, joined before any fork: glibc's
- * malloc then puts the certificates in an arena of their own.  Parsed in
- * the main thread, they would sit among the free chunks the parse leaves
- * behind, which each worker's malloc reuses, copying the pages around
- * them (0.5 MB a worker with Debian's bundle).
- */
-enum { LU_X509 = 1, LU_CRL = 2 };	/* OpenSSL's X509_LOOKUP_TYPE */
-
-static struct {
-	void *store;		/* X509_STORE: the parsed file, or NULL */
-	void *method;		/* X509_LOOKUP_METHOD: cas_lookup */
-	const char *file;	/* which file */
-	void *(*store_new)(void);
-	int (*store_load)(void *, const char *, const char *);
-	void (*store_free)(void *);
-	void *(*store_objects)(void *);
-	int (*store_add_cert)(void *, void *);
-	int (*store_add_crl)(void *, void *);
-	void *(*store_add_lookup)(void *, void *);
-	void *(*ctx_store)(const void *);
-	void *(*meth_new)(const char *);
-	int (*meth_set)(void *, int (*)(void *, int, const void *, void *));
-	void (*meth_free)(void *);
-	void *(*lookup_store)(const void *);
-	int (*object_idx)(void *, int, const void *);
-	int (*object_type)(const void *);
-	void *(*object_cert)(const void *);
-	void *(*object_crl)(const void *);
-	int (*object_set_cert)(void *, void *);
-	int (*object_set_crl)(void *, void *);
-	void (*cert_free)(void *);
-	void (*crl_free)(void *);
-	void *(*cert_subject)(const void *);
-	void *(*crl_issuer)(const void *);
-	int (*name_cmp)(const void *, const void *);
-	int (*sk_num)(const void *);
-	void *(*sk_value)(const void *, int);
-} cas;
-
-/* Where libcurl's configure looks for the system's CA bundle, in order. */
-static const char *const ca_bundles[] = {
-	"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Ubuntu, Arch */
-	"/etc/pki/tls/certs/ca-bundle.crt",	/* Fedora, RHEL */
-	"/usr/share/ssl/certs/ca-bundle.crt",
-	"/usr/local/share/certs/ca-root-nss.crt",	/* FreeBSD */
-	"/etc/ssl/cert.pem",			/* OpenBSD, Alpine */
-};
-
-/*
- * The lookup's get_by_subject: put every parsed certificate (or CRL) of
- * that name into the context's store, as the CA-directory lookup loads
- * every file of that name's hash, and answer with the first.  The answer
- * borrows the store's reference, as that lookup's does: set1 takes one,
- * the free gives it back.
- */
-static int cas_lookup(void *lookup, int type, const void *name, void *ret)
-{
-	int cert = type == LU_X509;
-	void *(*get)(const void *) = cert ? cas.object_cert : cas.object_crl;
-	void *(*named)(const void *) = cert ? cas.cert_subject : cas.crl_issuer;
-	int (*add)(void *, void *) = cert ? cas.store_add_cert :
-	    cas.store_add_crl;
-	int (*set)(void *, void *) = cert ? cas.object_set_cert :
-	    cas.object_set_crl;
-	void (*put)(void *) = cert ? cas.cert_free : cas.crl_free;
-	void *objs = cas.store_objects(cas.store), *to, *o, *first = NULL;
-	int i, n = cas.sk_num(objs);
-
-	if (type != LU_X509 && type != LU_CRL)
-		return 0;
-	if ((i = cas.object_idx(objs, type, name)) < 0)
-		return 0;
-	to = cas.lookup_store(lookup);
-	/* The objects are sorted: those of this name follow the first. */
-	for (; i < n; i++) {
-		o = cas.sk_value(objs, i);
-		if (cas.object_type(o) != type ||
-		    cas.name_cmp(named(get(o)), name) != 0)
-			break;
-		/* One that fails (out of memory) is one fewer trusted. */
-		if (add(to, get(o)) == 1 && first == NULL)
-			first = get(o);
-	}
-	if (first == NULL || !set(ret, first))
-		return 0;
-	put(first);
-	return 1;
-}
-
-/* The thread that parses the CA file into cas.store, or leaves it NULL. */
-static void *cas_parse(void *file)
-{
-	if ((cas.store = cas.store_new()) != NULL &&
-	    cas.store_load(cas.store, file, NULL) != 1) {
-		cas.store_free(cas.store);
-		cas.store = NULL;
-	}
-	return NULL;
-}
-
-/* Find OpenSSL's functions and parse the CA file into cas.store. */
-static void cas_load(void *self, const struct config *cfg)
-{
-	const struct { const char *name; void **fn; } fns[] = {
-		{ "X509_STORE_new", (void **)&cas.store_new },
-		{ "X509_STORE_load_locations", (void **)&cas.store_load },
-		{ "X509_STORE_free", (void **)&cas.store_free },
-		{ "X509_STORE_get0_objects", (void **)&cas.store_objects },
-		{ "X509_STORE_add_cert", (void **)&cas.store_add_cert },
-		{ "X509_STORE_add_crl", (void **)&cas.store_add_crl },
-		{ "X509_STORE_add_lookup", (void **)&cas.store_add_lookup },
-		{ "SSL_CTX_get_cert_store", (void **)&cas.ctx_store },
-		{ "X509_LOOKUP_meth_new", (void **)&cas.meth_new },
-		{ "X509_LOOKUP_meth_set_get_by_subject", (void **)&cas.meth_set },
-		{ "X509_LOOKUP_meth_free", (void **)&cas.meth_free },
-		{ "X509_LOOKUP_get_store", (void **)&cas.lookup_store },
-		{ "X509_OBJECT_idx_by_subject", (void **)&cas.object_idx },
-		{ "X509_OBJECT_get_type", (void **)&cas.object_type },
-		{ "X509_OBJECT_get0_X509", (void **)&cas.object_cert },
-		{ "X509_OBJECT_get0_X509_CRL", (void **)&cas.object_crl },
-		{ "X509_OBJECT_set1_X509", (void **)&cas.object_set_cert },
-		{ "X509_OBJECT_set1_X509_CRL", (void **)&cas.object_set_crl },
-		{ "X509_free", (void **)&cas.cert_free },
-		{ "X509_CRL_free", (void **)&cas.crl_free },
-		{ "X509_get_subject_name", (void **)&cas.cert_subject },
-		{ "X509_CRL_get_issuer", (void **)&cas.crl_issuer },
-		{ "X509_NAME_cmp", (void **)&cas.name_cmp },
-		{ "OPENSSL_sk_num", (void **)&cas.sk_num },
-		{ "OPENSSL_sk_value", (void **)&cas.sk_value },
-	};
-	const char *file = cfg->cacert;
-	pthread_t parser;
-	void *objs;
-	size_t i;
-	int k, n;
-
-	if (cfg->insecure || strncmp(cfg->base_url, "https://", 8) != 0)
-		return;
-	for (i = 0; file == NULL && i < sizeof(ca_bundles) / sizeof(*ca_bundles);
-	    i++)
-		if (access(ca_bundles[i], R_OK) == 0)
-			file = ca_bundles[i];
-	if (file == NULL)
-		return;
-	for (i = 0; i < sizeof(fns) / sizeof(*fns); i++)
-		if ((*fns[i].fn = dlsym(self, fns[i].name)) == NULL)
-			return;		/* not OpenSSL 1.1 or later */
-	if (pthread_create(&parser, NULL, cas_parse, (void *)file) == 0)
-		pthread_join(parser, NULL);
-	else
-		cas_parse((void *)file);	/* no thread: here, then */
-	if (cas.store == NULL ||
-	    (cas.method = cas.meth_new("splitgpt: the parsed CA file")) == NULL ||
-	    !cas.meth_set(cas.method, cas_lookup)) {
-		/* The worker's libcurl reads it and says what is wrong. */
-		worker_prefork_free();
-		return;
-	}
-	/* Sort the objects by name here, once, rather than in each worker
-	 * at its first lookup: any search sorts them. */
-	objs = cas.store_objects(cas.store);
-	for (n = cas.sk_num(objs), k = 0; k < n; k++) {
-		void *x = cas.object_cert(cas.sk_value(objs, k));
-
-		if (x != NULL) {
-			(void)cas.object_idx(objs, LU_X509, cas.cert_subject(x));
-			break;
-		}
-	}
-	cas.file = file;
-}
-
-/* libcurl's CURLOPT_SSL_CTX_FUNCTION: the lookup, in the context's store.
- * Without it the check finds no issuer there and fails. */
-static CURLcode cas_give(CURL *curl, void *ssl_ctx, void *arg)
-{
-	(void)curl;
-	(void)arg;
-	if (cas.store_add_lookup(cas.ctx_store(ssl_ctx), cas.method) == NULL)
-		return CURLE_OUT_OF_MEMORY;
-	return CURLE_OK;
-}
-
-/* In a worker: use the parent's parsed certificates, if they are the
- * very file libcurl would read, through the same OpenSSL. */
-static void cas_use(struct worker *w)
-{
-	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-
-	if (cas.file == NULL || v->ssl_version == NULL ||
-	    strncmp(v->ssl_version, "OpenSSL/", 8) != 0)
-		return;
-	if (w->cfg->cacert == NULL) {
-#if LIBCURL_VERSION_NUM >= 0x075400	/* 7.84: CURLINFO_CAINFO */
-		char *builtin = NULL;
-
-		if (curl_easy_getinfo(w->curl, CURLINFO_CAINFO, &builtin) !=
-		    CURLE_OK || builtin == NULL || strcmp(builtin, cas.file) != 0)
-			return;
-#else
-		return;
-#endif
-	}
-	if (curl_easy_setopt(w->curl, CURLOPT_SSL_CTX_FUNCTION, cas_give) !=
-	    CURLE_OK)
-		return;
-	curl_easy_setopt(w->curl, CURLOPT_CAINFO, NULL);
-	w->cas_file = cas.file;
-}
-
 void worker_prefork(const struct config *cfg)
 {
-	static int done;
-	int (*init_ssl)(uint64_t, const void *);
-	void *self;
+	cacache_prefork(cfg);
+}
 
-	if (done)
-		return;
-	done = 1;
-	/* Look in what is loaded already: splitgpt does not link OpenSSL,
-	 * and a libcurl built on another TLS library leaves nothing. */
-	if ((self = dlopen(NULL, RTLD_LAZY)) == NULL)
-		return;
-	*(void **)&init_ssl = dlsym(self, "OPENSSL_init_ssl");
-	if (init_ssl != NULL) {
-		(void)init_ssl(OSSL_INIT_AS_CURL, NULL);	/* as libcurl */
-		cas_load(self, cfg);
-	}
-	dlclose(self);
+void worker_prefork_free(void)
+{
+	cacache_free();
 }
 
 void worker_versions(void)
@@ -641,31 +118,11 @@ void worker_versions(void)
 	    zlibVersion());
 }
 
-void worker_prefork_free(void)
-{
-	if (cas.method != NULL)
-		cas.meth_free(cas.method);
-	if (cas.store != NULL)
-		cas.store_free(cas.store);
-	cas.method = NULL;
-	cas.store = NULL;
-}
-
 static void worker_init(struct worker *w, const struct config *cfg)
 {
-	struct buf hb = { 0 };
-	int i;
-
 	memset(w, 0, sizeof(*w));
 	w->cfg = cfg;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		die(EXIT_INTERNAL, "curl_global_init failed");
-	w->curl = curl_easy_init();
-	if (w->curl == NULL)
-		die(EXIT_INTERNAL, "curl_easy_init failed");
-	w->tok = json_tokener_new_ex(cfg->max_depth + 1);
-	if (w->tok == NULL)
-		die(EXIT_INTERNAL, "out of memory for the JSON parser");
+	transfer_init(&w->t, cfg);
 	/* A record is one deflate stream, mostly of a few hundred bytes to
 	 * a few KB.  memLevel 4 keeps the hash table and the pending buffer
 	 * at 4 KB each, against 64 KB at the default 8, whose table every
@@ -676,75 +133,15 @@ static void worker_init(struct worker *w, const struct config *cfg)
 	    Z_DEFAULT_STRATEGY) != Z_OK)
 		die(EXIT_INTERNAL, "deflateInit failed");
 	w->zlevel = DEFLATE_LEVEL;
-	w->sse = sse_new(cfg->max_response, cfg->max_depth);
-	w->idle_ms = cfg->idle_timeout_ms;
 	w->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ now_us();
-
-	w->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	/* No 100-continue round trip for large bodies. */
-	w->headers = curl_slist_append(w->headers, "Expect:");
-	if (cfg->api_key && *cfg->api_key) {
-		buf_addf(&hb, "Authorization: Bearer %s", cfg->api_key);
-		w->headers = curl_slist_append(w->headers, hb.data);
-		/* The key is in the list now; don't leave a second copy. */
-		memset(hb.data, 0, hb.len);
-		buf_release(&hb);
-	}
-	for (i = 0; i < cfg->nheaders; i++)
-		w->headers = curl_slist_append(w->headers, cfg->headers[i]);
-	if (w->headers == NULL)
-		die(EXIT_INTERNAL, "out of memory for request headers");
-
-	curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, w->headers);
-	curl_easy_setopt(w->curl, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(w->curl, CURLOPT_USERAGENT,
-	    "splitgpt/" SPLITGPT_VERSION);
-	curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT_MS,
-	    cfg->connect_timeout_ms);
-	curl_easy_setopt(w->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(w->curl, CURLOPT_ERRORBUFFER, w->errbuf);
-	curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, w);
-	curl_easy_setopt(w->curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(w->curl, CURLOPT_HEADERDATA, w);
-	curl_easy_setopt(w->curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(w->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#if LIBCURL_VERSION_NUM >= 0x075000
-	curl_easy_setopt(w->curl, CURLOPT_PREREQFUNCTION, on_prereq);
-	curl_easy_setopt(w->curl, CURLOPT_PREREQDATA, w);
-#endif
-	if (cfg->insecure) {
-		curl_easy_setopt(w->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(w->curl, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (cfg->cacert)
-		curl_easy_setopt(w->curl, CURLOPT_CAINFO, cfg->cacert);
-	cas_use(w);
-	if (cfg->verbose) {
-		curl_easy_setopt(w->curl, CURLOPT_DEBUGFUNCTION, on_debug);
-		curl_easy_setopt(w->curl, CURLOPT_DEBUGDATA, w);
-		curl_easy_setopt(w->curl, CURLOPT_VERBOSE, 1L);
-	}
-	if (w->idle_ms > 0) {
-		curl_easy_setopt(w->curl, CURLOPT_XFERINFOFUNCTION,
-		    on_progress);
-		curl_easy_setopt(w->curl, CURLOPT_XFERINFODATA, w);
-		curl_easy_setopt(w->curl, CURLOPT_NOPROGRESS, 0L);
-	}
 }
 
 /* The parent's parsed CA file stays: freeing it would copy its every
  * page into this process just before exit. */
 static void worker_free(struct worker *w)
 {
-	curl_easy_cleanup(w->curl);
-	curl_slist_free_all(w->headers);
-	curl_global_cleanup();
-	json_tokener_free(w->tok);
+	transfer_free(&w->t);
 	deflateEnd(&w->z);
-	buf_release(&w->url);
-	buf_release(&w->body);
 	buf_release(&w->line);
 	buf_release(&w->packed);
 	buf_release(&w->frame);
@@ -752,8 +149,6 @@ static void worker_free(struct worker *w)
 	buf_release(&w->msg);
 	buf_release(&w->why);
 	buf_release(&w->hintbuf);
-	buf_release(&w->reqbody);
-	sse_free(w->sse);
 }
 
 /* A uniform draw in [0, 1) for the jitter (xorshift64*). */
@@ -765,311 +160,6 @@ static double draw(struct worker *w)
 	return (double)((w->rng * 0x2545f4914f6cdd1dULL) >> 11) / 9007199254740992.0;
 }
 
-static json_object *error_code_of(json_object *body)
-{
-	json_object *e, *code;
-
-	if (json_object_object_get_ex(body, "error", &e) &&
-	    json_object_object_get_ex(e, "code", &code))
-		return code;
-	return NULL;
-}
-
-/*
- * A stream's error event: worth another attempt when it looks transient,
- * a server error or one without a code; an error with a code of its own
- * (a content filter, a context too long) would only come back.
- */
-static int stream_error_transient(json_object *e)
-{
-	json_object *v;
-	const char *s;
-
-	if (json_object_object_get_ex(e, "type", &v) &&
-	    json_object_is_type(v, json_type_string) &&
-	    strcmp(json_object_get_string(v), "server_error") == 0)
-		return 1;
-	if (!json_object_object_get_ex(e, "code", &v) || v == NULL)
-		return 1;
-	if (json_object_is_type(v, json_type_int)) {
-		int64_t c = json_object_get_int64(v);
-
-		return c >= 500 || c == 429 || c == 408;
-	}
-	s = json_object_get_string(v);
-	return strcmp(s, "server_error") == 0 ||
-	    strcmp(s, "rate_limit_exceeded") == 0;
-}
-
-/* An event stream that ended: the reassembled answer, or why not. */
-static int stream_outcome(struct worker *w, struct outcome *o)
-{
-	json_object *e, *m;
-	const char *s;
-	size_t n;
-
-	switch (sse_end(w->sse)) {
-	case SSE_DONE:
-		/* The record embeds this as the answer's body. */
-		o->json = sse_result(w->sse);
-		s = json_object_to_json_string_length(o->json,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-		buf_reset(&w->body);
-		buf_add(&w->body, s, n);
-		return 0;
-	case SSE_ERROR:
-		e = sse_error(w->sse);
-		o->err = ERR_STREAM_ERROR;
-		o->retry = stream_error_transient(e);
-		buf_adds(&w->msg, "the stream reported an error: ");
-		if (json_object_object_get_ex(e, "message", &m) &&
-		    json_object_is_type(m, json_type_string)) {
-			s = json_object_get_string(m);
-			n = json_object_get_string_len(m);
-			if (n > 300) {
-				/* Short, and cut between characters. */
-				n = 300;
-				while (n > 0 && (s[n] & 0xc0) == 0x80)
-					n--;
-			}
-			buf_add(&w->msg, s, n);
-		} else {
-			buf_adds(&w->msg, "(no message)");
-		}
-		return -1;
-	case SSE_RUNNING:
-		o->err = ERR_INVALID_RESPONSE;
-		o->retry = 1;	/* like a cut-off body */
-		buf_addf(&w->msg, "HTTP %ld event stream cut off: no [DONE] "
-		    "or final event after %zu events", o->status,
-		    sse_events(w->sse));
-		return -1;
-	default:
-		o->err = ERR_INVALID_RESPONSE;
-		o->retry = 1;
-		buf_addf(&w->msg, "HTTP %ld event stream: %s", o->status,
-		    sse_problem(w->sse));
-		return -1;
-	}
-}
-
-/* Classify a finished transfer: curl's result and the HTTP answer. */
-static void judge(struct worker *w, CURLcode cc, struct outcome *o,
-    uint64_t lineno)
-{
-	struct json_problem problem;
-	json_object *code;
-	int should;
-
-	memset(o, 0, sizeof(*o));
-	o->wait_ms = -1;
-	buf_reset(&w->msg);
-	buf_addf(&w->msg, "line %llu: ", (unsigned long long)lineno);
-	/* A stream that said all it had to say but was left open: what
-	 * came is the answer. */
-	if (w->idle_fired && sse_end(w->sse) != SSE_RUNNING)
-		cc = CURLE_OK;
-	if (cc != CURLE_OK) {
-		const char *why = w->errbuf[0] ? w->errbuf :
-		    curl_easy_strerror(cc);
-		long status = 0;
-
-		if (w->idle_fired) {
-			o->err = ERR_TIMEOUT;
-			o->retry = 1;
-			buf_addf(&w->msg, "timed out: the stream was idle for "
-			    "%.1f s (--idle-timeout)",
-			    w->idle_ms / 1000.0);
-			return;
-		}
-		if (cc == CURLE_ABORTED_BY_CALLBACK && w->sends > 1) {
-			o->err = ERR_CONNECTION;
-			o->retry = 1;
-			buf_adds(&w->msg, "connection error: the connection "
-			    "closed before an answer (the request may have "
-			    "reached the server)");
-			return;
-		}
-		switch (cc) {
-		case CURLE_OPERATION_TIMEDOUT:
-			o->err = ERR_TIMEOUT;
-			o->retry = 1;
-			buf_addf(&w->msg, "timed out: %s", why);
-			return;
-		case CURLE_WRITE_ERROR:
-			if (w->too_large) {
-				o->err = ERR_RESPONSE_TOO_LARGE;
-				buf_addf(&w->msg, "the answer is larger than "
-				    "--max-response-size (%zu bytes)",
-				    w->cfg->max_response);
-				return;
-			}
-			if (w->h.event_stream) {
-				/* on_body stopped a stream gone wrong. */
-				curl_easy_getinfo(w->curl,
-				    CURLINFO_RESPONSE_CODE, &o->status);
-				o->err = ERR_INVALID_RESPONSE;
-				o->retry = 1;
-				buf_addf(&w->msg, "HTTP %ld event stream: %s",
-				    o->status, sse_problem(w->sse));
-				return;
-			}
-			break;
-		case CURLE_OUT_OF_MEMORY:
-			/* After a status line, libcurl's word for a header
-			 * line over its 100 KB limit: the answer is bad. */
-			if (curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE,
-			    &status) == CURLE_OK && status > 0) {
-				o->err = ERR_INVALID_RESPONSE;
-				buf_addf(&w->msg, "HTTP %ld answer: a header "
-				    "too large to read (%s)", status, why);
-				return;
-			}
-			break;
-		case CURLE_COULDNT_RESOLVE_PROXY:
-		case CURLE_COULDNT_RESOLVE_HOST:
-		case CURLE_COULDNT_CONNECT:
-		case CURLE_SEND_ERROR:
-		case CURLE_RECV_ERROR:
-		case CURLE_GOT_NOTHING:
-		case CURLE_PARTIAL_FILE:
-		case CURLE_SSL_CONNECT_ERROR:
-		case CURLE_HTTP2:
-		case CURLE_HTTP2_STREAM:
-		case CURLE_BAD_CONTENT_ENCODING:
-			o->retry = 1;
-			break;
-		default:
-			break;
-		}
-		o->err = ERR_CONNECTION;
-		buf_addf(&w->msg, "connection error: %s", why);
-		return;
-	}
-	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &o->status);
-	o->retry = retry_status(o->status);
-	if (w->h.event_stream && stream_outcome(w, o) < 0)
-		return;
-	/* Only an object is embedded: strict JSON, or the record breaks. */
-	if (o->json == NULL && w->body.len <= INT32_MAX && w->body.data &&
-	    memchr(w->body.data, 0, w->body.len) == NULL &&
-	    json_check(w->body.data, w->body.len, w->cfg->max_depth,
-	    &problem) == '{') {
-		json_tokener_reset(w->tok);
-		o->json = json_tokener_parse_ex(w->tok, w->body.data,
-		    (int)w->body.len);
-	}
-	if (o->json == NULL) {
-		o->err = ERR_INVALID_RESPONSE;
-		if (o->status >= 200 && o->status < 300)
-			o->retry = 1;	/* a truncated answer */
-		buf_addf(&w->msg, "HTTP %ld answer is not a JSON object "
-		    "(%zu bytes)", o->status, w->body.len);
-	}
-	if (o->status == 429 && o->json && (code = error_code_of(o->json)) &&
-	    json_object_is_type(code, json_type_string) &&
-	    strcmp(json_object_get_string(code), "insufficient_quota") == 0) {
-		o->quota = 1;
-		o->retry = 0;
-	}
-	should = retry_should_header(w->h.should_retry);
-	if (should >= 0 && !o->quota && o->status >= 300)
-		o->retry = should;
-	if (o->status >= 200 && o->status < 300 && o->json)
-		o->retry = 0;
-	o->wait_ms = retry_after_ms_header(w->h.retry_after_ms[0] ?
-	    w->h.retry_after_ms : NULL);
-	if (o->wait_ms < 0)
-		o->wait_ms = retry_after_header(w->h.retry_after[0] ?
-		    w->h.retry_after : NULL, time(NULL));
-}
-
-static int has_bytes(const char *p, size_t n, const char *s)
-{
-	size_t k = strlen(s), i;
-
-	for (i = 0; i + k <= n; i++)
-		if (p[i] == s[0] && memcmp(p + i, s, k) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * --stream: the body with "stream":true, and for chat and completions
- * "stream_options":{"include_usage":true} so the usage is not lost, put
- * first in the object.  A line that sets "stream" itself is left alone,
- * as with the other defaults.  The rest of the body is kept byte for
- * byte (a json-c round trip would respell escapes and drop duplicate
- * keys), and a large body is not rebuilt.  It is parsed only
- * when the text holds "stream somewhere, to see whether at the top.
- */
-static void stream_body(struct worker *w, const struct msg_request *rq,
-    const char **body, size_t *len)
-{
-	enum endpoint api = endpoint_of(rq->path, rq->pathlen);
-	const char *p = rq->body, *end = rq->body + rq->bodylen, *q;
-	int has_opts = 0;
-
-	if (api == EP_OTHER || api == EP_EMBEDDINGS || rq->bodylen > INT32_MAX)
-		return;
-	if (has_bytes(p, rq->bodylen, "\"stream")) {
-		json_object *o;
-
-		json_tokener_reset(w->tok);
-		o = json_tokener_parse_ex(w->tok, p, (int)rq->bodylen);
-		if (o == NULL || json_object_object_get_ex(o, "stream",
-		    NULL)) {
-			json_object_put(o);
-			return;
-		}
-		has_opts = json_object_object_get_ex(o, "stream_options",
-		    NULL);
-		json_object_put(o);
-	}
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
-	    *p == '\n'))
-		p++;
-	if (p == end || *p != '{')
-		return;
-	p++;
-	buf_reset(&w->reqbody);
-	buf_add(&w->reqbody, rq->body, (size_t)(p - rq->body));
-	buf_adds(&w->reqbody, "\"stream\":true");
-	if (api != EP_RESPONSES && !has_opts)
-		buf_adds(&w->reqbody,
-		    ",\"stream_options\":{\"include_usage\":true}");
-	for (q = p; q < end && (*q == ' ' || *q == '\t' || *q == '\r' ||
-	    *q == '\n'); q++)
-		;
-	if (q < end && *q != '}')
-		buf_addc(&w->reqbody, ',');
-	buf_add(&w->reqbody, p, (size_t)(end - p));
-	*body = w->reqbody.data;
-	*len = w->reqbody.len;
-}
-
-static CURLcode perform(struct worker *w, const struct msg_request *rq,
-    const char *body, size_t bodylen, long timeout_ms)
-{
-	buf_reset(&w->url);
-	url_join(&w->url, w->cfg->base_url, rq->path, rq->pathlen);
-	buf_reset(&w->body);
-	memset(&w->h, 0, sizeof(w->h));
-	w->too_large = 0;
-	w->idle_fired = 0;
-	w->sends = 0;
-	w->first_token_us = 0;
-	w->attempt_us = now_us();
-	w->errbuf[0] = 0;
-	curl_easy_setopt(w->curl, CURLOPT_URL, w->url.data);
-	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)bodylen);
-	curl_easy_setopt(w->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-	return curl_easy_perform(w->curl);
-}
-
-/* Make the call for one request, with its retries; fills res and w->line. */
 /*
  * Tell the parent what the answer's headers said of the rate limits, and
  * of a 429's wait, so it paces everyone (not just this worker) by them.
@@ -1078,7 +168,7 @@ static CURLcode perform(struct worker *w, const struct msg_request *rq,
  */
 static void send_hint(struct worker *w, uint64_t seq, const struct outcome *o)
 {
-	const struct answer_headers *h = &w->h;
+	const struct answer_headers *h = &w->t.h;
 	struct msg_hint m;
 	double d;
 
@@ -1091,8 +181,7 @@ static void send_hint(struct worker *w, uint64_t seq, const struct outcome *o)
 	m.reset_tokens_us = (d = parse_duration(h->rl[5])) < 0 ? -1 :
 	    (int64_t)(d * 1e6);
 	m.cooldown_us = o->status == 429 && !o->quota && o->wait_ms > 0 &&
-	    o->wait_ms <= w->cfg->max_retry_wait_ms ?
-	    (int64_t)o->wait_ms * 1000 : -1;
+	    !o->too_long ? (int64_t)o->wait_ms * 1000 : -1;
 	if (m.remaining_requests < 0 && m.remaining_tokens < 0 &&
 	    m.cooldown_us < 0)
 		return;
@@ -1101,205 +190,197 @@ static void send_hint(struct worker *w, uint64_t seq, const struct outcome *o)
 	(void)write_full(w->wfd, w->hintbuf.data, w->hintbuf.len);
 }
 
-static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
-    struct msg_result *res)
+/* The next attempt's time: --timeout, or what --max-time leaves. */
+static long attempt_timeout(const struct config *cfg, uint64_t deadline)
+{
+	long timeout = cfg->timeout_ms;
+
+	if (deadline) {
+		uint64_t now = now_us();
+		long left = now < deadline ?
+		    (long)((deadline - now) / 1000) : 0;
+
+		if (left < timeout)
+			timeout = left > 0 ? left : 1;
+	}
+	return timeout;
+}
+
+/*
+ * After an attempt worth another: how long to wait before it, or -1 when
+ * the retries stop here, with why in w->why (and in re->code, when the
+ * server asked for too long a wait).
+ */
+static long next_wait(struct worker *w, const struct outcome *o,
+    unsigned attempts, uint64_t deadline, struct record_error *re)
 {
 	const struct config *cfg = w->cfg;
-	uint64_t start = now_us(), started_ms = wall_ms();
+	long wait;
+
+	if (stop_retrying) {
+		buf_adds(&w->why, "interrupted");
+		return -1;
+	}
+	wait = o->wait_ms > 0 ? o->wait_ms :
+	    retry_backoff_ms(attempts, cfg->backoff_max_ms, draw(w));
+	if (o->too_long) {
+		re->code = ERR_RETRY_TOO_LONG;
+		buf_addf(&w->why, "the server asked to wait %.1f s, more than "
+		    "--max-retry-wait %.1f s", o->wait_ms / 1000.0,
+		    cfg->max_retry_wait_ms / 1000.0);
+		return -1;
+	}
+	if (deadline && now_us() + (uint64_t)wait * 1000 >= deadline) {
+		buf_addf(&w->why, "--max-time %.1f s reached",
+		    cfg->max_time_ms / 1000.0);
+		return -1;
+	}
+	return wait;
+}
+
+/*
+ * Wait ms before the next attempt, having told the parent when to expect
+ * us: after the wait and that attempt (it kills a worker silent past
+ * that).  Returns 0 when it is time, 1 when the parent asked us to stop
+ * (w->why says so); exits when the parent is gone.
+ */
+static int pause_before_retry(struct worker *w, uint64_t seq, long ms)
+{
+	int r;
+
+	buf_reset(&w->hintbuf);
+	msg_beat_encode(&w->hintbuf, seq, (uint64_t)ms +
+	    (uint64_t)w->cfg->timeout_ms);
+	(void)write_full(w->wfd, w->hintbuf.data, w->hintbuf.len);
+	r = backoff_wait(w, ms);
+	if (r < 0)
+		_exit(1);
+	if (r > 0)
+		buf_adds(&w->why, "interrupted");
+	return r;
+}
+
+/*
+ * Make the call for one request, with its retries, from start_us: the
+ * last attempt's outcome in *o (o->json the caller's to put), why the
+ * retries stopped early in w->why and re->code.  Returns the attempts
+ * made, those of earlier workers on this line included.
+ */
+static unsigned attempt_all(struct worker *w, uint64_t seq,
+    const struct msg_request *rq, uint64_t start_us, struct outcome *o,
+    struct record_error *re)
+{
+	const struct config *cfg = w->cfg;
 	uint64_t deadline = cfg->max_time_ms ?
-	    start + (uint64_t)cfg->max_time_ms * 1000 : 0;
+	    start_us + (uint64_t)cfg->max_time_ms * 1000 : 0;
 	unsigned attempts = rq->attempts;
-	struct outcome o = { 0 };
-	struct record_error re = { 0 };
 	const char *body = rq->body;
 	size_t bodylen = rq->bodylen;
-	int ok;
 
 	if (cfg->stream)
-		stream_body(w, rq, &body, &bodylen);
+		transfer_stream_body(&w->t, rq, &body, &bodylen);
 	buf_reset(&w->why);
 	for (;;) {
-		long timeout = cfg->timeout_ms, wait;
-		CURLcode cc;
-		int r;
+		long timeout = attempt_timeout(cfg, deadline), wait;
+		struct attempt a;
 
-		if (deadline) {
-			uint64_t now = now_us();
-			long left = now < deadline ?
-			    (long)((deadline - now) / 1000) : 0;
-
-			if (left < timeout)
-				timeout = left > 0 ? left : 1;
-		}
 		if (attempts > rq->attempts && parent_gone(w))
 			_exit(1);	/* no answer to give, nobody to pay */
 		attempts++;
-		json_object_put(o.json);
-		cc = perform(w, rq, body, bodylen, timeout);
-		judge(w, cc, &o, rq->lineno);
-		send_hint(w, seq, &o);
-		if (!o.retry || attempts > (unsigned)cfg->retries)
+		json_object_put(o->json);
+		transfer_perform(&w->t, rq, body, bodylen, timeout, &a);
+		a.attempt = attempts;
+		a.now = time(NULL);
+		judge(&a, o, &w->msg);
+		json_object_put(a.stream.answer);
+		send_hint(w, seq, o);
+		if (!o->again)
 			break;
-		if (stop_retrying) {
-			buf_adds(&w->why, "interrupted");
+		if ((wait = next_wait(w, o, attempts, deadline, re)) < 0 ||
+		    pause_before_retry(w, seq, wait) != 0)
 			break;
-		}
-		wait = o.wait_ms > 0 ? o.wait_ms :
-		    retry_backoff_ms(attempts, cfg->backoff_max_ms, draw(w));
-		if (o.wait_ms > cfg->max_retry_wait_ms) {
-			re.code = ERR_RETRY_TOO_LONG;
-			buf_addf(&w->why, "the server asked to wait %.1f s, "
-			    "more than --max-retry-wait %.1f s",
-			    o.wait_ms / 1000.0, cfg->max_retry_wait_ms / 1000.0);
-			break;
-		}
-		if (deadline && now_us() + (uint64_t)wait * 1000 >= deadline) {
-			buf_addf(&w->why, "--max-time %.1f s reached",
-			    cfg->max_time_ms / 1000.0);
-			break;
-		}
-		/* Say when to expect us next: after the wait and the next
-		 * attempt (the parent kills a worker silent past that). */
-		buf_reset(&w->hintbuf);
-		msg_beat_encode(&w->hintbuf, seq, (uint64_t)wait +
-		    (uint64_t)cfg->timeout_ms);
-		(void)write_full(w->wfd, w->hintbuf.data, w->hintbuf.len);
-		r = backoff_wait(w, wait);
-		if (r < 0)
-			_exit(1);
-		if (r > 0) {
-			buf_adds(&w->why, "interrupted");
-			break;
-		}
 	}
+	return attempts;
+}
+
+/* The record of an answer with a JSON body, in w->line; puts o->json. */
+static void record_answer(struct worker *w, uint64_t seq,
+    const struct msg_request *rq, struct outcome *o, struct record_error *re,
+    struct msg_result *res)
+{
+	const struct record_error *err = NULL;
+	const char *request_id = w->t.h.request_id;
+	unsigned long long pt = 0, ct = 0;
+	int ok = o->status >= 200 && o->status < 300;
+	int has_content;
+
+	has_content = response_digest(o->json, &pt, &ct, &w->content);
+	res->prompt_tokens = pt;
+	res->completion_tokens = ct;
+	if (ok)
+		res->flags |= RESULT_OK;
+	if (o->quota)
+		res->flags |= RESULT_QUOTA;
+	if (!ok && (o->retry || w->why.len)) {
+		/* Still an error after trying: say so, and why. */
+		if (re->code == ERR_NONE)
+			re->code = ERR_RETRIES_EXHAUSTED;
+		buf_addf(&w->msg, "HTTP %ld after %u attempt%s", o->status,
+		    re->attempts, re->attempts == 1 ? "" : "s");
+		if (w->why.len)
+			buf_addf(&w->msg, "; %s", w->why.data);
+		re->message = w->msg.data;
+		err = re;
+		res->error = re->code;
+	}
+	record_response(&w->line, w->cfg, seq, rq->id, rq->idlen, o->status,
+	    request_id[0] ? request_id : NULL, o->body, o->body_len,
+	    has_content ? w->content.data : NULL, err);
+	json_object_put(o->json);
+}
+
+/* The error record of an attempt with no JSON answer, in w->line. */
+static void record_failure(struct worker *w, uint64_t seq,
+    const struct msg_request *rq, const struct outcome *o,
+    struct record_error *re, struct msg_result *res)
+{
+	if (re->code == ERR_NONE)
+		re->code = o->err;
+	if (re->attempts > 1)
+		buf_addf(&w->msg, " (after %u attempts)", re->attempts);
+	if (w->why.len)
+		buf_addf(&w->msg, "; %s", w->why.data);
+	re->message = w->msg.data;
+	res->error = re->code;
+	record_error(&w->line, w->cfg, seq, rq->id, rq->idlen, re);
+}
+
+/* Make the call for one request, with its retries; fills res and w->line. */
+static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
+    struct msg_result *res)
+{
+	uint64_t start = now_us(), started_ms = wall_ms();
+	struct outcome o = { 0 };
+	struct record_error re = { 0 };
+	unsigned attempts = attempt_all(w, seq, rq, start, &o, &re);
 
 	memset(res, 0, sizeof(*res));
 	res->status = o.status;
 	res->attempts = attempts;
 	res->latency_us = now_us() - start;
 	res->started_ms = started_ms;
-	if (w->h.event_stream) {
+	if (w->t.h.event_stream) {
 		res->flags |= RESULT_STREAMED;
-		res->first_token_us = w->first_token_us;
+		res->first_token_us = w->t.first_token_us;
 	}
 	buf_reset(&w->line);
 	buf_reset(&w->content);
 	re.lineno = rq->lineno;
 	re.attempts = attempts;
-	ok = o.json && o.status >= 200 && o.status < 300;
-	if (o.json) {
-		const struct record_error *err = NULL;
-		unsigned long long pt = 0, ct = 0;
-		int has_content;
-
-		has_content = response_digest(o.json, &pt, &ct, &w->content);
-		res->prompt_tokens = pt;
-		res->completion_tokens = ct;
-		if (ok)
-			res->flags |= RESULT_OK;
-		if (o.quota)
-			res->flags |= RESULT_QUOTA;
-		if (!ok && (o.retry || w->why.len)) {
-			/* Still an error after trying: say so, and why. */
-			if (re.code == ERR_NONE)
-				re.code = ERR_RETRIES_EXHAUSTED;
-			buf_addf(&w->msg, "HTTP %ld after %u attempt%s",
-			    o.status, attempts, attempts == 1 ? "" : "s");
-			if (w->why.len)
-				buf_addf(&w->msg, "; %s", w->why.data);
-			re.message = w->msg.data;
-			err = &re;
-			res->error = re.code;
-		}
-		record_response(&w->line, cfg, seq, rq->id, rq->idlen,
-		    o.status, w->h.request_id[0] ? w->h.request_id : NULL,
-		    w->body.data, w->body.len,
-		    has_content ? w->content.data : NULL, err);
-		json_object_put(o.json);
-	} else {
-		if (re.code == ERR_NONE)
-			re.code = o.err;
-		if (attempts > 1)
-			buf_addf(&w->msg, " (after %u attempts)", attempts);
-		if (w->why.len)
-			buf_addf(&w->msg, "; %s", w->why.data);
-		re.message = w->msg.data;
-		res->error = re.code;
-		record_error(&w->line, cfg, seq, rq->id, rq->idlen, &re);
-	}
-}
-
-int response_digest(json_object *body, unsigned long long *prompt,
-    unsigned long long *completion, struct buf *content)
-{
-	json_object *usage, *v, *choices, *c0, *x;
-
-	*prompt = *completion = 0;
-	if (json_object_object_get_ex(body, "usage", &usage)) {
-		if (json_object_object_get_ex(usage, "prompt_tokens", &v) ||
-		    json_object_object_get_ex(usage, "input_tokens", &v))
-			*prompt = json_object_get_int64(v);
-		if (json_object_object_get_ex(usage, "completion_tokens", &v) ||
-		    json_object_object_get_ex(usage, "output_tokens", &v))
-			*completion = json_object_get_int64(v);
-	}
-	if (json_object_object_get_ex(body, "choices", &choices) &&
-	    (c0 = json_object_array_get_idx(choices, 0)) != NULL) {
-		/* chat: message.content; completions: text. */
-		if (json_object_object_get_ex(c0, "message", &x) &&
-		    json_object_object_get_ex(x, "content", &v) &&
-		    json_object_is_type(v, json_type_string)) {
-			buf_add_json_string(content, json_object_get_string(v),
-			    json_object_get_string_len(v));
-			return 1;
-		}
-		if (json_object_object_get_ex(c0, "text", &v) &&
-		    json_object_is_type(v, json_type_string)) {
-			buf_add_json_string(content, json_object_get_string(v),
-			    json_object_get_string_len(v));
-			return 1;
-		}
-		return 0;
-	}
-	if (json_object_object_get_ex(body, "output", &x) &&
-	    json_object_is_type(x, json_type_array)) {
-		/* responses: every output_text part of every message. */
-		struct buf text = { 0 };
-		size_t i, j;
-		int any = 0;
-
-		for (i = 0; i < json_object_array_length(x); i++) {
-			json_object *item = json_object_array_get_idx(x, i);
-			json_object *parts;
-
-			if (!json_object_object_get_ex(item, "content", &parts))
-				continue;
-			for (j = 0; j < json_object_array_length(parts); j++) {
-				json_object *part =
-				    json_object_array_get_idx(parts, j), *t;
-
-				if (json_object_object_get_ex(part, "type", &t) &&
-				    strcmp(json_object_get_string(t),
-				    "output_text") == 0 &&
-				    json_object_object_get_ex(part, "text", &t)) {
-					buf_adds(&text, json_object_get_string(t));
-					any = 1;
-				}
-			}
-		}
-		if (any)
-			buf_add_json_string(content, text.data, text.len);
-		buf_release(&text);
-		return any;
-	}
-	if (json_object_object_get_ex(body, "data", &x) &&
-	    (c0 = json_object_array_get_idx(x, 0)) != NULL &&
-	    json_object_object_get_ex(c0, "embedding", &v)) {
-		buf_adds(content, json_object_to_json_string_ext(v,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-		return 1;
-	}
-	return 0;
+	if (o.json)
+		record_answer(w, seq, rq, &o, &re, res);
+	else
+		record_failure(w, seq, rq, &o, &re, res);
 }
 
 /* Deflate w->line into a result frame and write it to the parent. */
@@ -1337,6 +418,58 @@ static int send_result(struct worker *w, int wfd, uint64_t seq,
 	return write_full(wfd, w->frame.data, w->frame.len);
 }
 
+/*
+ * Read the next request frame into in (reused) and decode it into *f and
+ * *rq, which point into in.  Returns 1, or 0 when the parent is done with
+ * us; dies on a read error or a frame that makes no sense.
+ */
+static int read_request(int rfd, struct buf *in, size_t max, struct frame *f,
+    struct msg_request *rq)
+{
+	ssize_t r;
+	long used;
+
+	buf_reset(in);
+	buf_grow(in, FRAME_HDR_SIZE);
+	r = read_full(rfd, in->data, FRAME_HDR_SIZE);
+	if (r == 0)
+		return 0;	/* the parent is done with us */
+	if (r < 0)
+		die_errno(EXIT_INTERNAL, "worker: reading a request");
+	in->len = FRAME_HDR_SIZE;
+	used = frame_decode(in->data, in->len, max, f);
+	if (used < 0)
+		die(EXIT_INTERNAL, "worker: a request frame that makes no sense");
+	if (used == 0) {
+		buf_grow(in, f->len);
+		if (read_full(rfd, in->data + in->len, f->len) != f->len)
+			die_errno(EXIT_INTERNAL, "worker: reading a request");
+		in->len += f->len;
+		used = frame_decode(in->data, in->len, max, f);
+	}
+	if (used <= 0 || msg_request_decode(f, rq) < 0)
+		die(EXIT_INTERNAL, "worker: a request frame that makes no sense");
+	return 1;
+}
+
+/*
+ * ^C, a hangup, or a stop sent to the process group reach us too; the
+ * parent decides, and tells us with SIGUSR1 to stop retrying.  (Its
+ * handler for them would be ours too, after the fork.)
+ */
+static void worker_signals(void)
+{
+	struct sigaction sa;
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
 int worker_main(const struct config *cfg, int rfd, int wfd)
 {
 	struct worker w;
@@ -1345,52 +478,17 @@ int worker_main(const struct config *cfg, int rfd, int wfd)
 	 * classifier refuses longer), an id and a path from a line of at most
 	 * that (or the --endpoint), and a few numbers. */
 	size_t max = cfg->max_line * 2 + strlen(cfg->endpoint) + 65536;
+	struct frame f;
+	struct msg_request rq;
+	struct msg_result res;
 	int status = 0;
 
-	struct sigaction sa;
-
-	/* ^C, a hangup, or a stop sent to the process group reach us too;
-	 * the parent decides, and tells us with SIGUSR1 to stop retrying.
-	 * (Its handler for them would be ours too, after the fork.) */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_usr1;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
+	worker_signals();
 	worker_init(&w, cfg);
 	w.rfd = rfd;
 	w.wfd = wfd;
 	w.ppid = getppid();
-	for (;;) {
-		struct frame f;
-		struct msg_request rq;
-		struct msg_result res;
-		ssize_t r;
-		long used;
-
-		buf_reset(&in);
-		buf_grow(&in, FRAME_HDR_SIZE);
-		r = read_full(rfd, in.data, FRAME_HDR_SIZE);
-		if (r == 0)
-			break;	/* the parent is done with us */
-		if (r < 0)
-			die_errno(EXIT_INTERNAL, "worker: reading a request");
-		in.len = FRAME_HDR_SIZE;
-		used = frame_decode(in.data, in.len, max, &f);
-		if (used < 0)
-			die(EXIT_INTERNAL, "worker: a request frame that makes no sense");
-		if (used == 0) {
-			buf_grow(&in, f.len);
-			if (read_full(rfd, in.data + in.len, f.len) != f.len)
-				die_errno(EXIT_INTERNAL, "worker: reading a request");
-			in.len += f.len;
-			used = frame_decode(in.data, in.len, max, &f);
-		}
-		if (used <= 0 || msg_request_decode(&f, &rq) < 0)
-			die(EXIT_INTERNAL, "worker: a request frame that makes no sense");
-		w.lineno = rq.lineno;
+	while (read_request(rfd, &in, max, &f, &rq)) {
 		serve(&w, f.seq, &rq, &res);
 		if (cfg->verbose)
 			warnx("line %llu: done: HTTP %u, %u attempt%s, %.3f s%s%s",

@@ -2,10 +2,10 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 
+#include "api.h"
 #include "jsoncheck.h"
 #include "record.h"
 #include "unit.h"
-#include "worker.h"
 
 static int valid(const struct buf *b)
 {

@@ -1,0 +1,42 @@
+/*
+ * api.h: what splitgpt knows of the OpenAI-style API itself, for both
+ * sides: the classifier (classify.c) names the endpoint a line calls, the
+ * worker builds the URL, edits a body for --stream and reads the answer.
+ * Pure functions of their arguments: no libcurl, no state.
+ */
+#ifndef SPLITGPT_API_H
+#define SPLITGPT_API_H
+
+#include <stddef.h>	/* size_t */
+
+#include "util.h"	/* struct buf */
+
+/* The API a request path calls, by how it ends (a query string ignored). */
+enum endpoint { EP_OTHER, EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS, EP_RESPONSES };
+
+/*
+ * Which API path[0..n) calls: "/chat/completions", "/completions",
+ * "/embeddings" or "/responses" at its end, trailing slashes and a query
+ * ignored; EP_OTHER for anything else.
+ */
+enum endpoint endpoint_of(const char *path, size_t n);
+
+/*
+ * Append base + path[0..n) to out, without doubling a "/v1": a base URL
+ * that ends in /v1 and a path that starts with /v1/ share it.  A query in
+ * the base URL (Azure's ?api-version=) goes after the path, joined with &
+ * to any query the path has.
+ */
+void url_join(struct buf *out, const char *base, const char *path, size_t n);
+
+/*
+ * From a parsed response body (borrowed): the token counts (prompt and
+ * completion, or input and output; 0 when absent) and, for --format
+ * content, the answer as JSON text (a string, or an embedding's array)
+ * appended to content.  Returns 1 if content got something, else 0.
+ */
+struct json_object;
+int response_digest(struct json_object *body, unsigned long long *prompt,
+    unsigned long long *completion, struct buf *content);
+
+#endif

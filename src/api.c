@@ -1,0 +1,126 @@
+/* api.c: endpoints, URLs and what is read from an answer. */
+#include "api.h"
+
+#include <json-c/json.h>	/* reading response bodies */
+#include <string.h>	/* memchr, memcmp, strlen */
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+enum endpoint endpoint_of(const char *path, size_t n)
+{
+	const char *q = memchr(path, '?', n);
+
+	if (q)
+		n = (size_t)(q - path);
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	if (ends_with(path, n, "/chat/completions"))
+		return EP_CHAT;
+	if (ends_with(path, n, "/completions"))
+		return EP_COMPLETIONS;
+	if (ends_with(path, n, "/embeddings"))
+		return EP_EMBEDDINGS;
+	if (ends_with(path, n, "/responses"))
+		return EP_RESPONSES;
+	return EP_OTHER;
+}
+
+void url_join(struct buf *out, const char *base, const char *path, size_t n)
+{
+	const char *query = strchr(base, '?');
+	size_t blen = query ? (size_t)(query - base) : strlen(base);
+
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	buf_add(out, base, blen);
+	if (blen >= 3 && memcmp(base + blen - 3, "/v1", 3) == 0 && n >= 4 &&
+	    memcmp(path, "/v1/", 4) == 0) {
+		path += 3;
+		n -= 3;
+	}
+	if (n == 0 || path[0] != '/')
+		buf_addc(out, '/');
+	buf_add(out, path, n);
+	if (query && query[1]) {
+		buf_addc(out, memchr(path, '?', n) ? '&' : '?');
+		buf_adds(out, query + 1);
+	}
+}
+
+int response_digest(json_object *body, unsigned long long *prompt,
+    unsigned long long *completion, struct buf *content)
+{
+	json_object *usage, *v, *choices, *c0, *x;
+
+	*prompt = *completion = 0;
+	if (json_object_object_get_ex(body, "usage", &usage)) {
+		if (json_object_object_get_ex(usage, "prompt_tokens", &v) ||
+		    json_object_object_get_ex(usage, "input_tokens", &v))
+			*prompt = json_object_get_int64(v);
+		if (json_object_object_get_ex(usage, "completion_tokens", &v) ||
+		    json_object_object_get_ex(usage, "output_tokens", &v))
+			*completion = json_object_get_int64(v);
+	}
+	if (json_object_object_get_ex(body, "choices", &choices) &&
+	    (c0 = json_object_array_get_idx(choices, 0)) != NULL) {
+		/* chat: message.content; completions: text. */
+		if (json_object_object_get_ex(c0, "message", &x) &&
+		    json_object_object_get_ex(x, "content", &v) &&
+		    json_object_is_type(v, json_type_string)) {
+			buf_add_json_string(content, json_object_get_string(v),
+			    json_object_get_string_len(v));
+			return 1;
+		}
+		if (json_object_object_get_ex(c0, "text", &v) &&
+		    json_object_is_type(v, json_type_string)) {
+			buf_add_json_string(content, json_object_get_string(v),
+			    json_object_get_string_len(v));
+			return 1;
+		}
+		return 0;
+	}
+	if (json_object_object_get_ex(body, "output", &x) &&
+	    json_object_is_type(x, json_type_array)) {
+		/* responses: every output_text part of every message. */
+		struct buf text = { 0 };
+		size_t i, j;
+		int any = 0;
+
+		for (i = 0; i < json_object_array_length(x); i++) {
+			json_object *item = json_object_array_get_idx(x, i);
+			json_object *parts;
+
+			if (!json_object_object_get_ex(item, "content", &parts))
+				continue;
+			for (j = 0; j < json_object_array_length(parts); j++) {
+				json_object *part =
+				    json_object_array_get_idx(parts, j), *t;
+
+				if (json_object_object_get_ex(part, "type", &t) &&
+				    strcmp(json_object_get_string(t),
+				    "output_text") == 0 &&
+				    json_object_object_get_ex(part, "text", &t)) {
+					buf_adds(&text, json_object_get_string(t));
+					any = 1;
+				}
+			}
+		}
+		if (any)
+			buf_add_json_string(content, text.data, text.len);
+		buf_release(&text);
+		return any;
+	}
+	if (json_object_object_get_ex(body, "data", &x) &&
+	    (c0 = json_object_array_get_idx(x, 0)) != NULL &&
+	    json_object_object_get_ex(c0, "embedding", &v)) {
+		buf_adds(content, json_object_to_json_string_ext(v,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,137 @@
+/* evstream.c: the text/event-stream line parser. */
+#include "evstream.h"
+
+#include <string.h>	/* memchr, memcmp, memset */
+
+void evstream_init(struct evstream *e, size_t max_size,
+    evstream_handler *handler, void *arg)
+{
+	memset(e, 0, sizeof(*e));
+	e->max_size = max_size;
+	e->handler = handler;
+	e->arg = arg;
+}
+
+void evstream_reset(struct evstream *e)
+{
+	e->cr = 0;
+	e->in_comment = 0;
+	buf_reset(&e->line);
+	buf_reset(&e->data);
+	buf_reset(&e->event);
+}
+
+void evstream_free(struct evstream *e)
+{
+	buf_release(&e->line);
+	buf_release(&e->data);
+	buf_release(&e->event);
+}
+
+static enum evstream_status dispatch(struct evstream *e)
+{
+	int stop;
+
+	if (e->data.len == 0) {
+		buf_reset(&e->event);
+		return EVS_MORE;
+	}
+	/* Drop the LF after the last data line. */
+	e->data.data[--e->data.len] = 0;
+	stop = e->handler(e->arg, e->event.len ? e->event.data : "",
+	    e->data.data, e->data.len);
+	buf_reset(&e->data);
+	buf_reset(&e->event);
+	return stop ? EVS_STOPPED : EVS_MORE;
+}
+
+/* One complete line, without its end. */
+static enum evstream_status line(struct evstream *e, const char *l, size_t n)
+{
+	const char *colon, *v;
+	size_t flen, vlen;
+
+	if (n == 0)
+		return dispatch(e);
+	if (l[0] == ':')
+		return EVS_MORE;	/* a comment: keep-alives */
+	colon = memchr(l, ':', n);
+	if (colon) {
+		flen = (size_t)(colon - l);
+		v = colon + 1;
+		vlen = n - flen - 1;
+		if (vlen > 0 && *v == ' ') {
+			v++;
+			vlen--;
+		}
+	} else {
+		flen = n;
+		v = l + n;
+		vlen = 0;
+	}
+	if (flen == 4 && memcmp(l, "data", 4) == 0) {
+		if (vlen + 1 > e->max_size - e->data.len)
+			return EVS_EVENT_TOO_LARGE;
+		buf_add(&e->data, v, vlen);
+		buf_addc(&e->data, '\n');
+	} else if (flen == 5 && memcmp(l, "event", 5) == 0) {
+		buf_reset(&e->event);
+		buf_add(&e->event, v, vlen < 128 ? vlen : 128);
+	}
+	/* id, retry and unknown fields mean nothing for an answer. */
+	return EVS_MORE;
+}
+
+enum evstream_status evstream_feed(struct evstream *e, const char *p,
+    size_t n)
+{
+	const char *end = p + n, *q;
+	enum evstream_status st = EVS_MORE;
+
+	while (p < end && st == EVS_MORE) {
+		if (e->cr) {
+			/* CR LF split across calls, or not: one line end. */
+			e->cr = 0;
+			if (*p == '\n') {
+				p++;
+				continue;
+			}
+		}
+		for (q = p; q < end && *q != '\n' && *q != '\r'; q++)
+			;
+		/* A comment (a keep-alive) is dropped as it comes, however
+		 * long and however it is cut into pieces. */
+		if (e->in_comment || (e->line.len == 0 && q > p && *p == ':')) {
+			e->in_comment = q == end;
+			if (q == end)
+				break;
+			e->cr = *q == '\r';
+			p = q + 1;
+			continue;
+		}
+		/* The same limit whether a line comes whole or in pieces. */
+		if ((size_t)(q - p) > e->max_size - e->line.len)
+			return EVS_LINE_TOO_LARGE;
+		if (q == end) {
+			buf_add(&e->line, p, (size_t)(q - p));
+			break;
+		}
+		e->cr = *q == '\r';
+		if (e->line.len) {
+			buf_add(&e->line, p, (size_t)(q - p));
+			st = line(e, e->line.data, e->line.len);
+			buf_reset(&e->line);
+		} else {
+			st = line(e, p, (size_t)(q - p));
+		}
+		p = q + 1;
+	}
+	return st;
+}
+
+enum evstream_status evstream_end(struct evstream *e)
+{
+	if (e->line.len == 0)
+		return dispatch(e);
+	return EVS_MORE;
+}
