@@ -42,7 +42,9 @@ struct stats {
 	uint64_t by_code[ERR_COUNT];
 	uint64_t http_errors;	/* records with a non-2xx response */
 	uint64_t retries;	/* attempts beyond the first */
-	uint64_t requests;	/* requests that reached a worker */
+	uint64_t requests;	/* lines that reached a worker (their first
+				 * attempts: HTTP requests are these plus
+				 * the retries) */
 	uint64_t hedged;	/* lines sent a second time (--hedge) */
 	uint64_t hedge_won;	/* ... whose copy answered first */
 	uint64_t prompt_tokens;
@@ -82,8 +84,14 @@ void fmt_count(char *out, size_t n, double v);
 /* "45s", "3m12s", "2h05m": durations. */
 void fmt_duration(char *out, size_t n, double seconds);
 
-/* The progress line, without a line end. */
-void stats_progress(const struct stats *s, uint64_t now_us, struct buf *out);
+/*
+ * The progress line, without a line end, in at most width columns (0: no
+ * limit): its parts in order of use (done and total, the rate, the ETA
+ * or the time elapsed, ok/failed/retried, tokens), as many as fit whole.
+ * One column per byte: every part is ASCII.
+ */
+void stats_progress(const struct stats *s, uint64_t now_us, size_t width,
+    struct buf *out);
 /* The summary, several lines each starting "splitgpt: ". */
 void stats_summary(const struct stats *s, uint64_t now_us, struct buf *out);
 /* The same figures as a JSON object, one line. */

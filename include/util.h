@@ -43,6 +43,9 @@ enum {
 
 /* The program name used in messages; "splitgpt" unless a test sets it. */
 extern const char *progname;
+/* Called before any message is written, if set: the progress line clears
+ * itself there, so a message is never glued onto it. */
+extern void (*before_message)(void);
 /* Print the message (die_errno: and strerror(errno)), exit with status. */
 void die(int status, const char *fmt, ...) PRINTF_LIKE(2, 3) NORETURN;
 void die_errno(int status, const char *fmt, ...) PRINTF_LIKE(2, 3) NORETURN;

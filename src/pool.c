@@ -188,6 +188,7 @@ int pool_spawn(struct pool *pl, int i)
 			_exit(1);
 #endif
 		child_fds(pl, &r, &w, req[1], res[0]);
+		before_message = NULL;	/* the parent's progress line */
 		_exit(worker_main(pl->cfg, r, w));
 	}
 	close(req[0]);

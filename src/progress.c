@@ -9,6 +9,7 @@
 #include <stdlib.h>	/* strtoull */
 #include <string.h>	/* memset */
 #include <sys/resource.h>	/* getrusage */
+#include <sys/ioctl.h>	/* TIOCGWINSZ */
 #include <sys/stat.h>	/* fstat */
 #include <sys/wait.h>	/* waitpid */
 #include <unistd.h>	/* fork, pipe */
@@ -45,6 +46,18 @@ static void start_counter(struct progress *pg)
 	pg->counter_fd = p[0];
 }
 
+static struct progress *shown;	/* the line a message must clear */
+
+/* Before a message: clear the line, drawn again at the next redraw. */
+static void clear_line(void)
+{
+	if (shown && shown->drawn) {
+		(void)write_full(2, "\r\033[K", 4);
+		shown->drawn = 0;
+		shown->drawn_at = 0;
+	}
+}
+
 void progress_init(struct progress *pg, const struct config *cfg,
     struct stats *st)
 {
@@ -52,8 +65,11 @@ void progress_init(struct progress *pg, const struct config *cfg,
 	pg->cfg = cfg;
 	pg->st = st;
 	pg->counter_fd = -1;
-	if (cfg->progress)
+	if (cfg->progress) {
 		start_counter(pg);
+		shown = pg;
+		before_message = clear_line;
+	}
 }
 
 void progress_counted(struct progress *pg)
@@ -83,19 +99,36 @@ void progress_stop(struct progress *pg)
 	pg->counter_fd = -1;
 }
 
+/* The columns the line may use: the terminal's width (asked at each
+ * redraw, so a resized window is followed), less one, so the cursor never
+ * wraps to a new row; no limit when stderr is not a terminal. */
+static size_t columns(void)
+{
+	struct winsize ws;
+
+	if (ioctl(2, TIOCGWINSZ, &ws) < 0 || ws.ws_col < 2)
+		return 0;
+	return (size_t)ws.ws_col - 1;
+}
+
+#define PREFIX "splitgpt: "
+
 void progress_draw(struct progress *pg, int final)
 {
 	struct buf line = { 0 };
 	uint64_t now = now_us();
+	size_t cols;
 
 	if (!pg->cfg->progress || (!final && now - pg->drawn_at < DRAW_US))
 		return;
 	pg->drawn_at = now;
 	stats_rate(pg->st, now);
 	buf_adds(&line, "\r");
-	if (!final) {
-		buf_adds(&line, "splitgpt: ");
-		stats_progress(pg->st, now, &line);
+	cols = columns();
+	if (!final && (cols == 0 || cols > sizeof(PREFIX) - 1)) {
+		buf_adds(&line, PREFIX);
+		stats_progress(pg->st, now, cols ? cols - (sizeof(PREFIX) - 1) :
+		    0, &line);
 	}
 	buf_adds(&line, "\033[K");
 	(void)write_full(2, line.data, line.len);

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>	/* PRIu64 */
 #include <math.h>	/* log, pow */
+#include <stdio.h>	/* snprintf */
 #include <string.h>	/* memset */
 
 #define LAT_BASE 1.02	/* each bucket 2% wider than the last */
@@ -141,34 +142,58 @@ static double rps(const struct stats *s, uint64_t now)
 	return t > 0 ? (s->done - s->reused) / t : 0;
 }
 
-void stats_progress(const struct stats *s, uint64_t now, struct buf *out)
+/* Add part (len bytes) to out if it fits in width columns (0: any). */
+static int fit(struct buf *out, size_t width, const char *part)
 {
-	char a[16], b[16], c[16], eta[16];
-	double r = rps(s, now);
+	size_t n = strlen(part);
 
+	if (width > 0 && out->len + n > width)
+		return 0;
+	buf_add(out, part, n);
+	return 1;
+}
+
+void stats_progress(const struct stats *s, uint64_t now, size_t width,
+    struct buf *out)
+{
+	char a[16], b[16], c[16], part[128];
+	double r = rps(s, now);
+	size_t start = out->len;
+
+	width = width > 0 ? width + start : 0;	/* out may hold a prefix */
 	fmt_count(a, sizeof(a), (double)s->done);
-	buf_addf(out, "%s", a);
 	if (s->total) {
 		fmt_count(b, sizeof(b), (double)s->total);
-		buf_addf(out, "/%s %.1f%%", b,
-		    s->total ? 100.0 * s->done / s->total : 0);
-	}
-	buf_addf(out, " | %.1f req/s", r);
+		snprintf(part, sizeof(part), "%s/%s %.1f%%", a, b,
+		    100.0 * s->done / s->total);
+	} else
+		snprintf(part, sizeof(part), "%s lines", a);
+	if (!fit(out, width, part))
+		return;
+	snprintf(part, sizeof(part), " | %.1f lines/s", r);
+	if (!fit(out, width, part))
+		return;
 	if (s->total && s->done < s->total && r > 0) {
-		fmt_duration(eta, sizeof(eta), (s->total - s->done) / r);
-		buf_addf(out, " | ETA %s", eta);
+		fmt_duration(c, sizeof(c), (s->total - s->done) / r);
+		snprintf(part, sizeof(part), " | ETA %s", c);
 	} else {
-		fmt_duration(eta, sizeof(eta), elapsed(s, now));
-		buf_addf(out, " | %s", eta);
+		fmt_duration(c, sizeof(c), elapsed(s, now));
+		snprintf(part, sizeof(part), " | elapsed %s", c);
 	}
-	buf_addf(out, " | ok %" PRIu64 " failed %" PRIu64 " retried %" PRIu64,
-	    s->ok, s->failed, s->retries);
+	if (!fit(out, width, part))
+		return;
+	snprintf(part, sizeof(part), " | ok %" PRIu64 " failed %" PRIu64
+	    " retried %" PRIu64, s->ok, s->failed, s->retries);
+	if (!fit(out, width, part))
+		return;
 	fmt_count(a, sizeof(a), (double)s->prompt_tokens);
 	fmt_count(b, sizeof(b), (double)s->completion_tokens);
 	fmt_count(c, sizeof(c), s->rate_tps);
-	buf_addf(out, " | tokens %s in %s out", a, b);
-	if (s->rate_tps > 0)
-		buf_addf(out, " (%s/s)", c);
+	snprintf(part, sizeof(part), " | tokens %s in %s out", a, b);
+	if (fit(out, width, part) && s->rate_tps > 0) {
+		snprintf(part, sizeof(part), " (%s/s)", c);
+		fit(out, width, part);
+	}
 }
 
 static double cost(const struct stats *s)
@@ -194,8 +219,10 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 	if (s->http_errors)
 		buf_addf(out, "%shttp_error %" PRIu64, first ? " (" : ", ",
 		    s->http_errors), first = 0;
-	buf_addf(out, "%s; %" PRIu64 " retr%s", first ? "" : ")", s->retries,
-	    s->retries == 1 ? "y" : "ies");
+	buf_addf(out, "%s; %" PRIu64 " retr%s; %" PRIu64 " request%s",
+	    first ? "" : ")", s->retries, s->retries == 1 ? "y" : "ies",
+	    s->requests + s->retries,
+	    s->requests + s->retries == 1 ? "" : "s");
 	if (s->reused)
 		buf_addf(out, "; %" PRIu64 " reused from the output file",
 		    s->reused);
@@ -206,9 +233,10 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 	    " completion", s->prompt_tokens, s->completion_tokens);
 	if (s->price_in > 0 || s->price_out > 0)
 		buf_addf(out, "; estimated cost $%.4f", cost(s));
-	buf_addf(out, "\nsplitgpt: %.2f s, %.1f requests/s; latency p50 %.3f s,"
-	    " p95 %.3f s, max %.3f s\n", t,
+	buf_addf(out, "\nsplitgpt: %.2f s, %.1f lines/s, %.1f requests/s; "
+	    "latency p50 %.3f s, p95 %.3f s, max %.3f s\n", t,
 	    t > 0 ? (s->done - s->reused) / t : 0,
+	    t > 0 ? (s->requests + s->retries) / t : 0,
 	    hist_quantile(&s->latency, 0.5) / 1e6,
 	    hist_quantile(&s->latency, 0.95) / 1e6, s->latency.max_us / 1e6);
 	if (s->first_token.count)
@@ -236,13 +264,16 @@ void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
 		    errcode_name(i), s->by_code[i]);
 		first = 0;
 	}
-	buf_addf(out, "},\"http_errors\":%" PRIu64 ",\"requests\":%" PRIu64
-	    ",\"retries\":%" PRIu64 ",\"prompt_tokens\":%" PRIu64
-	    ",\"completion_tokens\":%" PRIu64 ",\"seconds\":%.3f"
+	buf_addf(out, "},\"http_errors\":%" PRIu64 ",\"lines_sent\":%" PRIu64
+	    ",\"requests\":%" PRIu64 ",\"retries\":%" PRIu64
+	    ",\"prompt_tokens\":%" PRIu64 ",\"completion_tokens\":%" PRIu64
+	    ",\"seconds\":%.3f,\"lines_per_second\":%.3f"
 	    ",\"requests_per_second\":%.3f,\"latency_p50\":%.6f"
 	    ",\"latency_p95\":%.6f,\"latency_max\":%.6f",
-	    s->http_errors, s->requests, s->retries, s->prompt_tokens,
-	    s->completion_tokens, t, t > 0 ? (s->done - s->reused) / t : 0,
+	    s->http_errors, s->requests, s->requests + s->retries, s->retries,
+	    s->prompt_tokens, s->completion_tokens, t,
+	    t > 0 ? (s->done - s->reused) / t : 0,
+	    t > 0 ? (s->requests + s->retries) / t : 0,
 	    hist_quantile(&s->latency, 0.5) / 1e6,
 	    hist_quantile(&s->latency, 0.95) / 1e6, s->latency.max_us / 1e6);
 	buf_addf(out, ",\"hedged\":%" PRIu64 ",\"hedge_won\":%" PRIu64,

@@ -13,12 +13,15 @@
 #include <unistd.h>	/* read, write */
 
 const char *progname = "splitgpt";
+void (*before_message)(void);
 
 static void vmessage(const char *fmt, va_list ap, int errnum)
 {
 	char line[1024];
 	int n;
 
+	if (before_message)
+		before_message();
 	/* One write per message, so lines from several processes don't mix. */
 	n = snprintf(line, sizeof(line), "%s: ", progname);
 	n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);

@@ -10,26 +10,56 @@ timeout 120 script -qec "$SPLITGPT $SG_ARGS <'$T/in' >'$T/out'" "$T/tty" >/dev/n
 is "$(wc -l <"$T/out")" 300 "under a terminal: the output is whole"
 check "the progress line is drawn with carriage returns" grep -q "$(printf '\r')splitgpt: " "$T/tty"
 check "it shows done/total and percent (the total counted up front)" grep -q '/300 [0-9.]*%' "$T/tty"
-check "it shows requests per second" grep -q 'req/s' "$T/tty"
+check "it shows lines per second" grep -q 'lines/s' "$T/tty"
 check "it shows an ETA" grep -q 'ETA ' "$T/tty"
 check "it shows ok / failed / retried" grep -q 'ok [0-9]* failed [0-9]* retried [0-9]*' "$T/tty"
 check "it shows tokens in and out" grep -q 'tokens [0-9.k]* in [0-9.k]* out' "$T/tty"
 check "the line is cleared at the end" grep -q "$(printf '\r\033\\[K')" "$T/tty"
 check "the summary follows" grep -q 'splitgpt: 300 lines: 300 ok' "$T/tty"
 
+# In an 80-column terminal (tmux): the line fits in one row, each redraw
+# overwrites it, and a warning gets a row of its own above it.
+if command -v tmux >/dev/null 2>&1; then
+	mock_reset
+	{ prompts 150 w; echo '{bad'; prompts 250 v; } >"$T/win"
+	sock="$T/tmux"
+	tmux -S "$sock" new-session -d -x 80 -y 24 \
+	    "$SPLITGPT $SG_ARGS <'$T/win' >'$T/wout' 2>/dev/tty; touch '$T/wdone'; sleep 30"
+	_pids="$_pids $(tmux -S "$sock" display -p '#{pane_pid}' 2>/dev/null)"
+	wait_for 200 0.05 '[ "$(mock_stats .requests)" -ge 200 ]'
+	tmux -S "$sock" capture-pane -p >"$T/pane1"
+	wait_for 600 0.05 '[ -e "$T/wdone" ]'
+	tmux -S "$sock" capture-pane -p >"$T/pane2"
+	tmux -S "$sock" kill-server 2>/dev/null
+	# A line too long wraps: a row that is not splitgpt's own is its rest.
+	check "80 columns: the progress line fits in a row" \
+	    sh -c "grep -q '^splitgpt: [0-9]*/401 ' '$T/pane1' && ! grep -v '^splitgpt: ' '$T/pane1' | grep -q ."
+	is "$(grep -c ' lines/s' "$T/pane1")" 1 "... and redraws do not add rows"
+	check "... with the time labelled (ETA or elapsed)" grep -Eq '\| (ETA|elapsed) ' "$T/pane1"
+	check "a warning gets a row of its own, not glued onto the line" \
+	    grep -q '^splitgpt: line 151: invalid JSON' "$T/pane2"
+	is "$(wc -l <"$T/wout")" 401 "... and the output is whole"
+else
+	skip 5 "no tmux here"
+fi
+
 # Not a terminal: no progress drawing, only the summary.
 mock_reset
 sg -P 8 --backoff-max 0.05 --joblog "$T/jl" --stats "$T/stats.json" \
     --price-in 0.15 --price-out 0.60 <"$T/in" >"$T/out" 2>"$T/err"
 is "$?" 0 "exit 0"
-check "no progress line when stderr is not a terminal" sh -c "! grep -q \"\$(printf '\r')\" '$T/err' && ! grep -q 'req/s' '$T/err'"
+check "no progress line when stderr is not a terminal" sh -c "! grep -q \"\$(printf '\r')\" '$T/err' && ! grep -q 'lines/s |' '$T/err'"
 check "a summary on stderr" grep -q '^splitgpt: 300 lines: 300 ok, 0 failed; [0-9]* retries' "$T/err"
 check "the summary has latency percentiles" grep -q 'latency p50 [0-9.]* s, p95 [0-9.]* s, max' "$T/err"
 check "and an estimated cost" grep -q 'estimated cost \$' "$T/err"
 # --stats against the mock's counts.
 is "$(jq -r .lines "$T/stats.json")" 300 "--stats: lines"
-is "$(jq -r '.requests + .retries' "$T/stats.json")" "$(mock_stats .requests)" \
-    "--stats: requests + retries = what the mock received"
+is "$(jq -r '.requests' "$T/stats.json")" "$(mock_stats .requests)" \
+    "--stats: requests = what the mock received"
+is "$(jq -r '.lines_sent + .retries' "$T/stats.json")" "$(mock_stats .requests)" \
+    "--stats: lines sent and their retries, the same"
+check "the summary counts the requests as the mock did" \
+    grep -q "; $(mock_stats .requests) requests\$" "$T/err"
 is "$(jq -r .retries "$T/stats.json")" "$(mock_stats '.by_status["500"]')" \
     "--stats: every retry answers one of the mock's 500s"
 is "$(jq -r .prompt_tokens "$T/stats.json")" \
