@@ -83,7 +83,10 @@ static void count_result(struct parent *pp, int i, uint64_t seq,
 	if (m->flags & RESULT_OK)
 		return;
 	col->requests_failed++;
-	if (m->status == 401)
+	if (m->status == 401 && !(cfg->api_key && *cfg->api_key))
+		halt(pp, "HTTP 401, and no API key was sent: set "
+		    "OPENAI_API_KEY, or give --api-key-file");
+	else if (m->status == 401)
 		halt(pp, "the API key was rejected (HTTP 401)");
 	else if (m->flags & RESULT_QUOTA)
 		halt(pp, "the quota is exhausted (insufficient_quota)");

@@ -17,6 +17,13 @@ is "$(jq -r 'select(.response == null) | .error.code' "$T/out" | sort -u)" not_s
 check "... saying why" sh -c "grep -q 'not sent: the API key was rejected' '$T/out'"
 check "stderr says it halted" grep -q 'halting: the API key was rejected' "$T/err"
 
+# A 401 when no key was sent says that, not that a key was rejected.
+mock_reset
+prompts 5 n | (unset OPENAI_API_KEY; sg -P 1) >"$T/out" 2>"$T/err"
+is "$?" 3 "a 401 with no key sent: exit 3 (halted)"
+check "... stderr says no key was sent, and how to give one" \
+    grep -q 'halting: HTTP 401, and no API key was sent: set OPENAI_API_KEY, or give --api-key-file' "$T/err"
+
 mock_stop
 mock_start --fault 429:1:code=insufficient_quota
 OPENAI_API_KEY=x sg -P 2 <"$T/in" >"$T/out" 2>/dev/null
