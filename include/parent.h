@@ -35,6 +35,9 @@ struct dispatcher {
 	uint64_t held_seq, held_lineno;
 	double wake_at;		/* when it may go */
 	double pause_said;	/* the end of the last pause announced */
+	uint64_t warned;	/* bad lines reported on stderr */
+	uint64_t unwarned;	/* ... and not, past the cap */
+	unsigned not_json;	/* lines not JSON from their first byte */
 };
 
 /* The collector: results in, crashes and halts decided. */

@@ -8,9 +8,13 @@
  */
 #include "parent.h"
 
+#include <string.h>	/* strchr, strstr */
+
 #include "frame.h"	/* msg_request_encode */
 
 #define PAUSE_SAY 5.0		/* a pacer pause this long is announced */
+#define WARN_CAP 20		/* bad lines reported one by one */
+#define TEXT_HINT 3		/* lines not JSON at byte 1 before the hint */
 
 int no_more_work(const struct parent *pp)
 {
@@ -148,6 +152,51 @@ static int release_held(struct parent *pp)
 	return pp->fl.nidle > 0 && place(pp, dp->held_seq, dp->held_lineno);
 }
 
+/*
+ * The first line opens a JSON document that goes on over the next lines
+ * (a pretty-printed object, or an array; a first line that is not valid
+ * JSON and is "{" alone, or begins with "["): the input is not JSON Lines,
+ * and
+ * sending the lines that happen to parse would pay for a mangled file.
+ * A usage error, before anything is sent.
+ */
+static void not_json_lines(const struct line *ln)
+{
+	const char *p = ln->p, *e = ln->p + ln->len;
+
+	while (p < e && strchr(" \t\r", *p))
+		p++;
+	while (e > p && strchr(" \t\r", e[-1]))
+		e--;
+	if (e == p || (*p != '[' && *p != '{'))
+		return;
+	if (e - p == 1 || *p == '[')
+		die(EXIT_USAGE, "line %llu: the input is one JSON document (%s), "
+		    "not JSON Lines (a request per line); nothing was sent.  "
+		    "jq -c %s makes JSON Lines of it",
+		    (unsigned long long)ln->lineno, *p == '[' ? "an array" :
+		    "pretty-printed", *p == '[' ? "'.[]'" : ".");
+}
+
+/* A bad line's message: the first WARN_CAP on stderr, then a count at the
+ * end; and when the first lines are not JSON at all, a hint. */
+static void warn_line(struct parent *pp, enum errcode code, uint64_t seq)
+{
+	struct dispatcher *dp = &pp->dp;
+
+	if (pp->cfg->quiet)
+		return;
+	if (dp->warned++ < WARN_CAP)
+		warnx("%s", dp->msg.data);
+	else
+		dp->unwarned++;
+	if (code == ERR_INVALID_JSON && seq == dp->not_json &&
+	    strstr(dp->msg.data, "invalid JSON at byte 1:") != NULL &&
+	    ++dp->not_json == TEXT_HINT)
+		warnx("hint: the first %d lines are not JSON: if each is a "
+		    "prompt as it stands, give --text", TEXT_HINT);
+}
+
 /* Line ln (sequence seq) as a request in dp.req: 1 if it is to be sent,
  * 0 if it has its record already (an error, kept from -o FILE, or not
  * sent because the run halted). */
@@ -167,9 +216,10 @@ static int take_line(struct parent *pp, const struct line *ln, uint64_t seq)
 	if (pp->cfg->resume && writer_reuse(&pp->wr, seq, ln->lineno,
 	    dp->req.custom_id.data, dp->req.custom_id.len, code == ERR_NONE))
 		return 0;
+	if (code == ERR_INVALID_JSON && seq == 0)
+		not_json_lines(ln);
 	if (code != ERR_NONE) {
-		if (!pp->cfg->quiet)
-			warnx("%s", dp->msg.data);
+		warn_line(pp, code, seq);
 		writer_error(&pp->wr, seq, ln->lineno, dp->req.custom_id.data,
 		    dp->req.custom_id.len, code, dp->msg.data, 0);
 		return 0;
@@ -203,6 +253,10 @@ int dispatch(struct parent *pp)
 			return 1;
 		if (r < 0) {
 			dp->input_done = 1;
+			if (dp->unwarned > 0)
+				warnx("and %llu more bad lines not shown "
+				    "here: their records say what is wrong",
+				    (unsigned long long)dp->unwarned);
 			break;
 		}
 		if (!ln.too_long && line_is_blank(ln.p, ln.len))

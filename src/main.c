@@ -75,7 +75,7 @@
 #include <stdlib.h>	/* exit */
 #include <sys/resource.h>	/* setrlimit */
 #include <time.h>	/* time */
-#include <unistd.h>	/* getpid */
+#include <unistd.h>	/* getpid, isatty */
 
 #include "options.h"	/* options_parse */
 #include "parent.h"	/* the stages */
@@ -130,6 +130,9 @@ static void start(struct parent *pp, struct config *cfg)
 	 * says it is readable, and O_NONBLOCK would leak to a terminal
 	 * or to the other processes that share the descriptor. */
 	lr_init(&pp->lr, 0, cfg->max_line);
+	if (isatty(0) && !cfg->quiet)
+		warnx("reading prompts from the terminal, a request per line; "
+		    "^D ends them (or give a file: splitgpt < FILE)");
 	progress_init(&pp->pg, cfg, &pp->st);
 }
 

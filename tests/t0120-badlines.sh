@@ -81,4 +81,25 @@ is "$(wc -l <"$T/u16")" 2 "... and each of its lines still gets its record"
 printf 'x\ny\n' | sg --format content >"$T/c"
 is "$(tr '\n' ' ' <"$T/c")" "null null " "--format content: null for bad lines"
 
+# One JSON document instead of JSON Lines (an array, or pretty-printed) is
+# refused before anything is sent, with the jq that fixes it.
+mock_reset
+printf '[\n {"prompt":"a"},\n {"prompt":"b"}\n]\n' | sg >"$T/doc" 2>"$T/docerr"
+is "$?" 2 "a JSON array over several lines: a usage error"
+check "... that says so, and how to make JSON Lines of it" \
+    grep -q "line 1: the input is one JSON document (an array), not JSON Lines.*nothing was sent.*jq -c '.\[\]'" "$T/docerr"
+printf '\n{\n  "prompt": "a"\n}\n' | sg >"$T/doc" 2>"$T/docerr"
+is "$?" 2 "a pretty-printed object: a usage error"
+check "... that names its line and jq -c ." \
+    grep -q "line 2: the input is one JSON document (pretty-printed).*jq -c \. makes" "$T/docerr"
+is "$(mock_stats .requests)" 0 "... and nothing was sent for either"
+
+# Plain text without --text: after three lines, one hint; past 20 bad lines
+# the rest are counted, not listed.
+awk 'BEGIN { for (i = 1; i <= 30; i++) print "what is " i "?" }' | sg >/dev/null 2>"$T/txterr"
+is "$(grep -c 'hint: the first 3 lines are not JSON: if each is a prompt as it stands, give --text' "$T/txterr")" 1 \
+    "plain text lines: one hint to give --text"
+is "$(grep -c 'invalid JSON at byte 1' "$T/txterr")" 20 "... 20 bad lines named"
+check "... and the other 10 counted" grep -q 'and 10 more bad lines not shown' "$T/txterr"
+
 done_testing

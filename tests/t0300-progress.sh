@@ -39,8 +39,19 @@ if command -v tmux >/dev/null 2>&1; then
 	check "a warning gets a row of its own, not glued onto the line" \
 	    grep -q '^splitgpt: line 151: invalid JSON' "$T/pane2"
 	is "$(wc -l <"$T/wout")" 401 "... and the output is whole"
+	# Prompts typed at the terminal: it says how they end.
+	tmux -S "$sock" new-session -d -x 120 -y 10 \
+	    "$SPLITGPT --base-url $MOCK_URL --no-progress >'$T/tout'; touch '$T/tdone'; sleep 30"
+	wait_for 100 0.05 'tmux -S "$sock" capture-pane -p | grep -q "reading prompts"'
+	tmux -S "$sock" capture-pane -p >"$T/pane3"
+	tmux -S "$sock" send-keys '"typed"' Enter C-d
+	wait_for 100 0.05 '[ -e "$T/tdone" ]'
+	tmux -S "$sock" kill-server 2>/dev/null
+	check "reading from the terminal: it says so, and that ^D ends the prompts" \
+	    grep -q 'splitgpt: reading prompts from the terminal, a request per line; ^D ends them' "$T/pane3"
+	is "$(jq -r .custom_id "$T/tout" 2>/dev/null)" line-1 "... and the typed line is answered"
 else
-	skip 5 "no tmux here"
+	skip 7 "no tmux here"
 fi
 
 # Not a terminal: no progress drawing, only the summary.
