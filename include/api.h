@@ -39,4 +39,12 @@ struct json_object;
 int response_digest(struct json_object *body, unsigned long long *prompt,
     unsigned long long *completion, struct buf *content);
 
+/*
+ * An error answer's {"error": {"code", "type", "message"}} (body borrowed,
+ * or NULL): its code (else its type) and its message, each a string that
+ * lives as long as body, or NULL where there is none.
+ */
+void api_error(struct json_object *body, const char **code,
+    const char **message);
+
 #endif

@@ -30,7 +30,8 @@ enum frame_type {
 	FRAME_REQUEST = 1,	/* parent -> worker: one request to make */
 	FRAME_RESULT = 2,	/* worker -> parent: its output line */
 	FRAME_HINT = 3,		/* worker -> parent: advice (rate limits, waits) */
-	FRAME_BEAT = 4		/* worker -> parent: still at it (a retry) */
+	FRAME_BEAT = 4,		/* worker -> parent: still at it (a retry) */
+	FRAME_FAILED = 5	/* worker -> parent: an attempt failed, and how */
 };
 
 struct frame {
@@ -132,6 +133,27 @@ int msg_hint_decode(const struct frame *f, struct msg_hint *m);
  */
 void msg_beat_encode(struct buf *b, uint64_t seq, uint64_t ms);
 int msg_beat_decode(const struct frame *f, uint64_t *ms);
+
+/*
+ * An attempt at line seq failed: its HTTP status (0: no answer), its error
+ * code (enum errcode; ERR_NONE for an HTTP error answer), the server's
+ * error code (or type) and message, or for no answer what went wrong.
+ * Sent as soon as the attempt is judged, retried or not, so the parent
+ * can name each kind of error once as it first happens, and halt when
+ * the first requests all fail the same way.
+ */
+struct msg_failed {
+	uint32_t status;
+	uint32_t error;
+	uint32_t systematic;	/* every line would fail so (judge.h) */
+	const char *code;	/* the server's, or empty */
+	size_t codelen;
+	const char *message;
+	size_t msglen;
+};
+
+void msg_failed_encode(struct buf *b, uint64_t seq, const struct msg_failed *m);
+int msg_failed_decode(const struct frame *f, struct msg_failed *m);
 
 void msg_request_encode(struct buf *b, uint64_t seq,
     const struct msg_request *m);

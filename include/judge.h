@@ -93,6 +93,9 @@ struct outcome {
 	int quota;		/* 429 insufficient_quota */
 	long wait_ms;		/* what the server asked for, or -1 */
 	int too_long;		/* wait_ms is over --max-retry-wait */
+	int systematic;		/* every line would fail so: no connection
+				 * (refused, no such host, TLS), or a 4xx
+				 * but 408, 409, 429 */
 	struct json_object *json;	/* the parsed body, when it is a JSON object:
 				 * a new reference, the caller puts it */
 	const char *body;	/* the body a record embeds: the attempt's, or

@@ -40,6 +40,16 @@ struct dispatcher {
 	unsigned not_json;	/* lines not JSON from their first byte */
 };
 
+/* A kind of error: an HTTP status and the server's code, or (status 0)
+ * an error code of splitgpt's with no answer. */
+struct error_kind {
+	unsigned status;
+	unsigned error;		/* enum errcode */
+	char code[48];
+};
+
+#define ERROR_KINDS 32		/* kinds named on stderr, at most */
+
 /* The collector: results in, crashes and halts decided. */
 struct collector {
 	int halted;		/* sending stopped; lines get not_sent */
@@ -52,6 +62,15 @@ struct collector {
 	unsigned long long requests_failed, finished;
 	struct buf msg;		/* a crash record's message */
 	struct buf idbuf;	/* a custom_id taken from a frame */
+	struct error_kind kinds[ERROR_KINDS];	/* named on stderr */
+	unsigned nkinds;
+	char (*last_code)[48];	/* per worker: its last failure's code */
+	/* Fail fast: the first attempts to finish, while they all failed
+	 * the same systematic way (ff_n of them, of kind ff_kind); -1 once
+	 * something else came. */
+	int ff_n;
+	struct error_kind ff_kind;
+	struct buf ff_why;
 };
 
 /* The loop's own: what the signals asked for. */

@@ -32,6 +32,8 @@ void hist_add(struct hist *h, uint64_t us);
 /* The duration at quantile q in [0, 1], in microseconds (upper bound). */
 uint64_t hist_quantile(const struct hist *h, double q);
 
+#define STATS_KINDS 16
+
 struct stats {
 	uint64_t start_us;	/* monotonic */
 	uint64_t total;		/* lines expected, 0 if unknown */
@@ -53,6 +55,15 @@ struct stats {
 	struct hist first_token;	/* streamed answers only */
 	uint64_t stream_tokens;		/* their completion tokens */
 	uint64_t stream_us;		/* and time from first token to end */
+	/* HTTP error records by status and the server's error code: the
+	 * first STATS_KINDS kinds, then the rest together. */
+	struct stats_kind {
+		unsigned status;
+		char code[48];
+		uint64_t n;
+	} kinds[STATS_KINDS];
+	unsigned nkinds;
+	uint64_t kinds_other;
 	double price_in;	/* per million tokens; 0 if not given */
 	double price_out;
 	/* For the live rate: a snapshot a few seconds old. */
@@ -71,6 +82,9 @@ void stats_init(struct stats *s);
 #define STATS_HTTP_ERROR 0x7f
 #define STATS_REUSED 0x80
 unsigned char stats_tag(enum errcode code, int ok);
+/* An HTTP error record came: its status and the server's code ("" for
+ * none), for the summary's count by kind. */
+void stats_http_error(struct stats *s, unsigned status, const char *code);
 /* A record with this tag was written. */
 void stats_written(struct stats *s, unsigned char tag);
 /* A streamed answer: time to its first token, tokens, total time. */

@@ -124,3 +124,28 @@ int response_digest(json_object *body, unsigned long long *prompt,
 	}
 	return 0;
 }
+
+/* o's member key when it is a non-empty string, else NULL. */
+static const char *string_member(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) == 0)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+void api_error(json_object *body, const char **code, const char **message)
+{
+	json_object *e = NULL;
+
+	*code = *message = NULL;
+	if (!json_object_object_get_ex(body, "error", &e) ||
+	    !json_object_is_type(e, json_type_object))
+		return;
+	if ((*code = string_member(e, "code")) == NULL)
+		*code = string_member(e, "type");
+	*message = string_member(e, "message");
+}

@@ -10,9 +10,11 @@
 
 #include <signal.h>	/* SIGKILL */
 #include <stdio.h>	/* snprintf */
+#include <string.h>	/* memcpy, strcmp */
 #include <stdlib.h>	/* free */
 #include <sys/wait.h>	/* WIFSIGNALED */
 
+#include "api.h"	/* url_join */
 #include "frame.h"	/* frames from the workers */
 
 void halt(struct parent *pp, const char *why)
@@ -118,6 +120,117 @@ static int take_hint(struct parent *pp, const struct frame *f)
 	return 0;
 }
 
+#define FAIL_FAST 3	/* first attempts failing alike that halt the run */
+#define SAY_MAX 300	/* bytes of a server's message quoted */
+
+/* "HTTP 404 model_not_found: the server's message", or "connection_error:
+ * what went wrong", into b. */
+static void describe(struct buf *b, const struct msg_failed *m)
+{
+	int n = (int)(m->msglen > SAY_MAX ? SAY_MAX : m->msglen);
+	const char *more = m->msglen > SAY_MAX ? "..." : "";
+
+	if (m->status == 0) {	/* judge's words name the kind */
+		if (m->msglen)
+			buf_addf(b, "%.*s%s", n, m->message, more);
+		else
+			buf_adds(b, errcode_name((enum errcode)m->error));
+		return;
+	}
+	buf_addf(b, "HTTP %u", (unsigned)m->status);
+	if (m->codelen)
+		buf_addf(b, " %.*s", (int)m->codelen, m->code);
+	if (m->msglen)
+		buf_addf(b, ": %.*s%s", n, m->message, more);
+}
+
+static void kind_of(const struct msg_failed *m, struct error_kind *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->status = m->status;
+	k->error = m->status ? 0 : m->error;
+	snprintf(k->code, sizeof(k->code), "%.*s", (int)m->codelen, m->code);
+}
+
+static int same_kind(const struct error_kind *a, const struct error_kind *b)
+{
+	return a->status == b->status && a->error == b->error &&
+	    strcmp(a->code, b->code) == 0;
+}
+
+/* The URL worker i's line went to, for a message. */
+static void url_of(struct parent *pp, int i, struct buf *b)
+{
+	struct frame f;
+	struct msg_request rq;
+	const struct buf *sent = &pp->fl.jobs[i].sent;
+
+	if (frame_decode(sent->data, sent->len, UINT32_MAX, &f) > 0 &&
+	    msg_request_decode(&f, &rq) == 0)
+		url_join(b, pp->cfg->base_url, rq.path, rq.pathlen);
+}
+
+/*
+ * The first attempts all failed the same way, one that every line would
+ * meet (no connection, or the same client error): halt now, rather than
+ * pay for the rest or wait on their retries.  The workers make no more
+ * attempts (SIGUSR1, as on a first ^C).
+ */
+static void fail_fast(struct parent *pp, int i, const struct msg_failed *m)
+{
+	struct collector *col = &pp->col;
+
+	buf_reset(&col->ff_why);
+	buf_addf(&col->ff_why, "the first %d requests all failed the same "
+	    "way: ", FAIL_FAST);
+	describe(&col->ff_why, m);
+	buf_adds(&col->ff_why, " (POST ");
+	url_of(pp, i, &col->ff_why);
+	buf_adds(&col->ff_why, ")");
+	halt(pp, col->ff_why.data);
+	for (int k = 0; k < pp->pool.spawned; k++)
+		if (!pp->pool.procs[k].retired)
+			pool_kill(&pp->pool, k, SIGUSR1);
+}
+
+/* An attempt by worker i failed: name the kind the first time it comes,
+ * count it towards failing fast. */
+static int take_failed(struct parent *pp, int i, const struct frame *f)
+{
+	struct collector *col = &pp->col;
+	const struct job *j = &pp->fl.jobs[i];
+	struct error_kind k;
+	struct msg_failed m;
+	unsigned n;
+
+	if (msg_failed_decode(f, &m) < 0)
+		return -1;
+	if (!j->busy || f->seq != j->seq)
+		return 0;	/* a cut twin's: the other answers */
+	kind_of(&m, &k);
+	memcpy(col->last_code[i], k.code, sizeof(k.code));
+	for (n = 0; n < col->nkinds && !same_kind(&col->kinds[n], &k); n++)
+		;
+	if (n == col->nkinds && n < ERROR_KINDS) {
+		col->kinds[col->nkinds++] = k;
+		if (!pp->cfg->quiet) {
+			buf_reset(&col->msg);
+			describe(&col->msg, &m);
+			warnx("line %llu: %s (the first error of its kind)",
+			    (unsigned long long)j->lineno, col->msg.data);
+		}
+	}
+	if (col->ff_n < 0 || !m.systematic ||
+	    (col->ff_n > 0 && !same_kind(&col->ff_kind, &k))) {
+		col->ff_n = -1;
+		return 0;
+	}
+	col->ff_kind = k;
+	if (++col->ff_n == FAIL_FAST)
+		fail_fast(pp, i, &m);
+	return 0;
+}
+
 /* Worker i's result for its line. */
 static void take_result(struct parent *pp, int i, const struct frame *f,
     const struct msg_result *m)
@@ -128,6 +241,10 @@ static void take_result(struct parent *pp, int i, const struct frame *f,
 		return;		/* too late: its twin answered */
 	if (j->hedged)
 		hedge_won(pp, i);
+	if (m->flags & RESULT_OK)
+		pp->col.ff_n = -1;	/* one passed: no systematic failure */
+	else if (m->status >= 400)
+		stats_http_error(&pp->st, m->status, pp->col.last_code[i]);
 	if (!writer_has(&pp->wr, f->seq)) {
 		if (!writer_is_next(&pp->wr, f->seq))
 			writer_journal(&pp->wr, f->seq, m);
@@ -158,6 +275,9 @@ static int take_frames(struct parent *pp, int i, struct buf *b)
 			break;
 		if (used > 0 && f.type == FRAME_HINT) {
 			if ((rc = take_hint(pp, &f)) < 0)
+				break;
+		} else if (used > 0 && f.type == FRAME_FAILED) {
+			if ((rc = take_failed(pp, i, &f)) < 0)
 				break;
 		} else if (used > 0 && f.type == FRAME_BEAT) {
 			if ((rc = msg_beat_decode(&f, &ms)) < 0)

@@ -77,7 +77,7 @@ long frame_decode(const char *p, size_t n, size_t max, struct frame *f)
 	if (get_le(u, 2) != FRAME_MAGIC)
 		return -1;
 	type = get_le(u + 2, 2);
-	if (type < FRAME_REQUEST || type > FRAME_BEAT)
+	if (type < FRAME_REQUEST || type > FRAME_FAILED)
 		return -1;
 	len = get_le(u + 4, 4);
 	if (len > max)
@@ -170,6 +170,33 @@ int msg_beat_decode(const struct frame *f, uint64_t *ms)
 		return -1;
 	frame_reader_init(&r, f);
 	*ms = frame_get_u64(&r);
+	return r.bad || r.n != 0 ? -1 : 0;
+}
+
+void msg_failed_encode(struct buf *b, uint64_t seq, const struct msg_failed *m)
+{
+	size_t start = frame_begin(b, FRAME_FAILED, seq);
+
+	frame_put_u32(b, m->status);
+	frame_put_u32(b, m->error);
+	frame_put_u32(b, m->systematic);
+	frame_put_bytes(b, m->code, m->codelen);
+	frame_put_bytes(b, m->message, m->msglen);
+	frame_end(b, start);
+}
+
+int msg_failed_decode(const struct frame *f, struct msg_failed *m)
+{
+	struct frame_reader r;
+
+	if (f->type != FRAME_FAILED)
+		return -1;
+	frame_reader_init(&r, f);
+	m->status = frame_get_u32(&r);
+	m->error = frame_get_u32(&r);
+	m->systematic = frame_get_u32(&r);
+	m->code = frame_get_bytes(&r, &m->codelen);
+	m->message = frame_get_bytes(&r, &m->msglen);
 	return r.bad || r.n != 0 ? -1 : 0;
 }
 

@@ -231,6 +231,31 @@ static void judge_answer(const struct attempt *a, struct outcome *o,
 		o->wait_ms = retry_after_header(a->retry_after, a->now);
 }
 
+/* Whether the same would come of every line: no connection to be had
+ * (refused, no such host, a TLS failure, a URL libcurl can't use), or a
+ * client error (a 4xx but 408, 409 and 429, which pass). */
+static int systematic(const struct attempt *a, const struct outcome *o)
+{
+	switch (a->curl_code) {
+	case CURLE_OK:
+		break;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+		return 1;
+	default:
+		return 0;
+	}
+	return o->status >= 400 && o->status < 500 && o->status != 408 &&
+	    o->status != 409 && o->status != 429;
+}
+
 void judge(const struct attempt *a, struct outcome *o, struct buf *msg)
 {
 	memset(o, 0, sizeof(*o));
@@ -248,4 +273,5 @@ void judge(const struct attempt *a, struct outcome *o, struct buf *msg)
 		judge_answer(a, o, msg);
 	o->too_long = o->wait_ms > a->max_retry_wait_ms;
 	o->again = o->retry && a->attempt <= (unsigned)a->retries;
+	o->systematic = systematic(a, o);
 }

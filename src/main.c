@@ -125,6 +125,7 @@ static void start(struct parent *pp, struct config *cfg)
 	}
 	signals_init();
 	flight_init(&pp->fl, cfg->jobs);
+	pp->col.last_code = xcalloc(cfg->jobs, sizeof(*pp->col.last_code));
 	pp->cls = classifier_new(cfg);
 	/* Standard input stays blocking: it is read only when poll(2)
 	 * says it is readable, and O_NONBLOCK would leak to a terminal
@@ -144,8 +145,9 @@ static int exit_status(const struct parent *pp)
 	if (pp->lr.cut || pp->col.broken)
 		return EXIT_INTERNAL;	/* lines after the cut have no record;
 					 * or no worker could be started */
-	if (pp->col.halted)
-		return EXIT_HALTED;
+	if (pp->col.halted && pp->st.by_code[ERR_NOT_SENT] > 0)
+		return EXIT_HALTED;	/* a halt that left nothing unsent is
+					 * as if it had not come */
 	return pp->st.failed ? EXIT_FAILED : EXIT_OK;
 }
 
@@ -162,6 +164,8 @@ static void finish(struct parent *pp, struct config *cfg)
 	buf_release(&pp->col.msg);
 	buf_release(&pp->col.idbuf);
 	buf_release(&pp->col.broken_why);
+	buf_release(&pp->col.ff_why);
+	free(pp->col.last_code);
 	options_free(cfg);
 }
 

@@ -202,6 +202,49 @@ static double cost(const struct stats *s)
 	    s->completion_tokens * s->price_out) / 1e6;
 }
 
+void stats_http_error(struct stats *s, unsigned status, const char *code)
+{
+	unsigned k;
+
+	for (k = 0; k < s->nkinds; k++)
+		if (s->kinds[k].status == status &&
+		    strcmp(s->kinds[k].code, code) == 0) {
+			s->kinds[k].n++;
+			return;
+		}
+	if (s->nkinds == STATS_KINDS) {
+		s->kinds_other++;
+		return;
+	}
+	s->kinds[k].status = status;
+	snprintf(s->kinds[k].code, sizeof(s->kinds[k].code), "%s", code);
+	s->kinds[k].n = 1;
+	s->nkinds++;
+}
+
+/* The kinds, "404 model_not_found 10, 500 3", as JSON members if json. */
+static void kinds(const struct stats *s, struct buf *out, int json)
+{
+	char key[64];
+	unsigned k;
+
+	for (k = 0; k < s->nkinds; k++) {
+		const struct stats_kind *x = &s->kinds[k];
+
+		snprintf(key, sizeof(key), "%u%s%s", x->status,
+		    x->code[0] ? " " : "", x->code);
+		if (json) {
+			buf_adds(out, k ? "," : "");
+			buf_add_json_string(out, key, strlen(key));
+			buf_addf(out, ":%" PRIu64, x->n);
+		} else
+			buf_addf(out, "%s%s %" PRIu64, k ? ", " : "", key, x->n);
+	}
+	if (s->kinds_other)
+		buf_addf(out, json ? "%s\"other\":%" PRIu64 : "%sother %" PRIu64,
+		    s->nkinds ? (json ? "," : ", ") : "", s->kinds_other);
+}
+
 void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 {
 	double t = elapsed(s, now);
@@ -229,6 +272,10 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 	if (s->hedged)
 		buf_addf(out, "; %" PRIu64 " hedged (the copy first in %"
 		    PRIu64 ")", s->hedged, s->hedge_won);
+	if (s->nkinds) {
+		buf_adds(out, "\nsplitgpt: HTTP errors by status and code: ");
+		kinds(s, out, 0);
+	}
 	buf_addf(out, "\nsplitgpt: tokens: %" PRIu64 " prompt, %" PRIu64
 	    " completion", s->prompt_tokens, s->completion_tokens);
 	if (s->price_in > 0 || s->price_out > 0)
@@ -276,6 +323,9 @@ void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
 	    t > 0 ? (s->requests + s->retries) / t : 0,
 	    hist_quantile(&s->latency, 0.5) / 1e6,
 	    hist_quantile(&s->latency, 0.95) / 1e6, s->latency.max_us / 1e6);
+	buf_adds(out, ",\"http_errors_by_kind\":{");
+	kinds(s, out, 1);
+	buf_adds(out, "}");
 	buf_addf(out, ",\"hedged\":%" PRIu64 ",\"hedge_won\":%" PRIu64,
 	    s->hedged, s->hedge_won);
 	buf_addf(out, ",\"streamed\":%" PRIu64 ",\"first_token_p50\":%.6f"

@@ -9,12 +9,12 @@
 #include <signal.h>	/* signal, sigaction, SIGUSR1 */
 #include <stdint.h>	/* uint64_t */
 #include <stdio.h>	/* printf */
-#include <string.h>	/* memset, strlen */
+#include <string.h>	/* memset, strlen, strstr */
 #include <time.h>	/* time */
 #include <unistd.h>	/* getpid, getppid, _exit */
 #include <zlib.h>	/* deflate */
 
-#include "api.h"	/* response_digest */
+#include "api.h"	/* response_digest, api_error */
 #include "cacache.h"	/* the parent's parsed CA file */
 #include "frame.h"	/* request and result messages */
 #include "judge.h"	/* what an attempt came to */
@@ -191,6 +191,37 @@ static void send_hint(struct worker *w, uint64_t seq, const struct outcome *o)
 }
 
 /* The next attempt's time: --timeout, or what --max-time leaves. */
+/*
+ * Tell the parent how an attempt failed (frame.h, msg_failed): the
+ * server's error code and message from its answer, or what went wrong
+ * without one (judge's message, less its "line N: ").
+ */
+static void send_failed(struct worker *w, uint64_t seq, const struct outcome *o)
+{
+	struct msg_failed m = { (uint32_t)o->status, o->err,
+	    (uint32_t)o->systematic, "", 0, "", 0 };
+	const char *code = NULL, *message = NULL, *p;
+
+	if (o->err == ERR_NONE && o->status >= 200 && o->status < 300)
+		return;
+	if (o->json)
+		api_error(o->json, &code, &message);
+	if (message == NULL && (p = strstr(w->msg.data ? w->msg.data : "",
+	    ": ")) != NULL)
+		message = p + 2;
+	if (code) {
+		m.code = code;
+		m.codelen = strlen(code);
+	}
+	if (message) {
+		m.message = message;
+		m.msglen = strlen(message);
+	}
+	buf_reset(&w->hintbuf);
+	msg_failed_encode(&w->hintbuf, seq, &m);
+	(void)write_full(w->wfd, w->hintbuf.data, w->hintbuf.len);
+}
+
 static long attempt_timeout(const struct config *cfg, uint64_t deadline)
 {
 	long timeout = cfg->timeout_ms;
@@ -218,7 +249,7 @@ static long next_wait(struct worker *w, const struct outcome *o,
 	long wait;
 
 	if (stop_retrying) {
-		buf_adds(&w->why, "interrupted");
+		buf_adds(&w->why, "no retry: the run is stopping");
 		return -1;
 	}
 	wait = o->wait_ms > 0 ? o->wait_ms :
@@ -256,7 +287,7 @@ static int pause_before_retry(struct worker *w, uint64_t seq, long ms)
 	if (r < 0)
 		_exit(1);
 	if (r > 0)
-		buf_adds(&w->why, "interrupted");
+		buf_adds(&w->why, "no retry: the run is stopping");
 	return r;
 }
 
@@ -294,6 +325,7 @@ static unsigned attempt_all(struct worker *w, uint64_t seq,
 		judge(&a, o, &w->msg);
 		json_object_put(a.stream.answer);
 		send_hint(w, seq, o);
+		send_failed(w, seq, o);
 		if (!o->again)
 			break;
 		if ((wait = next_wait(w, o, attempts, deadline, re)) < 0 ||

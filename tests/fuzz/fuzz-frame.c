@@ -125,7 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    f.payload == p + FRAME_HDR_SIZE, "frame of %ld bytes, "
 		    "payload %u, from %zu bytes", used, f.len, n);
 		FUZZ_CHECK(f.type == FRAME_REQUEST || f.type == FRAME_RESULT ||
-		    f.type == FRAME_HINT || f.type == FRAME_BEAT, "type %d",
+		    f.type == FRAME_HINT || f.type == FRAME_BEAT ||
+		    f.type == FRAME_FAILED, "type %d",
 		    (int)f.type);
 		{
 			/* The same frame one byte short: not there yet. */

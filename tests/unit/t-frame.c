@@ -40,6 +40,24 @@ int main(void)
 		    "... and is no hint");
 		buf_release(&bb);
 	}
+	{
+		struct buf fb = { 0 };
+		struct msg_failed m = { 404, 0, 1, "model_not_found", 15,
+		    "no such model", 13 }, m2;
+
+		msg_failed_encode(&fb, 5, &m);
+		CHECK(frame_decode(fb.data, fb.len, 256, &f) == (long)fb.len &&
+		    f.type == FRAME_FAILED && f.seq == 5 &&
+		    msg_failed_decode(&f, &m2) == 0, "a failed attempt decodes");
+		CHECK(m2.status == 404 && m2.error == 0 && m2.systematic == 1 &&
+		    m2.codelen == 15 &&
+		    !memcmp(m2.code, "model_not_found", 15) &&
+		    m2.msglen == 13 && !memcmp(m2.message, "no such model", 13),
+		    "... with its status, code and message");
+		CHECK(msg_beat_decode(&f, &(uint64_t){ 0 }) < 0,
+		    "... and is no beat");
+		buf_release(&fb);
+	}
 	CHECK_INT(msg_request_bump_attempts(&b), 3, "bumping attempts counts on");
 	frame_decode(b.data, b.len, 1 << 20, &f);
 	msg_request_decode(&f, &rq2);

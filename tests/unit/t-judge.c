@@ -364,6 +364,43 @@ static void streams(void)
 	json_object_put(coded);
 }
 
+/* Which failures every line would meet: the fail-fast halt's input. */
+static void systematic_failures(void)
+{
+	static const int yes[] = { CURLE_COULDNT_CONNECT,
+	    CURLE_COULDNT_RESOLVE_HOST, CURLE_SSL_CONNECT_ERROR,
+	    CURLE_PEER_FAILED_VERIFICATION, CURLE_URL_MALFORMAT };
+	static const int no[] = { CURLE_OPERATION_TIMEDOUT, CURLE_RECV_ERROR,
+	    CURLE_GOT_NOTHING, CURLE_SEND_ERROR };
+	static const long yes_st[] = { 400, 401, 403, 404, 422 };
+	static const long no_st[] = { 200, 408, 409, 429, 500, 503 };
+	struct attempt a;
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
+		a = failure(yes[i], "oops");
+		run(&a);
+		CHECK(o.systematic, "curl code %d: every line would fail so",
+		    yes[i]);
+	}
+	for (i = 0; i < sizeof(no) / sizeof(*no); i++) {
+		a = failure(no[i], "oops");
+		run(&a);
+		CHECK(!o.systematic, "curl code %d: may pass", no[i]);
+	}
+	for (i = 0; i < sizeof(yes_st) / sizeof(*yes_st); i++) {
+		a = answer(yes_st[i], "{\"error\":{\"message\":\"m\"}}");
+		run(&a);
+		CHECK(o.systematic, "HTTP %ld: every line would fail so",
+		    yes_st[i]);
+	}
+	for (i = 0; i < sizeof(no_st) / sizeof(*no_st); i++) {
+		a = answer(no_st[i], "{\"error\":{\"message\":\"m\"}}");
+		run(&a);
+		CHECK(!o.systematic, "HTTP %ld: may pass", no_st[i]);
+	}
+}
+
 int main(void)
 {
 	tok = json_tokener_new_ex(65);
@@ -372,6 +409,7 @@ int main(void)
 	waits();
 	failures();
 	streams();
+	systematic_failures();
 	json_object_put(o.json);
 	json_tokener_free(tok);
 	buf_release(&msg);
