@@ -152,6 +152,7 @@ compare() {
 run_case() {
 	d=$1
 	title=$(cat "$d/title")
+	diag "$(cat "$d/file")"
 	mock_reset
 	if [ -f "$d/stdin" ]; then
 		cp "$d/stdin" "$d/in"
