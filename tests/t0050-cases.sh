@@ -65,7 +65,7 @@ parse() {
 	fi
 	for s in mock options argv; do
 		[ -f "$_d/$s" ] || continue
-		( set +u; eval "set -- $(tr '\n' ' ' <"$_d/$s")" ) >/dev/null 2>&1 ||
+		sh -n -c "set -- $(tr '\n' ' ' <"$_d/$s")" >/dev/null 2>&1 ||
 		    { echo "$s: not a shell word list"; return 1; }
 	done
 	if [ -f "$_d/records" ] && ! jq -c . "$_d/records" >"$_d/want" 2>/dev/null
@@ -73,12 +73,8 @@ parse() {
 		echo "records: not JSON values"
 		return 1
 	fi
-	if [ -f "$_d/env" ] && ! (
-		set +u
-		while IFS= read -r _l; do
-			case $_l in -*) ;; *) eval "export $_l" || exit 1 ;; esac
-		done <"$_d/env"
-	) >/dev/null 2>&1; then
+	if [ -f "$_d/env" ] && ! sh -n -c "export $(grep -v '^-' "$_d/env" |
+	    tr '\n' ' ')" >/dev/null 2>&1; then
 		echo "env: a line that is not NAME=WORD"
 		return 1
 	fi
@@ -157,7 +153,11 @@ run_case() {
 	if [ -f "$d/stdin" ]; then
 		cp "$d/stdin" "$d/in"
 	elif [ -f "$d/stdin-sh" ]; then
-		if ! ( eval "$(cat "$d/stdin-sh")" ) >"$d/in" 2>"$d/in.err"; then
+		# in a shell of its own, with lib.sh's helpers, bounded in time
+		if ! MOCK_URL=$MOCK_URL MOCK_ROOT=$MOCK_ROOT \
+		    MOCK_RAW_URL=$MOCK_RAW_URL timeout -k 5 60 sh -c \
+		    '. tests/lib.sh && eval "$(cat "$1")"' sh "$d/stdin-sh" \
+		    >"$d/in" 2>"$d/in.err"; then
 			bad "$(cat "$d/file")" "stdin-sh fails"
 			show "$d/in.err"
 			return
@@ -166,7 +166,12 @@ run_case() {
 		: >"$d/in"
 	fi
 	_start=$(date +%s)
-	(
+	# The case's words are expanded under timeout(1) too, in a shell that
+	# then becomes splitgpt.
+	SPLITGPT=$SPLITGPT MOCK_URL=$MOCK_URL MOCK_ROOT=$MOCK_ROOT \
+	    MOCK_RAW_URL=$MOCK_RAW_URL T=$T \
+	    timeout -k 5 "$SG_TIMEOUT" sh -c '
+		d=$1
 		if [ -f "$d/env" ]; then
 			while IFS= read -r _l; do
 				case $_l in
@@ -176,14 +181,13 @@ run_case() {
 			done <"$d/env"
 		fi
 		if [ -f "$d/argv" ]; then
-			eval "set -- $(tr '\n' ' ' <"$d/argv")"
+			eval "set -- $(tr "\n" " " <"$d/argv")"
 		elif [ -f "$d/options" ]; then
-			eval "set -- --base-url \"\$MOCK_URL\" $(tr '\n' ' ' <"$d/options")"
+			eval "set -- --base-url \"\$MOCK_URL\" $(tr "\n" " " <"$d/options")"
 		else
 			set -- --base-url "$MOCK_URL"
 		fi
-		exec timeout -k 5 "$SG_TIMEOUT" "$SPLITGPT" "$@"
-	) <"$d/in" >"$d/out" 2>"$d/err"
+		exec "$SPLITGPT" "$@"' sh "$d" <"$d/in" >"$d/out" 2>"$d/err"
 	_st=$?
 	_secs=$(( $(date +%s) - _start ))
 	curl -s --max-time 10 "$MOCK_ROOT/stats" >"$d/stats"
