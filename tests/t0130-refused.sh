@@ -1,7 +1,7 @@
 # A server that refuses connections: the first requests all fail the same
 # way, so the run halts at once, saying why and where, rather than retry
 # every line (a wrong port cost ~14 s a line); every line has its record.
-# One that never answers gives a timeout record per line, within --timeout.
+# (One that never answers: tests/data/0600-timeout-hang.case.)
 . tests/lib.sh
 
 # A port nothing listens on: the mock's, once it has stopped.
@@ -57,13 +57,5 @@ wait "$SG_WAIT"
 is "$?" 1 "a server gone after answering: exit 1, no halt"
 check "... no line not_sent" sh -c "! grep -q not_sent '$T/out'"
 is "$(wc -l <"$T/out")" 30 "... every line a record"
-
-mock_start --fault hang:1 --hang 20
-prompts 4 h >"$T/in"
-start=$(date +%s)
-sg --timeout 1 --retries 0 -P 4 <"$T/in" >"$T/out"
-is "$?" 1 "a server that hangs: exit 1"
-is "$(jq -r .error.code "$T/out" | sort -u)" timeout "... each line a timeout record"
-check "... within the timeout, not the hang" test $(( $(date +%s) - start )) -lt 15
 
 done_testing

@@ -1,4 +1,5 @@
-# The command line: help, version, and usage errors that name the option.
+# The command line: help, version, -H @FILE and the open-file limit.  The
+# usage errors, each an exit 2 naming its option, are tests/data/05*.case.
 . tests/lib.sh
 
 "$SPLITGPT" --help >"$T/help" 2>&1
@@ -12,40 +13,6 @@ check "... then libcurl's, with its TLS library" \
     grep -Eq '^libcurl/[0-9.]+ [A-Za-z]+' "$T/version"
 check "... then json-c's and zlib's" \
     grep -Eq '^json-c/[0-9.]+ zlib/[0-9.]+$' "$T/version"
-
-# usage_error ARGS... : exit 2, one message naming the first argument.
-usage_error() {
-	"$SPLITGPT" "$@" </dev/null >"$T/o" 2>"$T/e"
-	st=$?
-	opt=${1%%=*}
-	if [ "$st" -eq 2 ] && grep -q -- "$opt" "$T/e" && [ ! -s "$T/o" ]; then
-		ok 0 "$* : exit 2, names $opt"
-	else
-		ok 1 "$* : exit 2, names $opt"
-		diag "status $st: $(cat "$T/e")"
-	fi
-}
-usage_error -P 0
-usage_error -P 5000
-usage_error -P abc
-usage_error --jobs=-3
-usage_error --timeout 0
-usage_error --timeout soon
-usage_error --retries 101
-usage_error --max-line-length 10Q
-usage_error --format xml
-usage_error --base-url ftp://x
-usage_error --endpoint chat
-usage_error -d '[1]'
-usage_error -d '{bad'
-usage_error --temperature 3
-usage_error --halt-after 0
-usage_error --halt-after 101%
-usage_error -H 'no colon'
-usage_error -H @/nonexistent/file
-usage_error --no-such-option
-"$SPLITGPT" extra-operand </dev/null >/dev/null 2>"$T/e"
-is "$?" 2 "an operand is a usage error (input comes on stdin)"
 
 # -H @file keeps secrets off the command line.
 mock_start

@@ -83,13 +83,6 @@ is "$(jq -r '.custom_id + " " + (.response.status_code|tostring)' "$T/out4")" \
 is "$(mock_stats '.keys["k [[mock:sleep=2500]]"].sent')" 2 \
     "... and it is not sent a third time"
 
-# Usage.
-for bad in abc 0.5x -1 x; do
-	sg --hedge "$bad" </dev/null >/dev/null 2>"$T/e"
-	is "$?" 2 "--hedge $bad: usage error (exit 2)"
-	check "--hedge $bad: the message names the option" grep -q -- --hedge "$T/e"
-done
-sg --hedge 0 <"$T/in3" >/dev/null 2>&1
-is "$?" 0 "--hedge 0: off, accepted"
+# Usage: tests/data/1000-*.case to 1004-*.case.
 
 done_testing

@@ -225,25 +225,9 @@ sg -P 2 --retries 5 --backoff-max 0.01 --joblog "$T/rs.jl" <"$T/rs.in" >"$T/rs2.
 is "$?" 0 "with retries: exit 0"
 is "$(awk -F'\t' 'NR > 1 { n += $5 } END { print n }' "$T/rs.jl")" "$(mock_stats .requests)" \
     "... the server saw exactly the attempts the job log counts"
-mock_stop
-mock_start --latency 10
 
-# --max-line-length limits the request that would be sent, defaults and
-# all: one that --system or --text's escapes make too big gets a clear
-# error naming its line, and is never sent.
-mock_reset
-sys=$(head -c 70000 /dev/zero | tr '\0' 's')
-printf '"a"\n"b"\n' | sg -P 1 --max-line-length 1K --system "$sys" >"$T/big.out" 2>"$T/big.err"
-is "$?" 1 "--system making the request too big: exit 1"
-is "$(jq -r .error.code "$T/big.out" | tr '\n' ,)" "line_too_long,line_too_long," \
-    "... each line gets line_too_long (not worker_crashed)"
-check "... the message names the line and the limit" \
-    grep -q "line 1: the request is 700[0-9][0-9] bytes.*--max-line-length 1024" "$T/big.err"
-is "$(mock_stats .requests)" 0 "... and nothing is sent"
-ctl=$(head -c 900 /dev/zero | tr '\0' '\001')
-printf '%s\nok\n' "$ctl" | sg --text --max-line-length 1K >"$T/ctl.out" 2>/dev/null
-is "$(jq -r '.error.code // .response.status_code' "$T/ctl.out" | tr '\n' ,)" "line_too_long,200," \
-    "--text: a 900-byte line whose escapes make 5 KB: line_too_long; the next is sent"
+# --max-line-length against the request that would be sent (--system,
+# --text's escapes): tests/data/0800-*.case and 0801-*.case.
 
 # A worker that stops answering (SIGSTOP) is killed once it is silent
 # past its attempt's --timeout and a margin, and its line sent again.
@@ -333,18 +317,7 @@ check "non-blocking stdout, slow reader: every record written" \
     test "$(jq -r .custom_id "$T/nb.out" | wc -l)" -eq 300
 check "... and no error" sh -c "! grep -q 'Resource temporarily' '$T/nb.err'"
 
-# A rate-limit reset far off is capped like Retry-After, and a long
-# pause says so.  10 requests per 600 s window: after ten, the headers
-# say none are left for about ten minutes.
-mock_stop
-mock_start --rpm 1 --rl-window 600 --rl-headers-only
-prompts 14 rl >"$T/rl.in"
-SG_TIMEOUT=60 sg -P 2 --max-retry-wait 6 <"$T/rl.in" >"$T/rl.out" 2>"$T/rl.err"
-is "$?" 0 "a reset ten minutes off, --max-retry-wait 6: exit 0, not a ten-minute wait"
-check "... every line answered" in_order "$T/rl.out" 14 rl
-check "... and the pause is announced, with its cause" \
-    grep -q "pausing [0-9.]* s: the server's x-ratelimit-\*-requests headers" "$T/rl.err"
-mock_stop
-mock_start --latency 10
+# A rate-limit reset far off, capped like Retry-After:
+# tests/data/0802-ratelimit-reset-far.case.
 
 done_testing

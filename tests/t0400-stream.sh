@@ -1,5 +1,7 @@
-# Streaming: --stream gives the same output as without it; stalled, cut
-# and failing streams are retried; --idle-timeout cuts only silence.
+# Streaming: --stream gives the same output as without it, however the
+# server cuts and spaces its events; first-token times are reported.
+# Stalled, cut and failing streams, and --idle-timeout, are the cases
+# tests/data/03*.case.
 . tests/lib.sh
 mock_start --seed 3
 
@@ -9,16 +11,6 @@ digest() {
 	jq -c '[.custom_id, .response.status_code,
 	    (.response.body.choices // [] | map([.message.content // .text,
 	    .finish_reason])), .response.body.usage, .error]' "$1"
-}
-sent() {
-	mock_stats ".keys[\"$1\"].sent"
-}
-# one_line KEY [options]: run one prompt, leave its record in $T/r.
-one_line() {
-	_k=$1
-	shift
-	printf '{"prompt":"%s","id":"x"}\n' "$_k" |
-	    sg --backoff-max 0.2 "$@" >"$T/r" 2>"$T/e"
 }
 
 # Same prompts, with and without --stream: chat, n > 1, max_tokens cut,
@@ -65,79 +57,6 @@ sg --endpoint /v1/responses --stream <"$T/rin" >"$T/r.streamed" 2>"$T/err"
 is "$(jq -c .response.body "$T/r.streamed")" "$(jq -c .response.body "$T/r.plain")" \
     "Responses: the completed response is the answer"
 
-# A stream-only fault proves the request was streamed: the mock ignores
-# it otherwise.
-k="cut [[mock:sse-cut:after=3:times=1]]"
-one_line "$k" --stream
-is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 2:200 \
-    "a stream cut off before [DONE] is retried, then ok"
-is "$(jq -r .response.body.choices[0].message.content "$T/r")" "echo: $k" \
-    "... with the whole content"
-k="cut-always [[mock:sse-cut:after=2]]"
-one_line "$k" --stream --retries 1
-is "$(sent "$k"):$(jq -r .error.code "$T/r")" 2:invalid_response \
-    "always cut off: invalid_response after the attempts"
-check "... saying it was cut off" grep -q 'cut off' "$T/r"
-k="badjson [[mock:badjson:after=2:times=1]]"
-one_line "$k" --stream
-is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 2:200 \
-    "an event with cut JSON is retried, then ok"
-
-k="stall [[mock:stall:after=3:times=1]]"
-start=$(date +%s)
-one_line "$k" --stream --idle-timeout 1
-took=$(( $(date +%s) - start ))
-is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 2:200 \
-    "--idle-timeout 1: a stalled stream is cut and retried, then ok"
-check "... well before the stall would end on its own ($took s)" \
-    test "$took" -lt 10
-k="stall-always [[mock:stall:after=2]]"
-one_line "$k" --stream --idle-timeout 0.5 --retries 1
-is "$(sent "$k"):$(jq -r .error.code "$T/r")" 2:timeout \
-    "a stream that always stalls ends as a timeout"
-check "... whose message says idle" grep -q 'idle for 0.5 s' "$T/r"
-is "$(jq -r .response "$T/r")" null "... with no response"
-
-k="sse-error [[mock:sse-error:after=2]]"
-one_line "$k" --stream --retries 2
-is "$(sent "$k")" 3 "a server_error event mid-stream is retried"
-is "$(jq -r .error.code "$T/r"):$(jq -r .response "$T/r")" stream_error:null \
-    "... and after the attempts is a stream_error record"
-check "... whose message has the server's" \
-    grep -q 'line 1: the stream reported an error: The server had an error' "$T/r"
-is "$(jq -r .error.attempts "$T/r")" 3 "... and the attempt count"
-k="sse-fatal [[mock:sse-error:after=2:type=invalid_request_error:code=content_filter]]"
-one_line "$k" --stream --retries 2
-is "$(sent "$k")" 1 "a non-transient error event mid-stream is sent once, not retried"
-is "$(jq -r .error.code "$T/r"):$(jq -r .error.attempts "$T/r"):$(jq -r .response "$T/r")" \
-    stream_error:1:null "... and gets a stream_error record"
-check "... whose message has the server's" \
-    grep -q 'line 1: the stream reported an error: mock: injected stream error' "$T/r"
-k="sse-error-once [[mock:sse-error:after=1:times=1]]"
-one_line "$k" --stream
-is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 2:200 \
-    "an error event once, then ok"
-
-k="big [[mock:ok]]"
-one_line "$k" --stream -d '{"n":40}' --max-response-size 1K
-is "$(jq -r .error.code "$T/r"):$(sent "$k")" response_too_large:1 \
-    "a stream past --max-response-size: response_too_large, not retried"
-
-# A line that asks for a stream itself, without --stream.
-k="own [[mock:sse-cut:after=1:times=1]]"
-printf '{"custom_id":"own","method":"POST","url":"/v1/chat/completions","body":{"messages":[{"role":"user","content":"%s"}],"stream":true}}\n' \
-    "$k" | sg --backoff-max 0.2 >"$T/r" 2>"$T/e"
-is "$(sent "$k")" 2 "a line with \"stream\": true is streamed without --stream"
-is "$(jq -r .response.body.object "$T/r")" chat.completion \
-    "... and gets the normal object"
-is "$(jq -r .response.body.choices[0].message.content "$T/r")" "echo: $k" \
-    "... with its content"
-k="own-false [[mock:sse-cut:after=1:times=1]]"
-printf '{"messages":[{"role":"user","content":"%s"}],"stream":false}\n' \
-    "$k" | sg --stream >"$T/r" 2>"$T/e"
-is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 1:200 \
-    "a line with \"stream\": false is not streamed, even with --stream"
-
 # Line ends and keep-alives as servers vary them.
 mock_stop
 mock_start --seed 3 --sse-crlf --sse-comments --chunk-bytes 3
@@ -145,23 +64,6 @@ sg -P 4 --stream <"$T/in" >"$T/crlf" 2>"$T/err"
 digest "$T/crlf" >"$T/d.crlf"
 check "--sse-crlf --sse-comments --chunk-bytes 3: the same output" \
     cmp -s "$T/d.plain" "$T/d.crlf"
-
-# Slow but steady: 300 ms between events, for more than the idle timeout.
-mock_stop
-mock_start --seed 3 --chunk-delay 300
-k="a slow and steady answer, several pieces long"
-start=$(date +%s)
-one_line "$k" --stream --idle-timeout 1
-took=$(( $(date +%s) - start ))
-is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 1:200 \
-    "a slow steady stream is not cut by --idle-timeout 1"
-check "... though it took longer than that ($took s)" test "$took" -ge 2
-is "$(jq -r .response.body.choices[0].message.content "$T/r")" "echo: $k" \
-    "... and its content is whole"
-k="slow under a short timeout"
-one_line "$k" --stream --idle-timeout 1 --timeout 1 --retries 0
-is "$(jq -r .error.code "$T/r")" timeout "--timeout still bounds the attempt"
-check "... and says so, not idle" sh -c "! grep -q idle '$T/r'"
 
 # Time to first token and the streaming rate reach the job log, the
 # summary and --stats.

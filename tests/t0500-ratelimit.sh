@@ -57,15 +57,8 @@ is "$(mock_stats .rate_limited)" 0 "--tpm: no 429"
 r=$(rate "$T/log2" "$T/cost")
 check "--tpm: achieved $r tokens a minute, 70-100% of 30,000" between "$r" 21000 30000
 
-# No flags: the same 600/min mock publishes its limits in headers.
-mock_stop
-mock_start --rpm 600 --rl-window 6
-sg -P 16 <"$T/in" >"$T/out" 2>/dev/null
-is "$?" 0 "no --rpm, limits published in headers: every line ok"
-check "... with at most a handful of 429s ($(mock_stats .rate_limited))" \
-    test "$(mock_stats .rate_limited)" -le 3
-is "$(mock_stats .requests)" "$(( 150 + $(mock_stats .rate_limited) ))" \
-    "... and no request sent but the refused ones again"
+# No flags, the same 600/min mock publishing its limits in headers:
+# tests/data/1006-published-limits.case.
 
 # One 429 asking for 2 s pauses new work for every worker.
 mock_stop

@@ -30,12 +30,7 @@ crlfkey=$(printf ' %s\r\n_' "$KEY")
 crlfkey=${crlfkey%_}	# $(...) would drop the line end
 printf '"crlf"\n' | OPENAI_API_KEY=$crlfkey sg --format content >"$T/crlf" 2>/dev/null
 is "$(cat "$T/crlf")" '"echo: crlf"' "OPENAI_API_KEY with blanks and CR LF around it: the key is trimmed"
-mock_reset
-printf '"x"\n' | OPENAI_API_KEY=$(printf '%s\nX-Injected: 1' "$KEY") sg >"$T/inj" 2>"$T/injerr"
-is "$?" 2 "OPENAI_API_KEY with a line break inside: a usage error"
-is "$(cat "$T/injerr")" "splitgpt: OPENAI_API_KEY: the key has a line break at byte $((${#KEY} + 1))" \
-    "... that names the byte, not the key"
-is "$(mock_stats .requests)" 0 "... and nothing was sent"
+# (OPENAI_API_KEY with a line break: tests/data/0900-key-line-break.case)
 printf '%s\tx\r\n' "$KEY" >"$T/tabkey"
 sg --api-key-file "$T/tabkey" </dev/null >/dev/null 2>"$T/e"
 is "$?" 2 "a key file whose key has a control character inside: a usage error"
@@ -61,43 +56,8 @@ check "the key is in no argv of splitgpt or its workers" sh -c "
 	    tr '\\0' ' ' | grep -qF -f '$T/pattern' && exit 1; exit 0"
 wait $bg
 
-# Plain http to another host: one warning (no request is made: no input).
-sg --base-url http://example.invalid/v1 </dev/null >/dev/null 2>"$T/w"
-check "a key over plain http to another host is warned about" grep -q 'plain http' "$T/w"
-is "$(grep -c 'plain http' "$T/w")" 1 "... once"
-sg </dev/null >/dev/null 2>"$T/w2"
-check "no warning for http to 127.0.0.1" sh -c "! grep -q 'plain http' '$T/w2'"
-OPENAI_API_KEY= "$SPLITGPT" --base-url http://example.invalid/v1 </dev/null >/dev/null 2>"$T/w3"
-check "no warning without a key" sh -c "! grep -q 'plain http' '$T/w3'"
-
-# No key for OpenAI's own API: warned about once (no input, so no request).
-env -u OPENAI_BASE_URL OPENAI_API_KEY= "$SPLITGPT" </dev/null >/dev/null \
-    2>"$T/w4"
-is "$(grep -c 'warning: no API key' "$T/w4")" 1 \
-    "no key for api.openai.com: warned about, once"
-env -u OPENAI_BASE_URL OPENAI_API_KEY= "$SPLITGPT" \
-    -H 'Authorization: Bearer from-a-header' </dev/null >/dev/null 2>"$T/w5"
-check "... not when -H gives an Authorization" \
-    sh -c "! grep -q 'no API key' '$T/w5'"
-env -u OPENAI_BASE_URL "$SPLITGPT" </dev/null >/dev/null 2>"$T/w6"
-check "... nor with a key" sh -c "! grep -q 'no API key' '$T/w6'"
-check "... nor for another server" sh -c "! grep -q 'no API key' '$T/w3'"
-
-# -v shows the headers, with every secret redacted.
-printf '"v"\n' | sg -v -H 'api-key: az-secret-1' -H 'X-Api-Key: xk-secret-2' >/dev/null 2>"$T/v"
-check "-v shows the request line and headers" grep -q '^splitgpt: line 1: > POST /v1/chat/completions' "$T/v"
-check "-v shows the response headers" grep -q '^splitgpt: line 1: < x-request-id: ' "$T/v"
-check "-v redacts the Authorization header" grep -q '> Authorization: \[redacted\]' "$T/v"
-check "-v redacts api-key and x-api-key headers" \
-    sh -c "grep -q '> api-key: \[redacted\]' '$T/v' && grep -qi '> x-api-key: \[redacted\]' '$T/v'"
-check "-v shows no secret" sh -c "! grep -qF -f '$T/pattern' '$T/v' && ! grep -q 'secret-[12]' '$T/v'"
-check "-v ends each request with a line" grep -q '^splitgpt: line 1: done: HTTP 200, 1 attempt' "$T/v"
-
-# TLS: verification stays on unless asked; --cacert must be readable.
-sg --insecure </dev/null >/dev/null 2>"$T/i"
-check "--insecure is warned about" grep -q 'TLS certificates are not checked' "$T/i"
-sg --cacert "$T/no-such-ca.pem" </dev/null >/dev/null 2>"$T/c"
-is "$?" 2 "--cacert with a missing file: a usage error"
+# The warnings (plain http, no key), -v's redactions, --insecure and a
+# missing --cacert are the cases tests/data/09*.case.
 
 # No core file can carry the key off.
 "$SPLITGPT" --base-url "$MOCK_URL" -P 1 <"$T/in" >/dev/null 2>&1 &
