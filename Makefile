@@ -7,6 +7,9 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 mandir ?= $(MANDIR)
+# Where bash-completion and zsh look for completions under PREFIX.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 PKG_CONFIG ?= pkg-config
 CC ?= cc
 
@@ -131,9 +134,14 @@ install: splitgpt
 	chmod 755 $(DESTDIR)$(BINDIR)/splitgpt
 	cp man/splitgpt.1 $(DESTDIR)$(mandir)/man1/splitgpt.1
 	chmod 644 $(DESTDIR)$(mandir)/man1/splitgpt.1
+	mkdir -p $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	cp contrib/completion/splitgpt.bash $(DESTDIR)$(BASHCOMPDIR)/splitgpt
+	cp contrib/completion/_splitgpt $(DESTDIR)$(ZSHCOMPDIR)/_splitgpt
+	chmod 644 $(DESTDIR)$(BASHCOMPDIR)/splitgpt $(DESTDIR)$(ZSHCOMPDIR)/_splitgpt
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/splitgpt $(DESTDIR)$(mandir)/man1/splitgpt.1
+	rm -f $(DESTDIR)$(BINDIR)/splitgpt $(DESTDIR)$(mandir)/man1/splitgpt.1 \
+	    $(DESTDIR)$(BASHCOMPDIR)/splitgpt $(DESTDIR)$(ZSHCOMPDIR)/_splitgpt
 
 lint:
 	mandoc -Tlint -W warning man/splitgpt.1

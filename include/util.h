@@ -89,6 +89,8 @@ void buf_consume(struct buf *b, size_t n);
  */
 ssize_t read_full(int fd, void *p, size_t n);
 int write_full(int fd, const void *p, size_t n);
+/* Whether the string s is in p[0..n) (which may hold any bytes). */
+int has_bytes(const char *p, size_t n, const char *s);
 /* Set O_NONBLOCK on fd; fatal if fcntl fails. */
 void set_nonblock(int fd);
 

@@ -10,7 +10,7 @@
 
 #include <signal.h>	/* SIGKILL */
 #include <stdio.h>	/* snprintf */
-#include <string.h>	/* memcpy, strcmp */
+#include <string.h>	/* memcpy, strcmp, strncmp */
 #include <stdlib.h>	/* free */
 #include <sys/wait.h>	/* WIFSIGNALED */
 
@@ -144,6 +144,25 @@ static void describe(struct buf *b, const struct msg_failed *m)
 		buf_addf(b, ": %.*s%s", n, m->message, more);
 }
 
+/* What a message means that its words do not say. */
+static void hint(struct parent *pp, const struct msg_failed *m, struct buf *b)
+{
+	static const char *const plain_http[] = {
+		"wrong version number",		/* OpenSSL */
+		"unexpected TLS packet",	/* GnuTLS */
+	};
+	size_t k;
+
+	if (m->status || strncmp(pp->cfg->base_url, "https://", 8) != 0)
+		return;
+	for (k = 0; k < sizeof(plain_http) / sizeof(*plain_http); k++)
+		if (has_bytes(m->message, m->msglen, plain_http[k])) {
+			buf_addf(b, "; the server may speak plain HTTP: try "
+			    "--base-url http://%s", pp->cfg->base_url + 8);
+			return;
+		}
+}
+
 static void kind_of(const struct msg_failed *m, struct error_kind *k)
 {
 	memset(k, 0, sizeof(*k));
@@ -187,6 +206,7 @@ static void fail_fast(struct parent *pp, int i, const struct msg_failed *m)
 	buf_adds(&col->ff_why, " (POST ");
 	url_of(pp, i, &col->ff_why);
 	buf_adds(&col->ff_why, ")");
+	hint(pp, m, &col->ff_why);
 	halt(pp, col->ff_why.data);
 	for (int k = 0; k < pp->pool.spawned; k++)
 		if (!pp->pool.procs[k].retired)
@@ -216,6 +236,7 @@ static int take_failed(struct parent *pp, int i, const struct frame *f)
 		if (!pp->cfg->quiet) {
 			buf_reset(&col->msg);
 			describe(&col->msg, &m);
+			hint(pp, &m, &col->msg);
 			warnx("line %llu: %s (the first error of its kind)",
 			    (unsigned long long)j->lineno, col->msg.data);
 		}

@@ -315,16 +315,6 @@ void transfer_free(struct transfer *t)
 	sse_free(t->sse);
 }
 
-static int has_bytes(const char *p, size_t n, const char *s)
-{
-	size_t k = strlen(s), i;
-
-	for (i = 0; i + k <= n; i++)
-		if (p[i] == s[0] && memcmp(p + i, s, k) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * --stream: the body with "stream":true, and for chat and completions
  * "stream_options":{"include_usage":true} so the usage is not lost, put

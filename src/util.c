@@ -322,6 +322,16 @@ ssize_t read_full(int fd, void *p, size_t n)
 	return got;
 }
 
+int has_bytes(const char *p, size_t n, const char *s)
+{
+	size_t k = strlen(s), i;
+
+	for (i = 0; i + k <= n; i++)
+		if (p[i] == s[0] && memcmp(p + i, s, k) == 0)
+			return 1;
+	return 0;
+}
+
 void set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
