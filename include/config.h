@@ -26,6 +26,8 @@ struct config {
 	const char *temperature;	/* kept as the user wrote it */
 	const char *body_defaults;	/* -d: a JSON object, checked */
 	int text;			/* --text: lines are plain prompts */
+	int keep_blank;			/* --keep-blank: blank lines get a
+					 * blank_line record */
 	enum out_format format;
 
 	const char *api_key;		/* from the environment, never argv */

@@ -42,6 +42,7 @@ enum errcode {
 	ERR_WORKER_CRASHED,	/* killed the worker on every attempt */
 	ERR_NOT_SENT,		/* the run halted before sending it */
 	ERR_INTERNAL,		/* a bug or a system failure */
+	ERR_BLANK_LINE,		/* --keep-blank: a blank line's record */
 	ERR_COUNT
 };
 

@@ -41,6 +41,7 @@ struct stats {
 	uint64_t ok;
 	uint64_t failed;
 	uint64_t reused;	/* successes taken from the -o file */
+	uint64_t blank;		/* blank lines' records (--keep-blank) */
 	uint64_t by_code[ERR_COUNT];
 	uint64_t http_errors;	/* records with a non-2xx response */
 	uint64_t retries;	/* attempts beyond the first */

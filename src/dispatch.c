@@ -231,6 +231,24 @@ static int take_line(struct parent *pp, const struct line *ln, uint64_t seq)
 	return 1;
 }
 
+/* --keep-blank: a blank line's record, under line-N, kept in step with
+ * -o FILE on --resume (never reused: it costs nothing to make again). */
+static void blank_line(struct parent *pp, const struct line *ln, uint64_t seq)
+{
+	struct dispatcher *dp = &pp->dp;
+
+	buf_reset(&dp->req.custom_id);
+	buf_addf(&dp->req.custom_id, "line-%llu",
+	    (unsigned long long)ln->lineno);
+	if (pp->cfg->resume)
+		(void)writer_reuse(&pp->wr, seq, ln->lineno,
+		    dp->req.custom_id.data, dp->req.custom_id.len, 0);
+	buf_reset(&dp->msg);
+	buf_addf(&dp->msg, "line %llu: blank", (unsigned long long)ln->lineno);
+	writer_error(&pp->wr, seq, ln->lineno, dp->req.custom_id.data,
+	    dp->req.custom_id.len, ERR_BLANK_LINE, dp->msg.data, 0);
+}
+
 int dispatch(struct parent *pp)
 {
 	struct dispatcher *dp = &pp->dp;
@@ -259,8 +277,11 @@ int dispatch(struct parent *pp)
 				    (unsigned long long)dp->unwarned);
 			break;
 		}
-		if (!ln.too_long && line_is_blank(ln.p, ln.len))
+		if (!ln.too_long && line_is_blank(ln.p, ln.len)) {
+			if (pp->cfg->keep_blank)
+				blank_line(pp, &ln, dp->next_seq++);
 			continue;
+		}
 		seq = dp->next_seq++;
 		if (take_line(pp, &ln, seq) && !place(pp, seq, ln.lineno))
 			return 0;

@@ -43,6 +43,8 @@ static const char help_text[] =
 "      --endpoint PATH        path for lines that name none\n"
 "                             (default /v1/chat/completions)\n"
 "      --text                 every line is a plain-text prompt\n"
+"      --keep-blank           a blank line gets a record too (null with\n"
+"                             --format content), so outputs line up\n"
 "      --format FORMAT        record (Batch API output, default) or\n"
 "                             content (one JSON string or null per line)\n"
 "      --base-url URL         API base URL (default $OPENAI_BASE_URL,\n"
@@ -161,7 +163,7 @@ static void add_header(struct config *cfg, const char *h)
 
 enum {
 	OPT_SYSTEM = 256, OPT_MAX_TOKENS, OPT_TEMPERATURE, OPT_ENDPOINT,
-	OPT_TEXT, OPT_FORMAT, OPT_BASE_URL, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT,
+	OPT_TEXT, OPT_KEEP_BLANK, OPT_FORMAT, OPT_BASE_URL, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT,
 	OPT_MAX_TIME, OPT_RETRIES, OPT_BACKOFF_MAX, OPT_MAX_RETRY_WAIT,
 	OPT_HALT_AFTER, OPT_MAX_LINE, OPT_MAX_RESPONSE, OPT_MAX_DEPTH,
 	OPT_MAX_PENDING, OPT_MAX_BUFFER, OPT_RESUME, OPT_PROGRESS,
@@ -179,6 +181,7 @@ static const struct option longopts[] = {
 	{ "body", required_argument, NULL, 'd' },
 	{ "endpoint", required_argument, NULL, OPT_ENDPOINT },
 	{ "text", no_argument, NULL, OPT_TEXT },
+	{ "keep-blank", no_argument, NULL, OPT_KEEP_BLANK },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "base-url", required_argument, NULL, OPT_BASE_URL },
 	{ "header", required_argument, NULL, 'H' },
@@ -315,6 +318,9 @@ static int opt_request(int c, const char *arg, const char *name,
 		break;
 	case OPT_TEXT:
 		cfg->text = 1;
+		break;
+	case OPT_KEEP_BLANK:
+		cfg->keep_blank = 1;
 		break;
 	case OPT_FORMAT:
 		if (strcmp(arg, "record") == 0)

@@ -21,6 +21,7 @@ static const char *const errnames[ERR_COUNT] = {
 	[ERR_WORKER_CRASHED] = "worker_crashed",
 	[ERR_NOT_SENT] = "not_sent",
 	[ERR_INTERNAL] = "internal_error",
+	[ERR_BLANK_LINE] = "blank_line",
 };
 
 const char *errcode_name(enum errcode code)

@@ -70,6 +70,10 @@ void stats_written(struct stats *s, unsigned char tag)
 			s->reused++;
 		return;
 	}
+	if (tag == ERR_BLANK_LINE) {
+		s->blank++;	/* neither ok nor failed */
+		return;
+	}
 	s->failed++;
 	if (tag == STATS_HTTP_ERROR)
 		s->http_errors++;
@@ -252,6 +256,8 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 
 	buf_addf(out, "splitgpt: %" PRIu64 " line%s: %" PRIu64 " ok, %" PRIu64
 	    " failed", s->done, s->done == 1 ? "" : "s", s->ok, s->failed);
+	if (s->blank)
+		buf_addf(out, ", %" PRIu64 " blank", s->blank);
 	for (i = 1; i < ERR_COUNT; i++) {
 		if (!s->by_code[i])
 			continue;
@@ -302,8 +308,8 @@ void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
 	int i, first = 1;
 
 	buf_addf(out, "{\"lines\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"failed\":%"
-	    PRIu64 ",\"reused\":%" PRIu64 ",\"errors\":{", s->done, s->ok,
-	    s->failed, s->reused);
+	    PRIu64 ",\"blank\":%" PRIu64 ",\"reused\":%" PRIu64
+	    ",\"errors\":{", s->done, s->ok, s->failed, s->blank, s->reused);
 	for (i = 1; i < ERR_COUNT; i++) {
 		if (!s->by_code[i])
 			continue;

@@ -92,4 +92,19 @@ is "$(mock_stats '[.keys[] | select(.ok > 1)] | length')" 1 \
     "only the one request in flight at the SIGKILL (the slow line) was answered twice"
 check "the journal is gone after a complete run" test ! -e "$OUT.journal"
 
+# --keep-blank: blank lines' records keep the file in step with the input
+# on --resume; they are made again, nothing is sent for them.
+mock_reset
+OUT=$T/kb.out
+printf 'a 1\n\nb 2 [[mock:500]]\n\t\nc 3\n' >"$T/kb.in"
+sg --text --keep-blank --retries 0 -o "$OUT" <"$T/kb.in" 2>/dev/null
+is "$?" 1 "--keep-blank with a failing line: exit 1"
+printf 'a 1\n\nb 2\n\t\nc 3\n' >"$T/kb.in"
+mock_reset
+sg --text --keep-blank -o "$OUT" --resume <"$T/kb.in" 2>/dev/null
+is "$?" 0 "... resumed with the line fixed: exit 0"
+is "$(jq -r '.error.code // .response.status_code' "$OUT" | tr '\n' ' ')" \
+    "200 blank_line 200 blank_line 200 " "... every line in its place, the blank ones blank_line"
+is "$(mock_stats .requests)" 1 "... and only the failed line was sent again"
+
 done_testing

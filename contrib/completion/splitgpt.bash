@@ -70,6 +70,7 @@ _splitgpt()
 		if [[ $cur == -* ]]; then
 			cand=($(compgen -W '-P --jobs -m --model --system
 			    --max-tokens --temperature -d --body --endpoint --text
+			    --keep-blank
 			    --format --base-url -H --header --api-key-file --cacert
 			    --insecure --connect-timeout
 			    --timeout --stream --idle-timeout --max-time
