@@ -203,6 +203,38 @@ for f in "$T"/ex/*.sh; do
 		sed 's/^/#   /' "$T/ex.stderr" | head -10
 	fi
 done
+# The README's tour runs as written, on the sample files it names.
+mkdir -p "$T/tour"
+ln -s "$TOP/contrib" "$T/tour/contrib"
+awk -v dir="$T/tour" '
+	/^```sh$/ { on = 1; buf = ""; next }
+	/^```$/ {
+		if (on && buf ~ /contrib\/examples\/(questions|batch_input)/) {
+			f = dir "/tour-" ++n ".sh"
+			printf "%s", buf >f
+			close(f)
+		}
+		on = 0
+		next
+	}
+	on { buf = buf $0 "\n" }' README.md
+ntour=$(ls "$T"/tour/tour-*.sh 2>/dev/null | wc -l)
+check "the README's tour has its three sample-file examples ($ntour)" test "$ntour" -ge 3
+for f in "$T"/tour/tour-*.sh; do
+	[ -f "$f" ] || continue
+	(cd "$T/tour" && PATH="$T/bin:$PATH" timeout -k 5 120 sh "$f") \
+	    >"$T/tour.out" 2>"$T/tour.err"
+	st=$?
+	if [ "$st" -le 1 ] && { [ -s "$T/tour.out" ] ||
+	    [ -s "$T/tour/batch_output.jsonl" ]; }; then
+		ok 0 "README ${f##*/} exits $st and produces output"
+	else
+		ok 1 "README ${f##*/} exits 0 or 1 and produces output"
+		diag "status $st: $(head -c 600 "$T/tour.err")"
+	fi
+done
+is "$(wc -l <"$T/tour/answers.txt" 2>/dev/null)" \
+    "$(wc -l <contrib/examples/questions.txt)" "the tour's answers line up with its questions"
 unset OPENAI_BASE_URL
 
 # README: the set-up command installs exactly .ci/run's PACKAGES.
