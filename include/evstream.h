@@ -72,4 +72,14 @@ enum evstream_status evstream_feed(struct evstream *e, const char *p,
  */
 enum evstream_status evstream_end(struct evstream *e);
 
+/*
+ * Whether a body that begins with p[0..n) is an event stream, for an
+ * answer that did not say so in its Content-Type: after an optional UTF-8
+ * BOM and white space, it starts with "data:", "event:", "id:", "retry:"
+ * or ":" (a comment).  Returns 1 (yes, and *start is where the stream's
+ * first line begins), 0 (no), or -1 (too short to tell yet: only a
+ * BOM, white space and the start of such a word so far).
+ */
+int evstream_sniff(const char *p, size_t n, size_t *start);
+
 #endif

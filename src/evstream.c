@@ -135,3 +135,36 @@ enum evstream_status evstream_end(struct evstream *e)
 		return dispatch(e);
 	return EVS_MORE;
 }
+
+int evstream_sniff(const char *p, size_t n, size_t *start)
+{
+	static const char *const fields[] = { "data:", "event:", "id:",
+	    "retry:", ":" };
+	size_t i = 0, k, f, rest;
+	int maybe = 0;
+
+	/* A BOM, or as much of one as has come. */
+	for (k = 0; k < 3 && k < n && (unsigned char)p[k] ==
+	    (unsigned char)"\xef\xbb\xbf"[k]; k++)
+		;
+	if (k == n && k < 3)
+		return -1;
+	if (k == 3)
+		i = 3;
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' ||
+	    p[i] == '\n'))
+		i++;
+	rest = n - i;
+	for (f = 0; f < sizeof(fields) / sizeof(*fields); f++) {
+		k = strlen(fields[f]);
+		if (memcmp(p + i, fields[f], rest < k ? rest : k) != 0)
+			continue;
+		if (rest < k) {
+			maybe = 1;
+			continue;
+		}
+		*start = i;
+		return 1;
+	}
+	return maybe || rest == 0 ? -1 : 0;
+}

@@ -20,6 +20,14 @@ one_line() {
 	printf '{"prompt":"%s","id":"x"}\n' "$_k" |
 	    sg --backoff-max 0.2 "$@" >"$T/r" 2>"$T/e"
 }
+# retried_once KEY DESCRIPTION [options]: KEY's stream goes wrong once,
+# is sent again and is ok.
+retried_once() {
+	_k=$1 _d=$2
+	shift 2
+	one_line "$_k" --stream "$@"
+	is "$(sent "$_k"):$(jq -r .response.status_code "$T/r")" 2:200 "$_d"
+}
 
 # Same prompts, with and without --stream: chat, n > 1, max_tokens cut,
 # UTF-8 and escapes, and a Batch line per endpoint.
@@ -78,9 +86,7 @@ one_line "$k" --stream --retries 1
 is "$(sent "$k"):$(jq -r .error.code "$T/r")" 2:invalid_response \
     "always cut off: invalid_response after the attempts"
 check "... saying it was cut off" grep -q 'cut off' "$T/r"
-k="badjson [[mock:badjson:after=2:times=1]]"
-one_line "$k" --stream
-is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 2:200 \
+retried_once "badjson [[mock:badjson:after=2:times=1]]" \
     "an event with cut JSON is retried, then ok"
 
 k="stall [[mock:stall:after=3:times=1]]"
@@ -113,9 +119,7 @@ is "$(jq -r .error.code "$T/r"):$(jq -r .error.attempts "$T/r"):$(jq -r .respons
     stream_error:1:null "... and gets a stream_error record"
 check "... whose message has the server's" \
     grep -q 'line 1: the stream reported an error: mock: injected stream error' "$T/r"
-k="sse-error-once [[mock:sse-error:after=1:times=1]]"
-one_line "$k" --stream
-is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 2:200 \
+retried_once "sse-error-once [[mock:sse-error:after=1:times=1]]" \
     "an error event once, then ok"
 
 k="big [[mock:ok]]"
@@ -145,6 +149,18 @@ sg -P 4 --stream <"$T/in" >"$T/crlf" 2>"$T/err"
 digest "$T/crlf" >"$T/d.crlf"
 check "--sse-crlf --sse-comments --chunk-bytes 3: the same output" \
     cmp -s "$T/d.plain" "$T/d.crlf"
+
+# A stream sent with no Content-Type at all (some servers do): the body,
+# which begins with "data:", says it is one.
+mock_stop
+mock_start --seed 3 --sse-no-content-type
+sg -P 4 --stream <"$T/in" >"$T/noct" 2>"$T/err"
+is "$?" 0 "--stream, no Content-Type on the streams: exit 0"
+digest "$T/noct" >"$T/d.noct"
+check "... and the same output as without --stream" \
+    cmp -s "$T/d.plain" "$T/d.noct"
+retried_once "noctype [[mock:sse-cut:after=2:times=1:noctype]]" \
+    "a stream with no Content-Type is still checked for [DONE]: retried, then ok"
 
 # Slow but steady: 300 ms between events, for more than the idle timeout.
 mock_stop
