@@ -17,9 +17,10 @@
  *     --max-response-size (final), a stream gone wrong (retried), a
  *     header too large to read (final), or a connection error (retried
  *     when transient: refused, reset, DNS, TLS, HTTP/2, a cut body);
- *   - an answer is retried by its status (retry.h), unless its body is a
- *     JSON object with a 2xx status; a 2xx whose body is not a JSON
- *     object is a cut-off answer and retried; a 429 whose error code is
+ *   - an answer is retried by its status (retry.h), unless its body is
+ *     JSON (any value: llama-server answers with arrays) with a 2xx
+ *     status; a 2xx whose body is not JSON is a cut-off answer and
+ *     retried; a 429 whose error code is
  *     insufficient_quota is billing and never retried; x-should-retry
  *     overrides the status rule for a non-2xx;
  *   - an event stream's end: complete (its reassembled answer is the
@@ -93,7 +94,7 @@ struct outcome {
 	int quota;		/* 429 insufficient_quota */
 	long wait_ms;		/* what the server asked for, or -1 */
 	int too_long;		/* wait_ms is over --max-retry-wait */
-	struct json_object *json;	/* the parsed body, when it is a JSON object:
+	struct json_object *json;	/* the parsed body, when it is JSON:
 				 * a new reference, the caller puts it */
 	const char *body;	/* the body a record embeds: the attempt's, or
 				 * a stream's answer serialised (then owned by

@@ -173,15 +173,16 @@ static void judge_failure(const struct attempt *a, struct outcome *o,
 	buf_addf(msg, "connection error: %s", why);
 }
 
-/* The body, when it is a JSON object: only an object is embedded, and
- * strict JSON, or the record breaks.  A new reference, or NULL. */
+/* The body, when it is JSON: any value (llama-server answers a "prompt"
+ * array with an array), but strict JSON, or the record breaks.  A new
+ * reference, or NULL. */
 static json_object *parse_body(const struct attempt *a)
 {
 	struct json_problem problem;
 
 	if (a->body_len > INT32_MAX || a->body == NULL ||
 	    memchr(a->body, 0, a->body_len) != NULL ||
-	    json_check(a->body, a->body_len, a->max_depth, &problem) != '{')
+	    json_check(a->body, a->body_len, a->max_depth, &problem) == 0)
 		return NULL;
 	json_tokener_reset(a->tok);
 	return json_tokener_parse_ex(a->tok, a->body, (int)a->body_len);
@@ -214,8 +215,8 @@ static void judge_answer(const struct attempt *a, struct outcome *o,
 		o->err = ERR_INVALID_RESPONSE;
 		if (o->status >= 200 && o->status < 300)
 			o->retry = 1;	/* a truncated answer */
-		buf_addf(msg, "HTTP %ld answer is not a JSON object (%zu "
-		    "bytes)", o->status, a->body_len);
+		buf_addf(msg, "HTTP %ld answer is not JSON (%zu bytes)",
+		    o->status, a->body_len);
 	}
 	if (quota_spent(o)) {
 		o->quota = 1;

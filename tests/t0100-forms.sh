@@ -131,6 +131,16 @@ is "$(jq -r .response.status_code "$T/k")" 401 "... with the 401 record"
 printf '"h"\n' | sg -H 'X-Extra: 1' -H 'api-key: abc' --format content >"$T/h"
 is "$(cat "$T/h")" '"echo: h"' "-H headers are accepted"
 
+# An answer that is a JSON array (llama-server's to a "prompt" array) is
+# an answer: sent once, embedded as it is; its content is null.
+k='arr [[mock:array]]'
+printf '{"prompt":"%s","id":"a"}\n' "$k" | sg >"$T/arr"
+is "$?:$(jq -r '.response.status_code, (.response.body | type)' "$T/arr" | paste -sd:)" \
+    0:200:array "a 200 JSON array is an answer"
+is "$(mock_stats ".keys[\"$k\"].sent")" 1 "... sent once, not retried as cut off"
+printf '{"prompt":"%s","id":"a"}\n' "$k" | sg --format content >"$T/arr"
+is "$(cat "$T/arr")" null "... and --format content gives null"
+
 # empty input
 sg </dev/null >"$T/empty"
 is "$?" 0 "empty input: exit 0"
