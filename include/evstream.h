@@ -8,8 +8,9 @@
  * LF, CR LF or CR; a line that starts with ':' is a comment (a
  * keep-alive), dropped as it comes however long it is; "data:" lines
  * accumulate (one leading space stripped, several joined with LF);
- * "event:" names the event (its first 128 bytes); "id:", "retry:" and
- * unknown fields mean nothing here; an empty line dispatches the event
+ * "event:" names the event (its first 128 bytes); "error:" (llama-
+ * server's) is a data line of an event named "error"; "id:", "retry:"
+ * and unknown fields mean nothing here; an empty line dispatches the event
  * to the handler, if it has data.
  *
  * Memory: one unterminated line and one event's data, each bounded by

@@ -24,7 +24,10 @@
  *     insufficient_quota is billing and never retried; x-should-retry
  *     overrides the status rule for a non-2xx;
  *   - an event stream's end: complete (its reassembled answer is the
- *     body), an error event (retried when transient), cut off before
+ *     body), an error event whose code is an HTTP status (recorded and
+ *     judged as that status, with {"error": the event's object} for a
+ *     body, as unstreamed), another error event (retried when
+ *     transient: a server error, a rate limit, no code), cut off before
  *     [DONE] (retried), or not a stream understood (retried);
  *   - the wait is what the server asked for (retry-after-ms, else
  *     Retry-After); a wait over --max-retry-wait ends the retries.

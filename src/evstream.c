@@ -69,6 +69,14 @@ static enum evstream_status line(struct evstream *e, const char *l, size_t n)
 		v = l + n;
 		vlen = 0;
 	}
+	if (flen == 5 && memcmp(l, "error", 5) == 0) {
+		/* llama-server's errors: "error: {...}", an error event in
+		 * one line, where the standard has "event:" and "data:". */
+		buf_reset(&e->event);
+		buf_adds(&e->event, "error");
+		flen = 4;
+		l = "data";
+	}
 	if (flen == 4 && memcmp(l, "data", 4) == 0) {
 		if (vlen + 1 > e->max_size - e->data.len)
 			return EVS_EVENT_TOO_LARGE;

@@ -122,6 +122,28 @@ check "... whose message has the server's" \
 retried_once "sse-error-once [[mock:sse-error:after=1:times=1]]" \
     "an error event once, then ok"
 
+# llama-server's in-stream errors are "error: {...}" lines, not "data:".
+# The record is the one the same request gets unstreamed: the status in
+# the error's code, {"error": the object} for the body; a 400 at once.
+k="llama [[mock:error-line]]"
+one_line "$k" --stream --retries 2
+is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 1:400 \
+    "an error: line with code 400: its status, sent once"
+jq -c '[.response.status_code, .response.body, .error]' "$T/r" >"$T/rs"
+mock_reset
+one_line "$k" --retries 2
+jq -c '[.response.status_code, .response.body, .error]' "$T/r" >"$T/ru"
+check "... the same record as unstreamed" cmp -s "$T/rs" "$T/ru"
+check "... with the server's message" grep -q 'exceeds the available context' "$T/rs"
+retried_once "llama-503 [[mock:error-line:code=503:times=1]]" \
+    "an error: line with code 503 is retried, then ok"
+# In-stream rate limits and 408/409/429 codes are retried like those
+# HTTP statuses.
+retried_once "rl [[mock:sse-error:after=1:type=requests:code=rate_limit_exceeded:times=1]]" \
+    "a rate_limit_exceeded error event is retried, then ok"
+retried_once "e429 [[mock:error-line:code=429:times=1]]" \
+    "an error with code 429 is retried, then ok"
+
 k="big [[mock:ok]]"
 one_line "$k" --stream -d '{"n":40}' --max-response-size 1K
 is "$(jq -r .error.code "$T/r"):$(sent "$k")" response_too_large:1 \

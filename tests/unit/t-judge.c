@@ -302,6 +302,10 @@ static void streams(void)
 	json_object *filter = json_tokener_parse("{\"message\":\"no\","
 	    "\"code\":\"content_filter\"}");
 	json_object *coded = json_tokener_parse("{\"code\":503}");
+	json_object *llama = json_tokener_parse("{\"code\":400,\"message\":"
+	    "\"too long\",\"type\":\"invalid_request_error\"}");
+	json_object *limited = json_tokener_parse("{\"message\":\"slow\","
+	    "\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}");
 	struct attempt a = streamed(SSE_DONE);
 
 	a.stream.answer = done;
@@ -324,6 +328,18 @@ static void streams(void)
 	a.stream.error = coded;
 	run(&a);
 	CHECK(o.retry, "an error event with code 503: retried");
+	CHECK(o.err == ERR_NONE && o.status == 503 && o.json != NULL,
+	    "... recorded as HTTP 503, as unstreamed");
+	CHECK_STR(o.body, "{\"error\":{\"code\":503}}",
+	    "... with {\"error\": the object} for its body");
+	a.stream.error = llama;
+	run(&a);
+	CHECK(o.err == ERR_NONE && o.status == 400 && !o.retry,
+	    "an error event with code 400: HTTP 400, final");
+	a.stream.error = limited;
+	run(&a);
+	CHECK(o.err == ERR_STREAM_ERROR && o.retry,
+	    "a rate_limit_exceeded error event: retried, like a 429");
 
 	a = streamed(SSE_RUNNING);
 	run(&a);
@@ -368,6 +384,8 @@ static void streams(void)
 	json_object_put(err);
 	json_object_put(filter);
 	json_object_put(coded);
+	json_object_put(llama);
+	json_object_put(limited);
 }
 
 int main(void)

@@ -186,6 +186,16 @@ static void test_error(void)
 	CHECK(json_object_object_get_ex(sse_error(s), "code", &m) &&
 	    strcmp(json_object_get_string(m), "context_length_exceeded") == 0,
 	    "... with its code");
+	text = "error: {\"code\":400,\"message\":\"too long\","
+	    "\"type\":\"invalid_request_error\"}\n\n";
+	CHECK_INT(run(text, 0, 0), SSE_ERROR,
+	    "llama-server's error: line: SSE_ERROR");
+	CHECK(json_object_object_get_ex(sse_error(s), "code", &m) &&
+	    json_object_get_int(m) == 400, "... with its object");
+	CHECK_INT(run("error: {\"error\":{\"code\":500}}\n\n", 0, 0),
+	    SSE_ERROR, "an error: line with an error object inside");
+	CHECK(json_object_object_get_ex(sse_error(s), "code", &m) &&
+	    json_object_get_int(m) == 500, "... gives the inner object");
 	CHECK_INT(run("data: {\"error\":\"overloaded\"}\n\n", 0, 0), SSE_ERROR,
 	    "an error that is a bare string");
 	CHECK(json_object_object_get_ex(sse_error(s), "message", &m) &&
