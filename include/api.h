@@ -32,8 +32,8 @@ void url_join(struct buf *out, const char *base, const char *path, size_t n);
 /*
  * From a parsed response body (borrowed): the token counts (prompt and
  * completion, or input and output; 0 when absent) and, for --format
- * content, the answer as JSON text (a string, or an embedding's array)
- * appended to content.  Returns 1 if content got something, else 0.
+ * content, the answer as JSON text (a string, or an embedding's array,
+ * decoded from base64 when it came so) appended to content.  Returns 1 if content got something, else 0.
  */
 struct json_object;
 int response_digest(struct json_object *body, unsigned long long *prompt,

@@ -141,6 +141,16 @@ is "$(mock_stats ".keys[\"$k\"].sent")" 1 "... sent once, not retried as cut off
 printf '{"prompt":"%s","id":"a"}\n' "$k" | sg --format content >"$T/arr"
 is "$(cat "$T/arr")" null "... and --format content gives null"
 
+# --format content gives an embedding as its array of numbers, when it
+# came as base64 ("encoding_format":"base64", as the official SDKs ask)
+# too: the same array.
+printf '"vec"\n' | sg --endpoint /v1/embeddings --format content >"$T/vf"
+printf '"vec"\n' | sg --endpoint /v1/embeddings --format content \
+    -d '{"encoding_format":"base64"}' >"$T/vb"
+is "$(jq -r 'type, length' "$T/vb" | paste -sd:)" array:8 \
+    "--format content: a base64 embedding is an array of 8 numbers"
+check "... the same as the one sent as floats" cmp -s "$T/vf" "$T/vb"
+
 # empty input
 sg </dev/null >"$T/empty"
 is "$?" 0 "empty input: exit 0"
