@@ -12,11 +12,14 @@
 #include "util.h"	/* struct buf */
 
 /* The API a request path calls, by how it ends (a query string ignored). */
-enum endpoint { EP_OTHER, EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS, EP_RESPONSES };
+enum endpoint {
+	EP_OTHER, EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS, EP_RESPONSES,
+	EP_MODERATIONS
+};
 
 /*
  * Which API path[0..n) calls: "/chat/completions", "/completions",
- * "/embeddings" or "/responses" at its end, trailing slashes and a query
+ * "/embeddings", "/responses" or "/moderations" at its end, trailing slashes and a query
  * ignored; EP_OTHER for anything else.
  */
 enum endpoint endpoint_of(const char *path, size_t n);

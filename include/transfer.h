@@ -84,8 +84,8 @@ void transfer_free(struct transfer *t);
  * for chat and completions "stream_options":{"include_usage":true} so
  * the usage is not lost) put first in the object, kept in t until the
  * next call.  The body is left as it is when the line sets "stream"
- * itself, for embeddings and unknown endpoints, and when it is not an
- * object.
+ * itself, for embeddings, moderations and unknown endpoints, and when
+ * it is not an object.
  */
 void transfer_stream_body(struct transfer *t, const struct msg_request *rq,
     const char **body, size_t *len);

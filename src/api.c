@@ -30,6 +30,8 @@ enum endpoint endpoint_of(const char *path, size_t n)
 		return EP_EMBEDDINGS;
 	if (ends_with(path, n, "/responses"))
 		return EP_RESPONSES;
+	if (ends_with(path, n, "/moderations"))
+		return EP_MODERATIONS;
 	return EP_OTHER;
 }
 

@@ -373,7 +373,8 @@ void transfer_stream_body(struct transfer *t, const struct msg_request *rq,
 	const char *p = rq->body, *end = rq->body + rq->bodylen, *q;
 	int has_opts = 0;
 
-	if (api == EP_OTHER || api == EP_EMBEDDINGS || rq->bodylen > INT32_MAX)
+	if ((api != EP_CHAT && api != EP_COMPLETIONS && api != EP_RESPONSES) ||
+	    rq->bodylen > INT32_MAX)
 		return;
 	if (has_bytes(p, rq->bodylen, "\"stream")) {
 		json_object *o;
