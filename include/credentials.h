@@ -17,9 +17,25 @@
 char *value_tidy(const char *raw, const char *from, const char *what,
     int no_space);
 
-/* The key: key_file's first line (--api-key-file) if given, else
- * OPENAI_API_KEY, tidied; NULL if neither.  Allocated. */
-char *key_read(const char *key_file);
+/*
+ * The key: key_file's first line (--api-key-file) if given, else
+ * OPENAI_API_KEY, else AZURE_OPENAI_API_KEY (then *azure is set: it goes
+ * in an api-key header), tidied; NULL if none.  Allocated.
+ */
+char *key_read(const char *key_file, int *azure);
+
+/*
+ * The base URL when neither --base-url nor OPENAI_BASE_URL gives one:
+ * AZURE_OPENAI_ENDPOINT, tidied, its trailing slashes dropped, and
+ * "/openai" after it (unless it ends so, or in "/openai/v1"), as the
+ * Azure SDKs have it; else https://api.openai.com/v1.  *from names where
+ * it came from.  Kept for the program's life.
+ */
+const char *base_url_default(const char **from);
+
+/* Whether a -H header brings a key of the user's own: an Authorization
+ * or an api-key header.  Then no key of splitgpt's is sent. */
+int user_key_header(const struct config *cfg);
 
 /*
  * Warn on stderr (never naming the key): --insecure; a key that would go

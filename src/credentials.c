@@ -61,13 +61,60 @@ static char *read_key(const char *path)
 	return k;
 }
 
-char *key_read(const char *key_file)
+char *key_read(const char *key_file, int *azure)
 {
 	const char *env = getenv("OPENAI_API_KEY");
+	const char *az = getenv("AZURE_OPENAI_API_KEY");
 
+	*azure = 0;
 	if (key_file)
 		return read_key(key_file);
-	return env ? value_tidy(env, "OPENAI_API_KEY", "key", 0) : NULL;
+	if (env)
+		return value_tidy(env, "OPENAI_API_KEY", "key", 0);
+	if (az == NULL)
+		return NULL;
+	*azure = 1;
+	return value_tidy(az, "AZURE_OPENAI_API_KEY", "key", 0);
+}
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && strncasecmp(s + n - k, suffix, k) == 0;
+}
+
+const char *base_url_default(const char **from)
+{
+	static struct buf url;
+	const char *env = getenv("AZURE_OPENAI_ENDPOINT");
+	char *u;
+	size_t n;
+
+	if (env == NULL || *env == 0)
+		return "https://api.openai.com/v1";
+	*from = "AZURE_OPENAI_ENDPOINT";
+	if ((u = value_tidy(env, *from, "URL", 1)) == NULL)
+		die(EXIT_USAGE, "%s: empty", *from);
+	for (n = strlen(u); n > 0 && u[n - 1] == '/'; n--)
+		;
+	buf_reset(&url);
+	buf_add(&url, u, n);
+	if (!ends_with(u, n, "/openai") && !ends_with(u, n, "/openai/v1"))
+		buf_adds(&url, "/openai");
+	free(u);
+	return url.data;
+}
+
+int user_key_header(const struct config *cfg)
+{
+	int i;
+
+	for (i = 0; i < cfg->nheaders; i++)
+		if (strncasecmp(cfg->headers[i], "Authorization:", 14) == 0 ||
+		    strncasecmp(cfg->headers[i], "api-key:", 8) == 0)
+			return 1;
+	return 0;
 }
 
 /* The host of url (after any user:pass@; "[::1]" with its brackets),
@@ -116,24 +163,20 @@ static int loopback_http_ok(const char *url)
 
 /*
  * Whether a run without a key is sure to be refused: OpenAI's own API
- * wants one, and no -H header brings an Authorization of the user's own.
+ * wants one, and no -H header brings a key of the user's own.
  * (A local server, a proxy or Azure's api-key header may need none.)
  */
 static int key_missing(const struct config *cfg)
 {
 	const char *h;
 	size_t n;
-	int i;
 
 	if (cfg->api_key && *cfg->api_key)
 		return 0;
 	h = url_host(cfg->base_url, &n);
 	if (h == NULL || n != 14 || strncasecmp(h, "api.openai.com", 14) != 0)
 		return 0;
-	for (i = 0; i < cfg->nheaders; i++)
-		if (strncasecmp(cfg->headers[i], "Authorization:", 14) == 0)
-			return 0;
-	return 1;
+	return !user_key_header(cfg);
 }
 
 void key_warnings(const struct config *cfg)

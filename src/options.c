@@ -46,7 +46,7 @@ static const char help_text[] =
 "      --format FORMAT        record (Batch API output, default) or\n"
 "                             content (one JSON string or null per line)\n"
 "      --base-url URL         API base URL (default $OPENAI_BASE_URL,\n"
-"                             else https://api.openai.com/v1)\n"
+"                             else $AZURE_OPENAI_ENDPOINT/openai, or OpenAI)\n"
 "  -H, --header 'NAME: VALUE' extra request header; -H @FILE reads\n"
 "                             headers from FILE, one per line\n"
 "      --api-key-file FILE    read the key from FILE's first line instead\n"
@@ -102,7 +102,7 @@ static const char help_text[] =
 "  -V, --version              the version, and those of the libraries\n"
 "\n"
 "Environment: OPENAI_API_KEY (the key; never give it on the command line),\n"
-"OPENAI_BASE_URL.\n"
+"OPENAI_BASE_URL; AZURE_OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT (see the man page).\n"
 "\n"
 "Exit status: 0 every line succeeded; 1 some lines got an error record;\n"
 "2 usage error; 3 halted early (unsent lines got \"not_sent\" records);\n"
@@ -503,7 +503,7 @@ static void defaults(struct config *cfg)
 	const char *env = getenv("OPENAI_BASE_URL");
 
 	cfg->jobs = 8;
-	cfg->base_url = env && *env ? env : "https://api.openai.com/v1";
+	cfg->base_url = env && *env ? env : NULL;
 	cfg->endpoint = "/v1/chat/completions";
 	cfg->max_tokens = -1;
 	cfg->connect_timeout_ms = 10000;
@@ -535,6 +535,8 @@ static void settle(struct config *cfg, const char *url_from,
 	/* --progress wins; else -q or --no-progress; else a terminal. */
 	if (cfg->progress < 0)
 		cfg->progress = !cfg->quiet && isatty(2);
+	if (cfg->base_url == NULL)
+		cfg->base_url = base_url_default(&url_from);
 	if ((url = value_tidy(cfg->base_url, url_from, "URL", 1)) == NULL)
 		die(EXIT_USAGE, "%s: empty", url_from);
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
@@ -548,7 +550,7 @@ static void settle(struct config *cfg, const char *url_from,
 	cfg->max_pending = pending;
 	if (cfg->max_response > (size_t)UINT32_MAX / 2)
 		cfg->max_response = UINT32_MAX / 2;
-	cfg->api_key = key_read(key_file);
+	cfg->api_key = key_read(key_file, &cfg->key_azure);
 	key_warnings(cfg);
 	/* The classifier checks -d and --temperature; fail here, as a
 	 * usage error, rather than later. */

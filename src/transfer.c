@@ -8,6 +8,7 @@
 
 #include "api.h"	/* endpoint_of, url_join */
 #include "cacache.h"	/* the parent's parsed CA file */
+#include "credentials.h"	/* user_key_header */
 #include "evstream.h"	/* evstream_sniff */
 #include "sse.h"	/* streamed answers */
 
@@ -251,7 +252,8 @@ static int on_debug(CURL *c, curl_infotype type, char *data, size_t size,
 	return 0;
 }
 
-/* The request's headers: the key, and -H's. */
+/* The request's headers: the key (as Azure's api-key when it came from
+ * AZURE_OPENAI_API_KEY; none when -H gives one), and -H's. */
 static struct curl_slist *request_headers(const struct config *cfg)
 {
 	struct curl_slist *h;
@@ -261,8 +263,11 @@ static struct curl_slist *request_headers(const struct config *cfg)
 	h = curl_slist_append(NULL, "Content-Type: application/json");
 	/* No 100-continue round trip for large bodies. */
 	h = curl_slist_append(h, "Expect:");
-	if (cfg->api_key && *cfg->api_key) {
-		buf_addf(&hb, "Authorization: Bearer %s", cfg->api_key);
+	if (cfg->api_key && *cfg->api_key && !user_key_header(cfg)) {
+		if (cfg->key_azure)
+			buf_addf(&hb, "api-key: %s", cfg->api_key);
+		else
+			buf_addf(&hb, "Authorization: Bearer %s", cfg->api_key);
 		h = curl_slist_append(h, hb.data);
 		/* The key is in the list now; don't leave a second copy. */
 		memset(hb.data, 0, hb.len);

@@ -2421,9 +2421,16 @@ key_ok(const char *a)
 	    strcmp(a + 7, cfg.require_key) == 0);
 }
 
+/* --require-key: the key as a Bearer token, or (Azure's way) in an
+ * api-key header. */
 static bool
 authorized(struct MHD_Connection *c)
 {
+	const char *az = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "api-key");
+
+	if (cfg.require_key != NULL && az != NULL)
+		return strcmp(az, cfg.require_key) == 0;
 	return key_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION));
 }
