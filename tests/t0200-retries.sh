@@ -77,6 +77,21 @@ one_line "$k" --max-response-size 1K -d '{"n":40}'
 is "$(jq -r .error.code "$T/r")" response_too_large "an answer over --max-response-size"
 is "$(sent "$k")" 1 "... is not retried"
 
+# A body that comes late after its headers: waited for within --timeout,
+# cut and retried past it; a stream as silent is cut by --idle-timeout.
+k="slow-body [[mock:slow-body:ms=500]]"
+one_line "$k" --timeout 5
+is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 1:200 \
+    "a body 0.5 s after its headers is waited for: one attempt, ok"
+k="slow-body-long [[mock:slow-body:ms=3000:times=1]]"
+one_line "$k" --timeout 1
+is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 2:200 \
+    "a body later than --timeout after its headers: cut, retried, then ok"
+k="slow-stream [[mock:slow-body:ms=3000:times=1]]"
+one_line "$k" --stream --idle-timeout 1
+is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 2:200 \
+    "a stream silent past --idle-timeout after its headers: cut, retried, then ok"
+
 # The fault mix: 10,000 requests, 5% 500s, 5% 429s with Retry-After: 1,
 # 2% connection resets, 1% hangs (with a 1 s timeout).
 mock_stop
@@ -94,5 +109,17 @@ is "$(mock_stats .max_after_ok)" 0 "fault mix: none sent again after it succeede
 check "fault mix: the faults really happened" \
     test "$(mock_stats '.faults.http + .faults.reset + .faults.hang')" -gt 1000
 diag "fault mix: $(mock_stats '"\(.requests) requests for 10000 lines, max \(.max_sent) per prompt, faults \(.faults | tostring)"')"
+
+# An unknown model: OpenAI's 404 model_not_found is final, kept whole.
+mock_stop
+mock_start --models mock-model,gpt-x
+printf '"a"\n"b"\n' | sg -m nope -P 2 >"$T/mnf" 2>"$T/e"
+is "$?" 1 "an unknown model: exit 1"
+is "$(jq -r '[.response.status_code, .response.body.error.code, .error] | @tsv' "$T/mnf" | sort -u)" \
+    "$(printf '404\tmodel_not_found\t')" "... each line a 404 model_not_found record"
+is "$(mock_stats .requests)" 2 "... each sent once"
+check "... with the server's message" grep -q 'The model `nope` does not exist' "$T/mnf"
+printf '"c"\n' | sg -m gpt-x --format content >"$T/mok"
+is "$(cat "$T/mok")" '"echo: c"' "a model on --models is answered"
 
 done_testing
