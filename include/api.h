@@ -19,8 +19,8 @@ enum endpoint {
 
 /*
  * Which API path[0..n) calls: "/chat/completions", "/completions",
- * "/embeddings", "/responses" or "/moderations" at its end, trailing slashes and a query
- * ignored; EP_OTHER for anything else.
+ * "/embeddings", "/responses" or "/moderations" at its end, trailing
+ * slashes and a query ignored; EP_OTHER for anything else.
  */
 enum endpoint endpoint_of(const char *path, size_t n);
 
@@ -36,7 +36,8 @@ void url_join(struct buf *out, const char *base, const char *path, size_t n);
  * From a parsed response body (borrowed): the token counts (prompt and
  * completion, or input and output; 0 when absent) and, for --format
  * content, the answer as JSON text (a string, or an embedding's array,
- * decoded from base64 when it came so) appended to content.  Returns 1 if content got something, else 0.
+ * decoded from base64 when it came so) appended to content.  Returns 1
+ * if content got something, else 0.
  */
 struct json_object;
 int response_digest(struct json_object *body, unsigned long long *prompt,

@@ -27,8 +27,8 @@ char *key_read(const char *key_file, int *azure);
 /*
  * The base URL when neither --base-url nor OPENAI_BASE_URL gives one:
  * AZURE_OPENAI_ENDPOINT, tidied, its trailing slashes dropped, and
- * "/openai" after it (unless it ends so, or in "/openai/v1"), as the
- * Azure SDKs have it; else https://api.openai.com/v1.  *from names where
+ * "/openai" after it, as the Azure SDKs have it; else
+ * https://api.openai.com/v1.  *from names where
  * it came from.  Kept for the program's life.
  */
 const char *base_url_default(const char **from);

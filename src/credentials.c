@@ -77,13 +77,6 @@ char *key_read(const char *key_file, int *azure)
 	return value_tidy(az, "AZURE_OPENAI_API_KEY", "key", 0);
 }
 
-static int ends_with(const char *s, size_t n, const char *suffix)
-{
-	size_t k = strlen(suffix);
-
-	return n >= k && strncasecmp(s + n - k, suffix, k) == 0;
-}
-
 const char *base_url_default(const char **from)
 {
 	static struct buf url;
@@ -100,8 +93,7 @@ const char *base_url_default(const char **from)
 		;
 	buf_reset(&url);
 	buf_add(&url, u, n);
-	if (!ends_with(u, n, "/openai") && !ends_with(u, n, "/openai/v1"))
-		buf_adds(&url, "/openai");
+	buf_adds(&url, "/openai");
 	free(u);
 	return url.data;
 }

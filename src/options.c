@@ -102,7 +102,7 @@ static const char help_text[] =
 "  -V, --version              the version, and those of the libraries\n"
 "\n"
 "Environment: OPENAI_API_KEY (the key; never give it on the command line),\n"
-"OPENAI_BASE_URL; AZURE_OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT (see the man page).\n"
+"OPENAI_BASE_URL; for Azure, AZURE_OPENAI_API_KEY and AZURE_OPENAI_ENDPOINT.\n"
 "\n"
 "Exit status: 0 every line succeeded; 1 some lines got an error record;\n"
 "2 usage error; 3 halted early (unsent lines got \"not_sent\" records);\n"
