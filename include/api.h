@@ -12,12 +12,15 @@
 #include "util.h"	/* struct buf */
 
 /* The API a request path calls, by how it ends (a query string ignored). */
-enum endpoint { EP_OTHER, EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS, EP_RESPONSES };
+enum endpoint {
+	EP_OTHER, EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS, EP_RESPONSES,
+	EP_MODERATIONS
+};
 
 /*
  * Which API path[0..n) calls: "/chat/completions", "/completions",
- * "/embeddings" or "/responses" at its end, trailing slashes and a query
- * ignored; EP_OTHER for anything else.
+ * "/embeddings", "/responses" or "/moderations" at its end, trailing
+ * slashes and a query ignored; EP_OTHER for anything else.
  */
 enum endpoint endpoint_of(const char *path, size_t n);
 
@@ -32,8 +35,9 @@ void url_join(struct buf *out, const char *base, const char *path, size_t n);
 /*
  * From a parsed response body (borrowed): the token counts (prompt and
  * completion, or input and output; 0 when absent) and, for --format
- * content, the answer as JSON text (a string, or an embedding's array)
- * appended to content.  Returns 1 if content got something, else 0.
+ * content, the answer as JSON text (a string, or an embedding's array,
+ * decoded from base64 when it came so) appended to content.  Returns 1
+ * if content got something, else 0.
  */
 struct json_object;
 int response_digest(struct json_object *body, unsigned long long *prompt,

@@ -31,6 +31,8 @@ struct config {
 	enum out_format format;
 
 	const char *api_key;		/* from the environment, never argv */
+	int key_azure;			/* it is AZURE_OPENAI_API_KEY: sent as
+					 * api-key, not Authorization */
 	char **headers;			/* -H values, NULL terminated */
 	int nheaders;
 

@@ -1,6 +1,7 @@
 /*
- * credentials.h: the checks on where the API key goes, made once the
- * options are read and before anything is sent.
+ * credentials.h: the key and the request headers the user gives, and the
+ * checks on where the key goes, made once the options are read and
+ * before anything is sent.
  */
 #ifndef SPLITGPT_CREDENTIALS_H
 #define SPLITGPT_CREDENTIALS_H
@@ -17,9 +18,25 @@
 char *value_tidy(const char *raw, const char *from, const char *what,
     int no_space);
 
-/* The key: key_file's first line (--api-key-file) if given, else
- * OPENAI_API_KEY, tidied; NULL if neither.  Allocated. */
-char *key_read(const char *key_file);
+/*
+ * The key: key_file's first line (--api-key-file) if given, else
+ * OPENAI_API_KEY, else AZURE_OPENAI_API_KEY (then *azure is set: it goes
+ * in an api-key header), tidied; NULL if none.  Allocated.
+ */
+char *key_read(const char *key_file, int *azure);
+
+/*
+ * The base URL when neither --base-url nor OPENAI_BASE_URL gives one:
+ * AZURE_OPENAI_ENDPOINT, tidied, its trailing slashes dropped, and
+ * "/openai" after it, as the Azure SDKs have it; else
+ * https://api.openai.com/v1.  *from names where
+ * it came from.  Kept for the program's life.
+ */
+const char *base_url_default(const char **from);
+
+/* Whether a -H header brings a key of the user's own: an Authorization
+ * or an api-key header.  Then no key of splitgpt's is sent. */
+int user_key_header(const struct config *cfg);
 
 /*
  * Warn on stderr (never naming the key): --insecure; a key that would go
@@ -28,5 +45,12 @@ char *key_read(const char *key_file);
  * -H header brings an Authorization of the user's own).
  */
 void key_warnings(const struct config *cfg);
+
+/*
+ * -H: add the header "NAME: VALUE" to cfg->headers, or with "@FILE" each
+ * line of FILE (blank lines and # comments skipped).  A header without a
+ * colon, or with a line break, is a usage error (exit 2).
+ */
+void header_add(struct config *cfg, const char *h);
 
 #endif

@@ -8,8 +8,9 @@
  * LF, CR LF or CR; a line that starts with ':' is a comment (a
  * keep-alive), dropped as it comes however long it is; "data:" lines
  * accumulate (one leading space stripped, several joined with LF);
- * "event:" names the event (its first 128 bytes); "id:", "retry:" and
- * unknown fields mean nothing here; an empty line dispatches the event
+ * "event:" names the event (its first 128 bytes); "error:" (llama-
+ * server's) is a data line of an event named "error"; "id:", "retry:"
+ * and unknown fields mean nothing here; an empty line dispatches the event
  * to the handler, if it has data.
  *
  * Memory: one unterminated line and one event's data, each bounded by
@@ -71,5 +72,15 @@ enum evstream_status evstream_feed(struct evstream *e, const char *p,
  * Returns EVS_MORE, or EVS_STOPPED when the handler said so.
  */
 enum evstream_status evstream_end(struct evstream *e);
+
+/*
+ * Whether a body that begins with p[0..n) is an event stream, for an
+ * answer that did not say so in its Content-Type: after an optional UTF-8
+ * BOM and white space, it starts with "data:", "event:", "id:", "retry:"
+ * or ":" (a comment).  Returns 1 (yes, and *start is where the stream's
+ * first line begins), 0 (no), or -1 (too short to tell yet: only a
+ * BOM, white space and the start of such a word so far).
+ */
+int evstream_sniff(const char *p, size_t n, size_t *start);
 
 #endif

@@ -17,13 +17,17 @@
  *     --max-response-size (final), a stream gone wrong (retried), a
  *     header too large to read (final), or a connection error (retried
  *     when transient: refused, reset, DNS, TLS, HTTP/2, a cut body);
- *   - an answer is retried by its status (retry.h), unless its body is a
- *     JSON object with a 2xx status; a 2xx whose body is not a JSON
- *     object is a cut-off answer and retried; a 429 whose error code is
+ *   - an answer is retried by its status (retry.h), unless its body is
+ *     JSON (any value: llama-server answers with arrays) with a 2xx
+ *     status; a 2xx whose body is not JSON is a cut-off answer and
+ *     retried; a 429 whose error code is
  *     insufficient_quota is billing and never retried; x-should-retry
  *     overrides the status rule for a non-2xx;
  *   - an event stream's end: complete (its reassembled answer is the
- *     body), an error event (retried when transient), cut off before
+ *     body), an error event whose code is an HTTP status (recorded and
+ *     judged as that status, with {"error": the event's object} for a
+ *     body, as unstreamed), another error event (retried when
+ *     transient: a server error, a rate limit, no code), cut off before
  *     [DONE] (retried), or not a stream understood (retried);
  *   - the wait is what the server asked for (retry-after-ms, else
  *     Retry-After); a wait over --max-retry-wait ends the retries.
@@ -96,7 +100,7 @@ struct outcome {
 	int systematic;		/* every line would fail so: no connection
 				 * (refused, no such host, TLS), or a 4xx
 				 * but 408, 409, 429 */
-	struct json_object *json;	/* the parsed body, when it is a JSON object:
+	struct json_object *json;	/* the parsed body, when it is JSON:
 				 * a new reference, the caller puts it */
 	const char *body;	/* the body a record embeds: the attempt's, or
 				 * a stream's answer serialised (then owned by

@@ -28,7 +28,7 @@
  *                            the answer
  *   data: [DONE]             the end of a chat or completions stream
  *   {"error":{...}} or an    the stream reports an error: SSE_ERROR
- *   event of type "error"
+ *   event of type "error"    (llama-server's "error: {...}" lines too)
  *
  * A chat or completions stream is complete only at [DONE], a Responses
  * stream at its final event; one that stops before is cut off.

@@ -38,7 +38,8 @@ struct answer_headers {
 	char retry_after_ms[32];
 	char retry_after[64];
 	char should_retry[16];
-	int event_stream;	/* Content-Type: text/event-stream */
+	int event_stream;	/* Content-Type: text/event-stream, or a
+				 * body that begins like one */
 	char rl[6][32];		/* x-ratelimit-*, in the order of
 				 * limit, remaining, reset of requests,
 				 * then the same of tokens */
@@ -52,6 +53,8 @@ struct transfer {
 	struct buf url;
 	struct buf body;	/* the answer's body */
 	int too_large;		/* the body passed --max-response-size */
+	int sniffed;		/* the body's start said whether it is an
+				 * event stream (without the header) */
 	struct answer_headers h;
 	struct json_tokener *tok;	/* for bodies, up to --max-depth */
 	struct buf reqbody;	/* a body edited for --stream */
@@ -81,8 +84,8 @@ void transfer_free(struct transfer *t);
  * for chat and completions "stream_options":{"include_usage":true} so
  * the usage is not lost) put first in the object, kept in t until the
  * next call.  The body is left as it is when the line sets "stream"
- * itself, for embeddings and unknown endpoints, and when it is not an
- * object.
+ * itself, for embeddings, moderations and unknown endpoints, and when
+ * it is not an object.
  */
 void transfer_stream_body(struct transfer *t, const struct msg_request *rq,
     const char **body, size_t *len);

@@ -2,6 +2,9 @@
 #include "api.h"
 
 #include <json-c/json.h>	/* reading response bodies */
+#include <stdint.h>	/* uint32_t */
+#include <stdio.h>	/* snprintf */
+#include <stdlib.h>	/* strtof */
 #include <string.h>	/* memchr, memcmp, strlen */
 
 static int ends_with(const char *s, size_t n, const char *suffix)
@@ -27,6 +30,8 @@ enum endpoint endpoint_of(const char *path, size_t n)
 		return EP_EMBEDDINGS;
 	if (ends_with(path, n, "/responses"))
 		return EP_RESPONSES;
+	if (ends_with(path, n, "/moderations"))
+		return EP_MODERATIONS;
 	return EP_OTHER;
 }
 
@@ -50,6 +55,75 @@ void url_join(struct buf *out, const char *base, const char *path, size_t n)
 		buf_addc(out, memchr(path, '?', n) ? '&' : '?');
 		buf_adds(out, query + 1);
 	}
+}
+
+/* A base64 digit's value, or -1. */
+static int b64_digit(char c)
+{
+	static const char digits[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *d = c ? strchr(digits, c) : NULL;
+
+	return d ? (int)(d - digits) : -1;
+}
+
+/* One float, in the fewest digits that read back as the same float. */
+static void add_float(struct buf *out, float f)
+{
+	char num[32];
+	int prec;
+
+	for (prec = 6; prec < 9; prec++) {
+		snprintf(num, sizeof(num), "%.*g", prec, (double)f);
+		if (strtof(num, NULL) == f)
+			break;
+	}
+	if (prec == 9)
+		snprintf(num, sizeof(num), "%.9g", (double)f);
+	buf_adds(out, num);
+}
+
+/*
+ * An embedding sent as base64 ("encoding_format": "base64": float32s,
+ * little-endian) as the JSON array of numbers it stands for.  Returns 0
+ * (out untouched) when s[0..n) is not such a thing, or a number is not
+ * finite.
+ */
+static int add_base64_floats(struct buf *out, const char *s, size_t n)
+{
+	struct buf arr = { 0 };
+	uint32_t bits = 0, u = 0;
+	size_t i, nbytes = 0;
+	int ok = n % 4 == 0, nb = 0, d;
+	float f;
+
+	while (n > 0 && s[n - 1] == '=')
+		n--;
+	buf_addc(&arr, '[');
+	for (i = 0; ok && i < n; i++) {
+		if ((d = b64_digit(s[i])) < 0) {
+			ok = 0;
+			break;
+		}
+		bits = bits << 6 | (uint32_t)d;
+		if ((nb += 6) < 8)
+			continue;
+		nb -= 8;
+		u = u >> 8 | (bits >> nb & 0xff) << 24;
+		if (++nbytes % 4 == 0) {
+			memcpy(&f, &u, sizeof(f));
+			ok = f == f && f - f == 0;	/* finite: JSON has no NaN */
+			if (nbytes > 4)
+				buf_addc(&arr, ',');
+			add_float(&arr, f);
+		}
+	}
+	if (ok && nbytes % 4 == 0) {
+		buf_addc(&arr, ']');
+		buf_add(out, arr.data, arr.len);
+	}
+	buf_release(&arr);
+	return ok && nbytes % 4 == 0;
 }
 
 int response_digest(json_object *body, unsigned long long *prompt,
@@ -118,6 +192,10 @@ int response_digest(json_object *body, unsigned long long *prompt,
 	if (json_object_object_get_ex(body, "data", &x) &&
 	    (c0 = json_object_array_get_idx(x, 0)) != NULL &&
 	    json_object_object_get_ex(c0, "embedding", &v)) {
+		if (json_object_is_type(v, json_type_string))
+			return add_base64_floats(content,
+			    json_object_get_string(v),
+			    json_object_get_string_len(v));
 		buf_adds(content, json_object_to_json_string_ext(v,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		return 1;

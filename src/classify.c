@@ -156,6 +156,7 @@ static json_object *prompt_body(enum endpoint kind, const char *text, size_t n,
 		break;
 	case EP_EMBEDDINGS:
 	case EP_RESPONSES:
+	case EP_MODERATIONS:
 		json_object_object_add(body, "input",
 		    json_object_new_string_len(text, n));
 		break;

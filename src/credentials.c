@@ -6,7 +6,7 @@
 
 #include <stdio.h>	/* fopen, getline */
 #include <stdlib.h>	/* getenv, free */
-#include <string.h>	/* strncmp, strcspn */
+#include <string.h>	/* strncmp, strcspn, strchr, strpbrk */
 #include <strings.h>	/* strncasecmp */
 
 #include "util.h"	/* warnx */
@@ -61,13 +61,52 @@ static char *read_key(const char *path)
 	return k;
 }
 
-char *key_read(const char *key_file)
+char *key_read(const char *key_file, int *azure)
 {
 	const char *env = getenv("OPENAI_API_KEY");
+	const char *az = getenv("AZURE_OPENAI_API_KEY");
 
+	*azure = 0;
 	if (key_file)
 		return read_key(key_file);
-	return env ? value_tidy(env, "OPENAI_API_KEY", "key", 0) : NULL;
+	if (env)
+		return value_tidy(env, "OPENAI_API_KEY", "key", 0);
+	if (az == NULL)
+		return NULL;
+	*azure = 1;
+	return value_tidy(az, "AZURE_OPENAI_API_KEY", "key", 0);
+}
+
+const char *base_url_default(const char **from)
+{
+	static struct buf url;
+	const char *env = getenv("AZURE_OPENAI_ENDPOINT");
+	char *u;
+	size_t n;
+
+	if (env == NULL || *env == 0)
+		return "https://api.openai.com/v1";
+	*from = "AZURE_OPENAI_ENDPOINT";
+	if ((u = value_tidy(env, *from, "URL", 1)) == NULL)
+		die(EXIT_USAGE, "%s: empty", *from);
+	for (n = strlen(u); n > 0 && u[n - 1] == '/'; n--)
+		;
+	buf_reset(&url);
+	buf_add(&url, u, n);
+	buf_adds(&url, "/openai");
+	free(u);
+	return url.data;
+}
+
+int user_key_header(const struct config *cfg)
+{
+	int i;
+
+	for (i = 0; i < cfg->nheaders; i++)
+		if (strncasecmp(cfg->headers[i], "Authorization:", 14) == 0 ||
+		    strncasecmp(cfg->headers[i], "api-key:", 8) == 0)
+			return 1;
+	return 0;
 }
 
 /* The host of url (after any user:pass@; "[::1]" with its brackets),
@@ -116,24 +155,20 @@ static int loopback_http_ok(const char *url)
 
 /*
  * Whether a run without a key is sure to be refused: OpenAI's own API
- * wants one, and no -H header brings an Authorization of the user's own.
+ * wants one, and no -H header brings a key of the user's own.
  * (A local server, a proxy or Azure's api-key header may need none.)
  */
 static int key_missing(const struct config *cfg)
 {
 	const char *h;
 	size_t n;
-	int i;
 
 	if (cfg->api_key && *cfg->api_key)
 		return 0;
 	h = url_host(cfg->base_url, &n);
 	if (h == NULL || n != 14 || strncasecmp(h, "api.openai.com", 14) != 0)
 		return 0;
-	for (i = 0; i < cfg->nheaders; i++)
-		if (strncasecmp(cfg->headers[i], "Authorization:", 14) == 0)
-			return 0;
-	return 1;
+	return !user_key_header(cfg);
 }
 
 void key_warnings(const struct config *cfg)
@@ -148,4 +183,46 @@ void key_warnings(const struct config *cfg)
 		warnx("warning: no API key (set OPENAI_API_KEY, or give "
 		    "--api-key-file): api.openai.com will refuse every "
 		    "request");
+}
+
+/* Append a header line to the NULL-terminated list. */
+static void push_header(struct config *cfg, const char *h)
+{
+	cfg->headers = xrealloc(cfg->headers,
+	    (cfg->nheaders + 2) * sizeof(char *));
+	cfg->headers[cfg->nheaders++] = xstrdup(h);
+	cfg->headers[cfg->nheaders] = NULL;
+}
+
+static void read_header_file(struct config *cfg, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (f == NULL)
+		die_errno(EXIT_USAGE, "-H @%s", path);
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = 0;
+		if (n == 0 || line[0] == '#')
+			continue;
+		if (strchr(line, ':') == NULL)
+			die(EXIT_USAGE, "-H @%s: \"%s\" is not NAME: VALUE", path, line);
+		push_header(cfg, line);
+	}
+	free(line);
+	fclose(f);
+}
+
+void header_add(struct config *cfg, const char *h)
+{
+	if (h[0] == '@') {
+		read_header_file(cfg, h + 1);
+		return;
+	}
+	if (strchr(h, ':') == NULL || strpbrk(h, "\r\n") != NULL)
+		die(EXIT_USAGE, "-H %s: not NAME: VALUE", h);
+	push_header(cfg, h);
 }

@@ -69,6 +69,14 @@ static enum evstream_status line(struct evstream *e, const char *l, size_t n)
 		v = l + n;
 		vlen = 0;
 	}
+	if (flen == 5 && memcmp(l, "error", 5) == 0) {
+		/* llama-server's errors: "error: {...}", an error event in
+		 * one line, where the standard has "event:" and "data:". */
+		buf_reset(&e->event);
+		buf_adds(&e->event, "error");
+		flen = 4;
+		l = "data";
+	}
 	if (flen == 4 && memcmp(l, "data", 4) == 0) {
 		if (vlen + 1 > e->max_size - e->data.len)
 			return EVS_EVENT_TOO_LARGE;
@@ -134,4 +142,37 @@ enum evstream_status evstream_end(struct evstream *e)
 	if (e->line.len == 0)
 		return dispatch(e);
 	return EVS_MORE;
+}
+
+int evstream_sniff(const char *p, size_t n, size_t *start)
+{
+	static const char *const fields[] = { "data:", "event:", "id:",
+	    "retry:", ":" };
+	size_t i = 0, k, f, rest;
+	int maybe = 0;
+
+	/* A BOM, or as much of one as has come. */
+	for (k = 0; k < 3 && k < n && (unsigned char)p[k] ==
+	    (unsigned char)"\xef\xbb\xbf"[k]; k++)
+		;
+	if (k == n && k < 3)
+		return -1;
+	if (k == 3)
+		i = 3;
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' ||
+	    p[i] == '\n'))
+		i++;
+	rest = n - i;
+	for (f = 0; f < sizeof(fields) / sizeof(*fields); f++) {
+		k = strlen(fields[f]);
+		if (memcmp(p + i, fields[f], rest < k ? rest : k) != 0)
+			continue;
+		if (rest < k) {
+			maybe = 1;
+			continue;
+		}
+		*start = i;
+		return 1;
+	}
+	return maybe || rest == 0 ? -1 : 0;
 }

@@ -21,8 +21,9 @@ static json_object *error_code_of(json_object *body)
 
 /*
  * A stream's error event: worth another attempt when it looks transient,
- * a server error or one without a code; an error with a code of its own
- * (a content filter, a context too long) would only come back.
+ * as an HTTP answer would be: a server error, a rate limit, or one
+ * without a code; an error with a code of its own (a content filter, a
+ * context too long) would only come back.
  */
 static int stream_error_transient(json_object *e)
 {
@@ -35,14 +36,45 @@ static int stream_error_transient(json_object *e)
 		return 1;
 	if (!json_object_object_get_ex(e, "code", &v) || v == NULL)
 		return 1;
-	if (json_object_is_type(v, json_type_int)) {
-		int64_t c = json_object_get_int64(v);
-
-		return c >= 500 || c == 429 || c == 408;
-	}
+	if (json_object_is_type(v, json_type_int))
+		return retry_status((long)json_object_get_int64(v));
 	s = json_object_get_string(v);
 	return strcmp(s, "server_error") == 0 ||
 	    strcmp(s, "rate_limit_exceeded") == 0;
+}
+
+/*
+ * An error event whose code is an HTTP status (llama-server's "error:"
+ * line, vLLM's error event): the status the same request gets unstreamed,
+ * or 0.
+ */
+static long stream_error_status(json_object *e)
+{
+	json_object *v;
+	int64_t c;
+
+	if (!json_object_object_get_ex(e, "code", &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return 0;
+	c = json_object_get_int64(v);
+	return c >= 400 && c <= 599 ? (long)c : 0;
+}
+
+/*
+ * Such an error is recorded as that status with {"error": the event's
+ * object} for its body, the shape the unstreamed answer has, and judged
+ * like one.
+ */
+static void stream_error_answer(json_object *e, long status,
+    struct outcome *o)
+{
+	o->status = status;
+	o->retry = retry_status(status);
+	o->json = json_object_new_object();
+	json_object_object_add(o->json, "error", json_object_get(e));
+	o->body = json_object_to_json_string_length(o->json,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+	    &o->body_len);
 }
 
 /* An event stream that ended: the reassembled answer, or why not. */
@@ -63,6 +95,10 @@ static int stream_outcome(const struct attempt *a, struct outcome *o,
 		return 0;
 	case SSE_ERROR:
 		e = a->stream.error;
+		if (stream_error_status(e) > 0) {
+			stream_error_answer(e, stream_error_status(e), o);
+			return 0;
+		}
 		o->err = ERR_STREAM_ERROR;
 		o->retry = stream_error_transient(e);
 		buf_adds(msg, "the stream reported an error: ");
@@ -173,15 +209,16 @@ static void judge_failure(const struct attempt *a, struct outcome *o,
 	buf_addf(msg, "connection error: %s", why);
 }
 
-/* The body, when it is a JSON object: only an object is embedded, and
- * strict JSON, or the record breaks.  A new reference, or NULL. */
+/* The body, when it is JSON: any value (llama-server answers a "prompt"
+ * array with an array), but strict JSON, or the record breaks.  A new
+ * reference, or NULL. */
 static json_object *parse_body(const struct attempt *a)
 {
 	struct json_problem problem;
 
 	if (a->body_len > INT32_MAX || a->body == NULL ||
 	    memchr(a->body, 0, a->body_len) != NULL ||
-	    json_check(a->body, a->body_len, a->max_depth, &problem) != '{')
+	    json_check(a->body, a->body_len, a->max_depth, &problem) == 0)
 		return NULL;
 	json_tokener_reset(a->tok);
 	return json_tokener_parse_ex(a->tok, a->body, (int)a->body_len);
@@ -214,8 +251,8 @@ static void judge_answer(const struct attempt *a, struct outcome *o,
 		o->err = ERR_INVALID_RESPONSE;
 		if (o->status >= 200 && o->status < 300)
 			o->retry = 1;	/* a truncated answer */
-		buf_addf(msg, "HTTP %ld answer is not a JSON object (%zu "
-		    "bytes)", o->status, a->body_len);
+		buf_addf(msg, "HTTP %ld answer is not JSON (%zu bytes)",
+		    o->status, a->body_len);
 	}
 	if (quota_spent(o)) {
 		o->quota = 1;

@@ -11,7 +11,7 @@
 #include <string.h>	/* strcmp, strchr */
 #include <unistd.h>	/* access, isatty */
 
-#include "credentials.h"	/* key_read, key_warnings */
+#include "credentials.h"	/* header_add, key_read, key_warnings */
 #include "classify.h"	/* classifier_new: checks -d and --temperature */
 #include "util.h"	/* die, parse_num */
 #include "worker.h"	/* worker_versions */
@@ -48,7 +48,7 @@ static const char help_text[] =
 "      --format FORMAT        record (Batch API output, default) or\n"
 "                             content (one JSON string or null per line)\n"
 "      --base-url URL         API base URL (default $OPENAI_BASE_URL,\n"
-"                             else https://api.openai.com/v1)\n"
+"                             else $AZURE_OPENAI_ENDPOINT/openai, or OpenAI)\n"
 "  -H, --header 'NAME: VALUE' extra request header; -H @FILE reads\n"
 "                             headers from FILE, one per line\n"
 "      --api-key-file FILE    read the key from FILE's first line instead\n"
@@ -104,7 +104,7 @@ static const char help_text[] =
 "  -V, --version              the version, and those of the libraries\n"
 "\n"
 "Environment: OPENAI_API_KEY (the key; never give it on the command line),\n"
-"OPENAI_BASE_URL.\n"
+"OPENAI_BASE_URL; for Azure, AZURE_OPENAI_API_KEY and AZURE_OPENAI_ENDPOINT.\n"
 "\n"
 "Exit status: 0 every line succeeded; 1 some lines got an error record;\n"
 "2 usage error; 3 halted early (unsent lines got \"not_sent\" records);\n"
@@ -118,48 +118,6 @@ static void usage(void)
 	exit(EXIT_USAGE);
 }
 
-
-/* Append a header line to the NULL-terminated list. */
-static void push_header(struct config *cfg, const char *h)
-{
-	cfg->headers = xrealloc(cfg->headers,
-	    (cfg->nheaders + 2) * sizeof(char *));
-	cfg->headers[cfg->nheaders++] = xstrdup(h);
-	cfg->headers[cfg->nheaders] = NULL;
-}
-
-static void read_header_file(struct config *cfg, const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-
-	if (f == NULL)
-		die_errno(EXIT_USAGE, "-H @%s", path);
-	while ((n = getline(&line, &cap, f)) >= 0) {
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-			line[--n] = 0;
-		if (n == 0 || line[0] == '#')
-			continue;
-		if (strchr(line, ':') == NULL)
-			die(EXIT_USAGE, "-H @%s: \"%s\" is not NAME: VALUE", path, line);
-		push_header(cfg, line);
-	}
-	free(line);
-	fclose(f);
-}
-
-static void add_header(struct config *cfg, const char *h)
-{
-	if (h[0] == '@') {
-		read_header_file(cfg, h + 1);
-		return;
-	}
-	if (strchr(h, ':') == NULL || strpbrk(h, "\r\n") != NULL)
-		die(EXIT_USAGE, "-H %s: not NAME: VALUE", h);
-	push_header(cfg, h);
-}
 
 enum {
 	OPT_SYSTEM = 256, OPT_MAX_TOKENS, OPT_TEMPERATURE, OPT_ENDPOINT,
@@ -332,7 +290,7 @@ static int opt_request(int c, const char *arg, const char *name,
 			    arg);
 		break;
 	case 'H':
-		add_header(cfg, arg);
+		header_add(cfg, arg);
 		break;
 	default:
 		return 0;
@@ -509,7 +467,7 @@ static void defaults(struct config *cfg)
 	const char *env = getenv("OPENAI_BASE_URL");
 
 	cfg->jobs = 8;
-	cfg->base_url = env && *env ? env : "https://api.openai.com/v1";
+	cfg->base_url = env && *env ? env : NULL;
 	cfg->endpoint = "/v1/chat/completions";
 	cfg->max_tokens = -1;
 	cfg->connect_timeout_ms = 10000;
@@ -541,6 +499,8 @@ static void settle(struct config *cfg, const char *url_from,
 	/* --progress wins; else -q or --no-progress; else a terminal. */
 	if (cfg->progress < 0)
 		cfg->progress = !cfg->quiet && isatty(2);
+	if (cfg->base_url == NULL)
+		cfg->base_url = base_url_default(&url_from);
 	if ((url = value_tidy(cfg->base_url, url_from, "URL", 1)) == NULL)
 		die(EXIT_USAGE, "%s: empty", url_from);
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
@@ -554,7 +514,7 @@ static void settle(struct config *cfg, const char *url_from,
 	cfg->max_pending = pending;
 	if (cfg->max_response > (size_t)UINT32_MAX / 2)
 		cfg->max_response = UINT32_MAX / 2;
-	cfg->api_key = key_read(key_file);
+	cfg->api_key = key_read(key_file, &cfg->key_azure);
 	key_warnings(cfg);
 	/* The classifier checks -d and --temperature; fail here, as a
 	 * usage error, rather than later. */

@@ -8,6 +8,8 @@
 
 #include "api.h"	/* endpoint_of, url_join */
 #include "cacache.h"	/* the parent's parsed CA file */
+#include "credentials.h"	/* user_key_header */
+#include "evstream.h"	/* evstream_sniff */
 #include "sse.h"	/* streamed answers */
 
 /* The rate-limit headers, as OpenAI names them. */
@@ -17,29 +19,59 @@ static const char *const rl_names[6] = {
 	"x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"
 };
 
+/* A piece of an event stream: parsed as it comes, never stored whole. */
+static size_t feed_stream(struct transfer *t, const char *p, size_t n)
+{
+	enum sse_state st = sse_feed(t->sse, p, n);
+
+	t->last_rx_ms = now_ms();
+	if (t->first_token_us == 0 && sse_got_token(t->sse))
+		/* + 1: 0 means no token yet. */
+		t->first_token_us = now_us() - t->attempt_us + 1;
+	if (st == SSE_TOO_LARGE)
+		t->too_large = 1;
+	/* A stream gone wrong is not worth reading on. */
+	return st == SSE_TOO_LARGE || st == SSE_BAD ? 0 : n;
+}
+
+/*
+ * An answer whose Content-Type did not say text/event-stream may be one
+ * all the same (some servers send none): the body's first bytes decide.
+ * Once they do, what was kept is fed to the stream parser.  Returns 0
+ * when that stream went wrong, else 1.
+ */
+static int sniff_stream(struct transfer *t)
+{
+	size_t start = 0, n;
+	int is = evstream_sniff(t->body.data, t->body.len, &start);
+
+	if (is < 0)
+		return 1;
+	t->sniffed = 1;
+	if (is == 0)
+		return 1;
+	t->h.event_stream = 1;
+	sse_reset(t->sse);
+	n = t->body.len - start;
+	n = feed_stream(t, t->body.data + start, n) == n;
+	buf_reset(&t->body);
+	return (int)n;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct transfer *t = arg;
 
 	n *= size;
-	if (t->h.event_stream) {
-		/* Parsed as it comes, never stored whole. */
-		enum sse_state st = sse_feed(t->sse, p, n);
-
-		t->last_rx_ms = now_ms();
-		if (t->first_token_us == 0 && sse_got_token(t->sse))
-			/* + 1: 0 means no token yet. */
-			t->first_token_us = now_us() - t->attempt_us + 1;
-		if (st == SSE_TOO_LARGE)
-			t->too_large = 1;
-		/* A stream gone wrong is not worth reading on. */
-		return st == SSE_TOO_LARGE || st == SSE_BAD ? 0 : n;
-	}
+	if (t->h.event_stream)
+		return feed_stream(t, p, n);
 	if (t->body.len + n > t->cfg->max_response) {
 		t->too_large = 1;
 		return 0;	/* makes libcurl stop with CURLE_WRITE_ERROR */
 	}
 	buf_add(&t->body, p, n);
+	if (!t->sniffed && !sniff_stream(t))
+		return 0;
 	return n;
 }
 
@@ -75,6 +107,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	/* A new status line starts a new answer (after a 100 Continue). */
 	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		memset(h, 0, sizeof(*h));
+		t->sniffed = 0;
 		return n;
 	}
 	if (take_header(p, n, "content-type", ctype, sizeof(ctype))) {
@@ -219,7 +252,8 @@ static int on_debug(CURL *c, curl_infotype type, char *data, size_t size,
 	return 0;
 }
 
-/* The request's headers: the key, and -H's. */
+/* The request's headers: the key (as Azure's api-key when it came from
+ * AZURE_OPENAI_API_KEY; none when -H gives one), and -H's. */
 static struct curl_slist *request_headers(const struct config *cfg)
 {
 	struct curl_slist *h;
@@ -229,8 +263,11 @@ static struct curl_slist *request_headers(const struct config *cfg)
 	h = curl_slist_append(NULL, "Content-Type: application/json");
 	/* No 100-continue round trip for large bodies. */
 	h = curl_slist_append(h, "Expect:");
-	if (cfg->api_key && *cfg->api_key) {
-		buf_addf(&hb, "Authorization: Bearer %s", cfg->api_key);
+	if (cfg->api_key && *cfg->api_key && !user_key_header(cfg)) {
+		if (cfg->key_azure)
+			buf_addf(&hb, "api-key: %s", cfg->api_key);
+		else
+			buf_addf(&hb, "Authorization: Bearer %s", cfg->api_key);
 		h = curl_slist_append(h, hb.data);
 		/* The key is in the list now; don't leave a second copy. */
 		memset(hb.data, 0, hb.len);
@@ -331,7 +368,8 @@ void transfer_stream_body(struct transfer *t, const struct msg_request *rq,
 	const char *p = rq->body, *end = rq->body + rq->bodylen, *q;
 	int has_opts = 0;
 
-	if (api == EP_OTHER || api == EP_EMBEDDINGS || rq->bodylen > INT32_MAX)
+	if ((api != EP_CHAT && api != EP_COMPLETIONS && api != EP_RESPONSES) ||
+	    rq->bodylen > INT32_MAX)
 		return;
 	if (has_bytes(p, rq->bodylen, "\"stream")) {
 		json_object *o;
@@ -377,6 +415,7 @@ static CURLcode perform(struct transfer *t, const struct msg_request *rq,
 	buf_reset(&t->body);
 	memset(&t->h, 0, sizeof(t->h));
 	t->too_large = 0;
+	t->sniffed = 0;
 	t->idle_fired = 0;
 	t->sends = 0;
 	t->first_token_us = 0;

@@ -42,5 +42,38 @@ check "... and every record is whole, in order" in_order "$T/closed" 20
 printf '"s"\n' | timeout 60 "$SPLITGPT" --base-url "$MOCK_URL/chat completions" >"$T/s" 2>"$T/serr"
 is "$?" 2 "a base URL with a space inside: a usage error"
 is "$(cat "$T/serr")" "splitgpt: --base-url: the URL has a space at byte $((${#MOCK_URL} + 6))" "... named"
+# An answer that is a JSON array (llama-server's to a "prompt" array) is
+# an answer: sent once, embedded as it is; its content is null.
+k='arr [[mock:array]]'
+printf '{"prompt":"%s","id":"a"}\n' "$k" | sg >"$T/arr"
+is "$?:$(jq -r '.response.status_code, (.response.body | type)' "$T/arr" | paste -sd:)" \
+    0:200:array "a 200 JSON array is an answer"
+is "$(mock_stats ".keys[\"$k\"].sent")" 1 "... sent once, not retried as cut off"
+printf '{"prompt":"%s","id":"a"}\n' "$k" | sg --format content >"$T/arr"
+is "$(cat "$T/arr")" null "... and --format content gives null"
+
+# A prompt for /v1/moderations becomes {"input": ...}, with no system,
+# max_tokens or temperature, and is not streamed; by --endpoint or by a
+# Batch line's url.
+printf '"mod me"\n' | sg --endpoint /v1/moderations --system S \
+    --max-tokens 5 --temperature 0.5 --stream >"$T/mod" 2>"$T/moderr"
+is "$?:$(jq -r '.response.status_code, (.response.body.results | length)' "$T/mod" | paste -sd:)" \
+    0:200:1 "--endpoint /v1/moderations: a prompt is moderated"
+is "$(mock_stats '.keys["mod me"].sent')" 1 "... its input is the prompt"
+printf '{"custom_id":"m","method":"POST","url":"/v1/moderations","body":{"input":"mod batch"}}\n' |
+    sg --stream --max-tokens 5 >"$T/modb" 2>"$T/moderr"
+is "$(jq -r .response.body.results[0].flagged "$T/modb")" false \
+    "a Batch line to /v1/moderations: not streamed, no max_tokens"
+
+# --format content gives an embedding as its array of numbers, when it
+# came as base64 ("encoding_format":"base64", as the official SDKs ask)
+# too: the same array.
+printf '"vec"\n' | sg --endpoint /v1/embeddings --format content >"$T/vf"
+printf '"vec"\n' | sg --endpoint /v1/embeddings --format content \
+    -d '{"encoding_format":"base64"}' >"$T/vb"
+is "$(jq -r 'type, length' "$T/vb" | paste -sd:)" array:8 \
+    "--format content: a base64 embedding is an array of 8 numbers"
+check "... the same as the one sent as floats" cmp -s "$T/vf" "$T/vb"
+
 
 done_testing

@@ -12,6 +12,24 @@ digest() {
 	    (.response.body.choices // [] | map([.message.content // .text,
 	    .finish_reason])), .response.body.usage, .error]' "$1"
 }
+sent() {
+	mock_stats ".keys[\"$1\"].sent"
+}
+# one_line KEY [options]: run one prompt, leave its record in $T/r.
+one_line() {
+	_k=$1
+	shift
+	printf '{"prompt":"%s","id":"x"}\n' "$_k" |
+	    sg --backoff-max 0.2 "$@" >"$T/r" 2>"$T/e"
+}
+# retried_once KEY DESCRIPTION [options]: KEY's stream goes wrong once,
+# is sent again and is ok.
+retried_once() {
+	_k=$1 _d=$2
+	shift 2
+	one_line "$_k" --stream "$@"
+	is "$(sent "$_k"):$(jq -r .response.status_code "$T/r")" 2:200 "$_d"
+}
 
 # Same prompts, with and without --stream: chat, n > 1, max_tokens cut,
 # UTF-8 and escapes, and a Batch line per endpoint.
@@ -57,6 +75,28 @@ sg --endpoint /v1/responses --stream <"$T/rin" >"$T/r.streamed" 2>"$T/err"
 is "$(jq -c .response.body "$T/r.streamed")" "$(jq -c .response.body "$T/r.plain")" \
     "Responses: the completed response is the answer"
 
+# llama-server's in-stream errors are "error: {...}" lines, not "data:".
+# The record is the one the same request gets unstreamed: the status in
+# the error's code, {"error": the object} for the body; a 400 at once.
+k="llama [[mock:error-line]]"
+one_line "$k" --stream --retries 2
+is "$(sent "$k"):$(jq -r .response.status_code "$T/r")" 1:400 \
+    "an error: line with code 400: its status, sent once"
+jq -c '[.response.status_code, .response.body, .error]' "$T/r" >"$T/rs"
+mock_reset
+one_line "$k" --retries 2
+jq -c '[.response.status_code, .response.body, .error]' "$T/r" >"$T/ru"
+check "... the same record as unstreamed" cmp -s "$T/rs" "$T/ru"
+check "... with the server's message" grep -q 'exceeds the available context' "$T/rs"
+retried_once "llama-503 [[mock:error-line:code=503:times=1]]" \
+    "an error: line with code 503 is retried, then ok"
+# In-stream rate limits and 408/409/429 codes are retried like those
+# HTTP statuses.
+retried_once "rl [[mock:sse-error:after=1:type=requests:code=rate_limit_exceeded:times=1]]" \
+    "a rate_limit_exceeded error event is retried, then ok"
+retried_once "e429 [[mock:error-line:code=429:times=1]]" \
+    "an error with code 429 is retried, then ok"
+
 # Line ends and keep-alives as servers vary them.
 mock_stop
 mock_start --seed 3 --sse-crlf --sse-comments --chunk-bytes 3
@@ -64,6 +104,18 @@ sg -P 4 --stream <"$T/in" >"$T/crlf" 2>"$T/err"
 digest "$T/crlf" >"$T/d.crlf"
 check "--sse-crlf --sse-comments --chunk-bytes 3: the same output" \
     cmp -s "$T/d.plain" "$T/d.crlf"
+
+# A stream sent with no Content-Type at all (some servers do): the body,
+# which begins with "data:", says it is one.
+mock_stop
+mock_start --seed 3 --sse-no-content-type
+sg -P 4 --stream <"$T/in" >"$T/noct" 2>"$T/err"
+is "$?" 0 "--stream, no Content-Type on the streams: exit 0"
+digest "$T/noct" >"$T/d.noct"
+check "... and the same output as without --stream" \
+    cmp -s "$T/d.plain" "$T/d.noct"
+retried_once "noctype [[mock:sse-cut:after=2:times=1:noctype]]" \
+    "a stream with no Content-Type is still checked for [DONE]: retried, then ok"
 
 # Time to first token and the streaming rate reach the job log, the
 # summary and --stats.

@@ -59,6 +59,33 @@ wait $bg
 # The warnings (plain http, no key), -v's redactions, --insecure and a
 # missing --cacert are the cases tests/data/09*.case.
 
+# A key of the user's own in -H (Azure's api-key, or an Authorization):
+# OPENAI_API_KEY is not sent besides it.
+printf '"v"\n' | sg -v -H 'api-key: az-secret-1' >/dev/null 2>"$T/v"
+check "-H api-key: redacted by -v" grep -q '> api-key: \[redacted\]' "$T/v"
+check "... and OPENAI_API_KEY is not sent as well" sh -c "! grep -qi '> Authorization:' '$T/v'"
+check "... -v shows no secret" sh -c "! grep -qF -f '$T/pattern' '$T/v' && ! grep -q 'secret-1' '$T/v'"
+printf '"v"\n' | sg -v -H 'authorization: Bearer own-secret' >/dev/null 2>"$T/v"
+is "$(grep -ci '> Authorization:' "$T/v")" 1 "-H Authorization: only the user's is sent"
+
+# Azure's variables, as the Azure SDKs read them: AZURE_OPENAI_API_KEY
+# (when OPENAI_API_KEY is unset) goes in an api-key header;
+# AZURE_OPENAI_ENDPOINT + /openai is the base URL when none is given.
+mock_stop
+mock_start --require-key "$KEY" --latency 300	# (the core test below needs it slow)
+printf '"az"\n' | env -u OPENAI_API_KEY AZURE_OPENAI_API_KEY="$KEY" \
+    AZURE_OPENAI_ENDPOINT="$MOCK_ROOT/" timeout 60 "$SPLITGPT" -v \
+    --format content >"$T/az" 2>"$T/azerr"
+is "$(cat "$T/az")" '"echo: az"' "AZURE_OPENAI_API_KEY and AZURE_OPENAI_ENDPOINT: the key is accepted"
+check "... sent as api-key, redacted" grep -q '> api-key: \[redacted\]' "$T/azerr"
+check "... and not as Authorization" sh -c "! grep -qi '> Authorization:' '$T/azerr'"
+check "... to AZURE_OPENAI_ENDPOINT/openai/v1/..." \
+    grep -q '> POST /openai/v1/chat/completions HTTP' "$T/azerr"
+check "... the key shows nowhere" sh -c "! grep -qF -f '$T/pattern' '$T/az' '$T/azerr'"
+printf '"az2"\n' | AZURE_OPENAI_API_KEY=wrong AZURE_OPENAI_ENDPOINT=http://127.0.0.1:9/ \
+    OPENAI_BASE_URL="$MOCK_URL" timeout 60 "$SPLITGPT" --format content >"$T/az2" 2>/dev/null
+is "$(cat "$T/az2")" '"echo: az2"' "OPENAI_API_KEY and OPENAI_BASE_URL win over Azure's"
+
 # No core file can carry the key off.
 "$SPLITGPT" --base-url "$MOCK_URL" -P 1 <"$T/in" >/dev/null 2>&1 &
 bg=$!

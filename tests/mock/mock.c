@@ -62,7 +62,7 @@ enum purpose {
 enum fkind {
 	F_NONE, F_HTTP, F_RESET, F_RESET_BODY, F_HANG, F_NONJSON, F_BADJSON,
 	F_STALL, F_SSE_ERROR, F_SSE_CUT, F_DRIP, F_SLOW_HEADERS, F_SLEEP,
-	F_BADUTF8, F_NULBODY, F_DEEP,
+	F_BADUTF8, F_NULBODY, F_DEEP, F_ARRAY, F_ERROR_LINE, F_SLOW_BODY,
 	/* Raw port only (--raw-port-file): headers MHD cannot send. */
 	F_HUGE_HEADER, F_MANY_HEADERS, F_ENDLESS_HEADERS, F_DRIP_HEADERS,
 	F__N
@@ -77,6 +77,10 @@ static const char *const fkind_name[F__N] = {
 	[F_SLOW_HEADERS] = "slow-headers", [F_SLEEP] = "sleep",
 	/* Hostile bodies: 200 application/json that is not usable JSON. */
 	[F_BADUTF8] = "badutf8", [F_NULBODY] = "nulbody", [F_DEEP] = "deep",
+	/* What real servers do: llama-server's answers to a "prompt"
+	 * array and its in-stream errors; a body late after headers. */
+	[F_ARRAY] = "array", [F_ERROR_LINE] = "error-line",
+	[F_SLOW_BODY] = "slow-body",
 	[F_HUGE_HEADER] = "huge-header", [F_MANY_HEADERS] = "many-headers",
 	[F_ENDLESS_HEADERS] = "endless-headers",
 	[F_DRIP_HEADERS] = "drip-headers",
@@ -97,6 +101,7 @@ struct fault {
 	bool		html_body;
 	bool		crlf;
 	bool		comments;
+	bool		noctype;	/* a stream without a content type */
 	char		code[64];
 	char		type[64];
 };
@@ -129,6 +134,8 @@ static struct {
 	long long	 chunk_delay;
 	bool		 sse_crlf;
 	bool		 sse_comments;
+	bool		 sse_no_ctype;
+	const char	*models;	/* --models: "a,b", or NULL: any */
 	long long	 conn_timeout;
 	long long	 max_conns;
 	long long	 max_body;
@@ -721,7 +728,8 @@ opt_dbl(const char *opt, const char *s, double lo, double hi)
 static bool
 is_stream_fault(enum fkind k)
 {
-	return k == F_STALL || k == F_SSE_ERROR || k == F_SSE_CUT;
+	return k == F_STALL || k == F_SSE_ERROR || k == F_SSE_CUT ||
+	    k == F_ERROR_LINE;
 }
 
 static bool
@@ -819,6 +827,8 @@ parse_fault(const char *spec, bool with_rate, struct fault *f, char *err,
 			f->crlf = true;
 		else if (strcmp(name, "comments") == 0 && val == NULL)
 			f->comments = true;
+		else if (strcmp(name, "noctype") == 0 && val == NULL)
+			f->noctype = true;
 		else if (val == NULL) {
 			snprintf(err, errlen, "option '%s' needs a value",
 			    name);
@@ -1228,8 +1238,8 @@ http_fault(const struct fault *f, struct reply *r)
 /* ---- parsing requests ---- */
 
 enum route {
-	RT_CHAT, RT_COMPL, RT_EMB, RT_RESP, RT_MODELS, RT_STATS, RT_RESET,
-	RT_UNKNOWN
+	RT_CHAT, RT_COMPL, RT_EMB, RT_RESP, RT_MOD, RT_MODELS, RT_STATS,
+	RT_RESET, RT_UNKNOWN
 };
 
 static enum route
@@ -1247,6 +1257,8 @@ route(const char *url)
 		return RT_EMB;
 	if (ends_with(url, "/responses"))
 		return RT_RESP;
+	if (ends_with(url, "/moderations"))
+		return RT_MOD;
 	if (ends_with(url, "/models"))
 		return RT_MODELS;
 	return RT_UNKNOWN;
@@ -1380,6 +1392,7 @@ extract(json_object *root, struct call *k, char *err, size_t errlen,
 	case RT_COMPL:
 	case RT_RESP:
 	case RT_EMB:
+	case RT_MOD:
 		v = jget(root, k->rt == RT_COMPL ? "prompt" : "input");
 		if (json_object_is_type(v, json_type_string))
 			sb_add(&k->key, json_object_get_string(v),
@@ -1389,7 +1402,7 @@ extract(json_object *root, struct call *k, char *err, size_t errlen,
 		else
 			sb_add(&k->key, "", 0);
 		k->prompt_bytes = k->key.len;
-		if (k->rt == RT_EMB) {
+		if (k->rt == RT_EMB || k->rt == RT_MOD) {
 			k->input = v;
 			if (v == NULL) {
 				snprintf(err, errlen, "Missing required "
@@ -1407,7 +1420,7 @@ extract(json_object *root, struct call *k, char *err, size_t errlen,
 	    json_object_is_type(v, json_type_string))
 		k->model = json_object_get_string(v);
 	v = jget(root, "stream");
-	k->stream = k->rt != RT_EMB && json_object_is_type(v,
+	k->stream = k->rt != RT_EMB && k->rt != RT_MOD && json_object_is_type(v,
 	    json_type_boolean) && json_object_get_boolean(v);
 	v = jget(jget(root, "stream_options"), "include_usage");
 	k->include_usage = json_object_is_type(v, json_type_boolean) &&
@@ -1711,6 +1724,30 @@ embeddings_body(const struct call *k, struct sbuf *b)
 	jemit(o, b);
 }
 
+/* /moderations: one result, never flagged. */
+static void
+moderations_body(const struct call *k, struct sbuf *b)
+{
+	json_object *o = json_object_new_object(), *res, *r, *cat, *sc;
+	char id[64];
+
+	hex_id(id, sizeof id, "modr-mock-", khash(k->kh, P_ID));
+	jadd(o, "id", json_object_new_string(id));
+	jadd(o, "model", json_object_new_string(k->model));
+	res = json_object_new_array();
+	r = json_object_new_object();
+	cat = json_object_new_object();
+	sc = json_object_new_object();
+	jadd(cat, "violence", json_object_new_boolean(0));
+	jadd(sc, "violence", json_object_new_double_s(0, "0.0"));
+	jadd(r, "flagged", json_object_new_boolean(0));
+	jadd(r, "categories", cat);
+	jadd(r, "category_scores", sc);
+	json_object_array_add(res, r);
+	jadd(o, "results", res);
+	jemit(o, b);
+}
+
 static void
 plain_body(const struct call *k, const struct sbuf *text, long long ctok,
     const char *fin, struct sbuf *b)
@@ -1718,6 +1755,10 @@ plain_body(const struct call *k, const struct sbuf *text, long long ctok,
 	json_object *o, *choices, *c, *m;
 	long long i;
 
+	if (k->rt == RT_MOD) {
+		moderations_body(k, b);
+		return;
+	}
 	if (k->rt == RT_RESP) {
 		jemit(resp_obj(k, text, ctok, fin, true), b);
 		return;
@@ -1935,6 +1976,30 @@ hang_ms(const struct fault *f)
 	return f != NULL && f->ms >= 0 && f->ms < cap ? f->ms : cap;
 }
 
+/* error-line: the status it stands for, code=NNN or 400. */
+static unsigned
+error_line_status(const struct fault *f)
+{
+	long long v;
+
+	return f->code[0] && num_ok(f->code, 400, 599, &v) ? (unsigned)v : 400;
+}
+
+/* error-line: llama-server's error object, {"code":N,"message","type"}. */
+static void
+error_line_json(const struct fault *f, struct sbuf *b)
+{
+	json_object *e = json_object_new_object();
+	unsigned s = error_line_status(f);
+
+	jadd(e, "code", jint(s));
+	jadd(e, "message", json_object_new_string("mock: the request exceeds "
+	    "the available context size, try increasing it"));
+	jadd(e, "type", json_object_new_string(f->type[0] ? f->type :
+	    s >= 500 ? "server_error" : "invalid_request_error"));
+	jemit(e, b);
+}
+
 /* Turn events into a feed, applying stream faults and pacing. */
 static struct feed *
 stream_feed(struct evlist *l, const struct fault *f, bool comments)
@@ -1951,11 +2016,22 @@ stream_feed(struct evlist *l, const struct fault *f, bool comments)
 	if (kind == F_RESET_BODY && (f->after < 0))
 		after = l->n / 2;
 	else
-		after = f && f->after >= 0 ? (size_t)f->after : 1;
+		after = f && f->after >= 0 ? (size_t)f->after :
+		    kind == F_ERROR_LINE ? 0 : 1;
 	for (i = 0; i < l->n; i++) {
 		if (i == after && (kind == F_STALL || kind == F_SSE_CUT ||
-		    kind == F_SSE_ERROR || kind == F_RESET_BODY)) {
-			if (kind == F_STALL) {
+		    kind == F_SSE_ERROR || kind == F_RESET_BODY ||
+		    kind == F_ERROR_LINE)) {
+			if (kind == F_ERROR_LINE) {
+				/* llama-server's way: an "error:" line, not
+				 * "data:", with the error object itself. */
+				sb_adds(&err, "error: ");
+				error_line_json(f, &err);
+				sb_adds(&err, l->eol);
+				sb_adds(&err, l->eol);
+				feed_add(fd, err.p, err.len,
+				    (double)cfg.chunk_delay);
+			} else if (kind == F_STALL) {
 				fd->end = END_HANG;
 				fd->hang_ms = (double)hang_ms(f);
 			} else if (kind == F_RESET_BODY)
@@ -2030,7 +2106,9 @@ build_answer(const struct call *k, const struct fault *f, struct reply *r)
 	if (k->stream) {
 		l.eol = cfg.sse_crlf || (f && f->crlf) ? "\r\n" : "\n";
 		stream_events(k, &text, ctok, fin, &l);
-		r->ctype = "text/event-stream; charset=utf-8";
+		/* Some servers send a stream with no content type. */
+		r->ctype = cfg.sse_no_ctype || (f && f->noctype) ? NULL :
+		    "text/event-stream; charset=utf-8";
 		r->feed = stream_feed(&l, f, cfg.sse_comments ||
 		    (f && f->comments));
 		if (kind == F_DRIP) {
@@ -2070,10 +2148,30 @@ build_answer(const struct call *k, const struct fault *f, struct reply *r)
 			fd->size = r->body.len;
 			fd->end = END_ERROR;
 			r->feed = fd;
+		} else if (kind == F_ARRAY) {
+			/* llama-server answers a "prompt" array with an
+			 * array of completions. */
+			struct sbuf one = r->body;
+
+			memset(&r->body, 0, sizeof r->body);
+			sb_printf(&r->body, "[%s,%s]", one.p, one.p);
+			sb_free(&one);
 		} else if (kind == F_DRIP)
 			r->feed = drip_feed(r->body.p, r->body.len,
 			    r->body.len, f);
+		else if (kind == F_SLOW_BODY) {
+			/* The headers now, the body (Content-Length known)
+			 * after ms. */
+			fd = xcalloc(1, sizeof *fd);
+			feed_add(fd, r->body.p, r->body.len,
+			    (double)hang_ms(f));
+			fd->size = r->body.len;
+			fd->end = END_OK;
+			r->feed = fd;
+		}
 	}
+	if (k->stream && kind == F_SLOW_BODY && r->feed->nseg > 0)
+		r->feed->seg[0].delay_ms += (double)hang_ms(f);
 	sb_free(&text);
 }
 
@@ -2282,7 +2380,8 @@ send_reply(struct MHD_Connection *c, struct req *rq, struct reply *r,
 	}
 	if (resp == NULL)
 		return MHD_NO;
-	MHD_add_response_header(resp, "content-type", r->ctype);
+	if (r->ctype != NULL)
+		MHD_add_response_header(resp, "content-type", r->ctype);
 	for (i = 0; i < r->nh; i++)
 		MHD_add_response_header(resp, r->h[i].name, r->h[i].val);
 	ret = MHD_queue_response(c, r->status, resp);
@@ -2322,9 +2421,16 @@ key_ok(const char *a)
 	    strcmp(a + 7, cfg.require_key) == 0);
 }
 
+/* --require-key: the key as a Bearer token, or (Azure's way) in an
+ * api-key header. */
 static bool
 authorized(struct MHD_Connection *c)
 {
+	const char *az = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "api-key");
+
+	if (cfg.require_key != NULL && az != NULL)
+		return strcmp(az, cfg.require_key) == 0;
 	return key_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION));
 }
@@ -2394,6 +2500,26 @@ reset_now(struct MHD_Connection *c)
 	close(orig);
 }
 
+/* --models: whether the model is one of the list (any, without one). */
+static bool
+model_known(const char *model)
+{
+	const char *p = cfg.models, *e;
+	size_t n = strlen(model);
+
+	if (p == NULL)
+		return true;
+	for (;; p = e + 1) {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		if ((size_t)(e - p) == n && memcmp(p, model, n) == 0)
+			return true;
+		if (*e == '\0')
+			return false;
+	}
+}
+
 static enum MHD_Result
 serve_api(struct MHD_Connection *c, struct req *rq, const char *method,
     const char *url)
@@ -2455,6 +2581,13 @@ serve_api(struct MHD_Connection *c, struct req *rq, const char *method,
 		    NULL);
 		goto send;
 	}
+	if (!model_known(k.model)) {
+		snprintf(emsg, sizeof emsg, "The model `%s` does not exist or "
+		    "you do not have access to it.", k.model);
+		reply_error(&r, 404, emsg, "invalid_request_error", NULL,
+		    "model_not_found");
+		goto send;
+	}
 	if (rl_apply(&k, &r))
 		goto send;
 
@@ -2477,7 +2610,8 @@ serve_api(struct MHD_Connection *c, struct req *rq, const char *method,
 	if (f != NULL && f->times >= 0 && (long long)attempt >= f->times)
 		f = NULL;
 	/* Stream faults make no sense without a stream: answer normally. */
-	if (f != NULL && is_stream_fault(f->kind) && !k.stream)
+	if (f != NULL && is_stream_fault(f->kind) && !k.stream &&
+	    f->kind != F_ERROR_LINE)
 		f = NULL;
 	if (f != NULL && f->kind != F_NONE) {
 		pthread_mutex_lock(&mu);
@@ -2509,6 +2643,14 @@ serve_api(struct MHD_Connection *c, struct req *rq, const char *method,
 
 	if (f != NULL && f->kind == F_HTTP)
 		http_fault(f, &r);
+	else if (f != NULL && f->kind == F_ERROR_LINE && !k.stream) {
+		/* llama-server: the same error object, as an HTTP error. */
+		r.status = error_line_status(f);
+		r.ctype = "application/json";
+		sb_adds(&r.body, "{\"error\":");
+		error_line_json(f, &r.body);
+		sb_adds(&r.body, "}");
+	}
 	else if (f != NULL && f->kind == F_NONJSON)
 		reply_html(&r, 200, "200 OK");
 	else
@@ -2548,6 +2690,7 @@ serve(struct MHD_Connection *c, struct req *rq, const char *method,
 	case RT_COMPL:
 	case RT_EMB:
 	case RT_RESP:
+	case RT_MOD:
 		if (post)
 			return serve_api(c, rq, method, url);
 		break;
@@ -3090,6 +3233,8 @@ usage(FILE *fp)
 "  --chunk-delay MS     delay between stream events (0)\n"
 "  --sse-crlf           CRLF line ends in streams\n"
 "  --sse-comments       ': keep-alive' comments between events\n"
+"  --sse-no-content-type  send streams with no Content-Type\n"
+"  --models A,B         these models only; others get 404 model_not_found\n"
 "  --conn-timeout S     idle connection timeout (120)\n"
 "  --max-conns N        connection limit (4096)\n"
 "  --max-body BYTES     request body limit (67108864)\n"
@@ -3151,7 +3296,7 @@ parse_args(int argc, char **argv)
 		O_LATENCY, O_JITTER, O_SLOW, O_FAULT, O_HANG, O_GZIP,
 		O_REQUIRE_KEY, O_LOG, O_RPM, O_TPM, O_RL_WINDOW,
 		O_RL_HEADERS_ONLY, O_CHUNK_BYTES, O_CHUNK_DELAY, O_SSE_CRLF,
-		O_SSE_COMMENTS, O_CONN_TIMEOUT, O_MAX_CONNS, O_MAX_BODY,
+		O_SSE_COMMENTS, O_SSE_NO_CTYPE, O_MODELS, O_CONN_TIMEOUT, O_MAX_CONNS, O_MAX_BODY,
 		O_RAW_PORT_FILE, O_TLS_CERT, O_TLS_KEY
 	};
 	static const struct option opts[] = {
@@ -3179,6 +3324,8 @@ parse_args(int argc, char **argv)
 		{ "chunk-delay", required_argument, NULL, O_CHUNK_DELAY },
 		{ "sse-crlf", no_argument, NULL, O_SSE_CRLF },
 		{ "sse-comments", no_argument, NULL, O_SSE_COMMENTS },
+		{ "sse-no-content-type", no_argument, NULL, O_SSE_NO_CTYPE },
+		{ "models", required_argument, NULL, O_MODELS },
 		{ "conn-timeout", required_argument, NULL, O_CONN_TIMEOUT },
 		{ "max-conns", required_argument, NULL, O_MAX_CONNS },
 		{ "max-body", required_argument, NULL, O_MAX_BODY },
@@ -3275,6 +3422,14 @@ parse_args(int argc, char **argv)
 			break;
 		case O_SSE_COMMENTS:
 			cfg.sse_comments = true;
+			break;
+		case O_SSE_NO_CTYPE:
+			cfg.sse_no_ctype = true;
+			break;
+		case O_MODELS:
+			if (*optarg == '\0')
+				usage_err("--models: an empty list");
+			cfg.models = optarg;
 			break;
 		case O_CONN_TIMEOUT:
 			cfg.conn_timeout = opt_num("--conn-timeout", optarg, 1,

@@ -60,7 +60,7 @@ static void verdict(enum errcode err, int retry, const char *want,
 	CHECK_STR(msg.data, want, "%s: the message", what);
 }
 
-/* Bodies that are not embedded: not a whole, strict JSON object. */
+/* Bodies that are not embedded: not whole, strict JSON. */
 static const struct {
 	long status;
 	const char *body;
@@ -71,7 +71,7 @@ static const struct {
 } unembedded[] = {
 	{ 201, "<html>busy</html>", 0, 64, 1,
 	  "2xx with a body that is not JSON: retried" },
-	{ 200, "[1,2]", 0, 64, 1, "2xx with a JSON array: retried" },
+	{ 200, "[1,", 0, 64, 1, "2xx with a cut JSON array: retried" },
 	{ 200, "{\"a\":1}", 1, 64, 1, "a body with a NUL byte" },
 	{ 200, "{\"a\":01}", 0, 64, 1, "only strict JSON is embedded" },
 	{ 200, "{\"a\":[[[1]]]}", 0, 2, 1, "nesting past --max-depth" },
@@ -97,8 +97,14 @@ static void answers(void)
 	run(&a);
 	CHECK(o.err == ERR_INVALID_RESPONSE && o.retry && o.again &&
 	    o.json == NULL, "2xx with a cut body: retried");
-	CHECK_STR(msg.data, "line 7: HTTP 200 answer is not a JSON object "
+	CHECK_STR(msg.data, "line 7: HTTP 200 answer is not JSON "
 	    "(15 bytes)", "a cut body: the message");
+	/* llama-server answers a "prompt" array with an array. */
+	a = answer(200, "[{\"id\":\"a\"},{\"id\":\"b\"}]");
+	run(&a);
+	CHECK(o.err == ERR_NONE && o.status == 200 && !o.retry &&
+	    o.json != NULL && o.body == a.body,
+	    "2xx with a JSON array: an answer, embedded, final");
 	for (i = 0; i < sizeof(unembedded) / sizeof(*unembedded); i++) {
 		a = answer(unembedded[i].status, unembedded[i].body);
 		if (unembedded[i].body)
@@ -296,6 +302,10 @@ static void streams(void)
 	json_object *filter = json_tokener_parse("{\"message\":\"no\","
 	    "\"code\":\"content_filter\"}");
 	json_object *coded = json_tokener_parse("{\"code\":503}");
+	json_object *llama = json_tokener_parse("{\"code\":400,\"message\":"
+	    "\"too long\",\"type\":\"invalid_request_error\"}");
+	json_object *limited = json_tokener_parse("{\"message\":\"slow\","
+	    "\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}");
 	struct attempt a = streamed(SSE_DONE);
 
 	a.stream.answer = done;
@@ -318,6 +328,18 @@ static void streams(void)
 	a.stream.error = coded;
 	run(&a);
 	CHECK(o.retry, "an error event with code 503: retried");
+	CHECK(o.err == ERR_NONE && o.status == 503 && o.json != NULL,
+	    "... recorded as HTTP 503, as unstreamed");
+	CHECK_STR(o.body, "{\"error\":{\"code\":503}}",
+	    "... with {\"error\": the object} for its body");
+	a.stream.error = llama;
+	run(&a);
+	CHECK(o.err == ERR_NONE && o.status == 400 && !o.retry,
+	    "an error event with code 400: HTTP 400, final");
+	a.stream.error = limited;
+	run(&a);
+	CHECK(o.err == ERR_STREAM_ERROR && o.retry,
+	    "a rate_limit_exceeded error event: retried, like a 429");
 
 	a = streamed(SSE_RUNNING);
 	run(&a);
@@ -362,6 +384,8 @@ static void streams(void)
 	json_object_put(err);
 	json_object_put(filter);
 	json_object_put(coded);
+	json_object_put(llama);
+	json_object_put(limited);
 }
 
 /* Which failures every line would meet: the fail-fast halt's input. */

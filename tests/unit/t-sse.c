@@ -2,6 +2,7 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 
+#include "evstream.h"
 #include "sse.h"
 #include "unit.h"
 #include "util.h"
@@ -185,6 +186,16 @@ static void test_error(void)
 	CHECK(json_object_object_get_ex(sse_error(s), "code", &m) &&
 	    strcmp(json_object_get_string(m), "context_length_exceeded") == 0,
 	    "... with its code");
+	text = "error: {\"code\":400,\"message\":\"too long\","
+	    "\"type\":\"invalid_request_error\"}\n\n";
+	CHECK_INT(run(text, 0, 0), SSE_ERROR,
+	    "llama-server's error: line: SSE_ERROR");
+	CHECK(json_object_object_get_ex(sse_error(s), "code", &m) &&
+	    json_object_get_int(m) == 400, "... with its object");
+	CHECK_INT(run("error: {\"error\":{\"code\":500}}\n\n", 0, 0),
+	    SSE_ERROR, "an error: line with an error object inside");
+	CHECK(json_object_object_get_ex(sse_error(s), "code", &m) &&
+	    json_object_get_int(m) == 500, "... gives the inner object");
 	CHECK_INT(run("data: {\"error\":\"overloaded\"}\n\n", 0, 0), SSE_ERROR,
 	    "an error that is a bare string");
 	CHECK(json_object_object_get_ex(sse_error(s), "message", &m) &&
@@ -414,8 +425,33 @@ static void test_reuse(void)
 	same_in_pieces(chat, chat_want, "and the first again");
 }
 
+/* A body without the Content-Type that says it is an event stream. */
+static void test_sniff(void)
+{
+	size_t at = 99;
+
+	CHECK_INT(evstream_sniff("data: {}", 8, &at), 1, "data: is a stream");
+	CHECK_INT((int)at, 0, "... from its start");
+	CHECK_INT(evstream_sniff("\xef\xbb\xbf\r\n event: x", 15, &at), 1,
+	    "a BOM and white space, then event:");
+	CHECK_INT((int)at, 6, "... from the field");
+	CHECK_INT(evstream_sniff(": ping", 6, &at), 1, "a comment");
+	CHECK_INT(evstream_sniff("retry: 5", 8, &at), 1, "retry:");
+	CHECK_INT(evstream_sniff("id:1", 4, &at), 1, "id:");
+	CHECK_INT(evstream_sniff("dat", 3, &at), -1, "dat: too short to tell");
+	CHECK_INT(evstream_sniff("\xef\xbb", 2, &at), -1, "half a BOM");
+	CHECK_INT(evstream_sniff("  \n", 3, &at), -1, "white space only");
+	CHECK_INT(evstream_sniff("", 0, &at), -1, "nothing yet");
+	CHECK_INT(evstream_sniff("{\"data\":1}", 10, &at), 0, "JSON is not");
+	CHECK_INT(evstream_sniff("[1]", 3, &at), 0, "a JSON array is not");
+	CHECK_INT(evstream_sniff("<html>", 6, &at), 0, "HTML is not");
+	CHECK_INT(evstream_sniff("datum", 5, &at), 0, "datum is not");
+	CHECK_INT(evstream_sniff("\xef\xbb\xbe", 3, &at), 0, "not a BOM");
+}
+
 int main(void)
 {
+	test_sniff();
 	s = sse_new(BIG, 64);
 	test_chat();
 	test_multiline();
