@@ -97,6 +97,8 @@ void set_nonblock(int fd);
 /* Milliseconds and microseconds on the monotonic clock. */
 uint64_t now_ms(void);
 uint64_t now_us(void);
+/* Seconds on the monotonic clock, as the pacer counts them. */
+double now_s(void);
 /* Milliseconds since the epoch, for logs. */
 uint64_t wall_ms(void);
 

@@ -116,7 +116,7 @@ static int take_hint(struct parent *pp, const struct frame *f)
 	rh.reset_tokens = h.reset_tokens_us < 0 ? -1 :
 	    h.reset_tokens_us / 1e6;
 	rh.cooldown = h.cooldown_us < 0 ? -1 : h.cooldown_us / 1e6;
-	pacer_hint(&pp->pacer, now_us() / 1e6, &rh);
+	pacer_hint(&pp->pacer, now_s(), &rh);
 	return 0;
 }
 
@@ -390,10 +390,10 @@ static unsigned judge_death(struct parent *pp, int i, int st)
 /* Worker i is gone: account for the line it held and start another. */
 static void bury(struct parent *pp, int i)
 {
-	int st = 0, retired = pp->pool.procs[i].retired;
+	int retired = pp->pool.procs[i].retired;
+	int st = pool_reap(&pp->pool, i);
 	unsigned resend;
 
-	st = pool_reap(&pp->pool, i);
 	if (retired)
 		return;		/* let go, and gone: nothing to account for */
 	resend = judge_death(pp, i, st);

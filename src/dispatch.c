@@ -35,11 +35,6 @@ void retire_idle(struct parent *pp)
 		pool_retire(&pp->pool, flight_take_idle(&pp->fl));
 }
 
-static double now_s(void)
-{
-	return now_us() / 1e6;
-}
-
 /* A long pause is not a hang: say so, and why. */
 static void say_pause(struct parent *pp, double now, double at,
     long long cost)

@@ -115,7 +115,7 @@ static int poll_timeout(const struct parent *pp)
 		timeout = sooner(timeout, pp->fl.due_us);
 	if (pp->dp.held && pp->fl.nidle > 0) {
 		/* Wake when the pacer lets the held request go. */
-		double ms = (pp->dp.wake_at - now_us() / 1e6) * 1000;
+		double ms = (pp->dp.wake_at - now_s()) * 1000;
 		int w = ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms + 1;
 
 		if (timeout < 0 || w < timeout)

@@ -105,13 +105,11 @@ static void hold_std_fds(void)
 /* Set up every stage; the workers are forked by the loop. */
 static void start(struct parent *pp, struct config *cfg)
 {
-	double now = now_us() / 1e6;
-
 	stats_init(&pp->st);
 	pp->st.price_in = cfg->price_in;
 	pp->st.price_out = cfg->price_out;
 	writer_init(&pp->wr, cfg, &pp->st);
-	pacer_init(&pp->pacer, cfg->rpm, cfg->tpm, now);
+	pacer_init(&pp->pacer, cfg->rpm, cfg->tpm, now_s());
 	pacer_cap(&pp->pacer, cfg->max_retry_wait_ms / 1000.0);
 	cfg->run_id = (uint32_t)(hash64(&pp, sizeof(&pp)) ^ now_us() ^
 	    ((uint64_t)getpid() << 16) ^ (uint64_t)time(NULL));

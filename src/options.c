@@ -229,10 +229,8 @@ static void NORETURN bad_option(int c, char **argv)
 				n++;
 				takes = longopts[i].has_arg;
 			}
-	} else {
+	} else
 		snprintf(shown, sizeof(shown), "-%c", optopt);
-		n = optopt && strchr("P:m:d:H:o:qvhV", optopt) != NULL;
-	}
 	if (c == ':')
 		warnx("%s needs a value; see splitgpt --help", shown);
 	else if (n > 1)

@@ -369,6 +369,11 @@ uint64_t now_ms(void)
 	return now_us() / 1000;
 }
 
+double now_s(void)
+{
+	return now_us() / 1e6;
+}
+
 uint64_t wall_ms(void)
 {
 	struct timespec ts;

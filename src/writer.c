@@ -166,14 +166,13 @@ static int write_out(struct writer *wr)
 	return 0;
 }
 
-static int write_joblog(struct writer *wr)
+static void write_joblog(struct writer *wr)
 {
 	if (wr->joblog_fd < 0 || wr->jl.len == 0)
-		return 0;
+		return;
 	if (write_full(wr->joblog_fd, wr->jl.data, wr->jl.len) < 0)
 		die_errno(EXIT_INTERNAL, "--joblog %s", wr->cfg->joblog_path);
 	buf_reset(&wr->jl);
-	return 0;
 }
 
 long writer_flush(struct writer *wr)

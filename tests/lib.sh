@@ -87,23 +87,34 @@ diag() {
 # mock_start [mock options...]: start a mock; sets MOCK_URL (the API base,
 # ending in /v1), MOCK_ROOT and MOCK_PID.  A second call starts another.
 # With --raw-port-file "$T/rawport", MOCK_RAW_URL is the raw port's base.
-mock_start() {
+# mock_try_start [options...]: start the mock; 1 (and none running) if it
+# does not start.
+mock_try_start() {
 	rm -f "$T/port" "$T/rawport"
 	"$MOCK" --port 0 --port-file "$T/port" --lifetime 900 "$@" \
 	    2>>"$T/mock.log" &
 	MOCK_PID=$!
 	_pids="$_pids $MOCK_PID"
-	wait_for 100 0.1 '[ -s "$T/port" ]'
+	wait_for 100 0.1 '[ -s "$T/port" ] || ! kill -0 "$MOCK_PID" 2>/dev/null'
 	if [ ! -s "$T/port" ]; then
-		echo "Bail out! the mock server did not start"
-		cat "$T/mock.log"
-		exit 1
+		mock_stop
+		return 1
 	fi
 	MOCK_ROOT="http://127.0.0.1:$(cat "$T/port")"
 	MOCK_URL="$MOCK_ROOT/v1"
 	MOCK_RAW_URL=
 	if [ -s "$T/rawport" ]; then
+		# shellcheck disable=SC2034 # for the scripts and cases
 		MOCK_RAW_URL="http://127.0.0.1:$(cat "$T/rawport")/v1"
+	fi
+}
+
+# mock_start [options...]: start the mock, or bail out.
+mock_start() {
+	if ! mock_try_start "$@"; then
+		echo "Bail out! the mock server did not start"
+		cat "$T/mock.log"
+		exit 1
 	fi
 }
 

@@ -93,28 +93,6 @@ parse() {
 	return 0
 }
 
-# start_mock [options...]: mock_start, but a mock that does not start is
-# a failure returned, not the end of the script.
-start_mock() {
-	rm -f "$T/port" "$T/rawport"
-	"$MOCK" --port 0 --port-file "$T/port" --lifetime 900 "$@" \
-	    2>>"$T/mock.log" &
-	MOCK_PID=$!
-	_pids="$_pids $MOCK_PID"
-	wait_for 100 0.1 '[ -s "$T/port" ] || ! kill -0 "$MOCK_PID" 2>/dev/null'
-	if [ ! -s "$T/port" ]; then
-		mock_stop
-		return 1
-	fi
-	MOCK_ROOT="http://127.0.0.1:$(cat "$T/port")"
-	MOCK_URL="$MOCK_ROOT/v1"
-	MOCK_RAW_URL=
-	if [ -s "$T/rawport" ]; then
-		# shellcheck disable=SC2034 # for the cases' words
-		MOCK_RAW_URL="http://127.0.0.1:$(cat "$T/rawport")/v1"
-	fi
-}
-
 # show FILE: a file's first lines as TAP comments.
 show() {
 	head -c 2000 "$1" | head -n "${2:-10}" | sed 's/^/#   /'
@@ -289,7 +267,7 @@ check "there are cases ($k)" test "$k" -gt 0
 cut -f1 "$T/index" | awk '!seen[$0]++' >"$T/mocks"
 while IFS= read -r m; do
 	M=$m awk -F'\t' '$1 == ENVIRON["M"] { print $2 }' "$T/index" >"$T/group"
-	if eval "start_mock $m"; then
+	if eval "mock_try_start $m"; then
 		while IFS= read -r d; do
 			run_case "$d" </dev/null
 		done <"$T/group"
