@@ -51,7 +51,7 @@ PARENT_SRCS = src/options.c src/credentials.c src/loop.c src/signals.c \
 WORKER_SRCS = src/worker.c src/transfer.c src/judge.c src/cacache.c \
        src/retry.c src/sse.c src/evstream.c src/ssechunks.c
 SHARED_SRCS = src/api.c src/util.c src/frame.c src/reorder.c src/idset.c \
-       src/jsoncheck.c src/stats.c src/record.c
+       src/jsoncheck.c src/stats.c src/record.c src/sha256.c
 SRCS = $(PARENT_SRCS) $(WORKER_SRCS) $(SHARED_SRCS)
 MAIN = src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
@@ -166,7 +166,7 @@ FUZZ_CFLAGS = $(STD) $(WARN) -Iinclude $(DEPCFLAGS) -g -O1 $(FUZZ_SAN)
 FUZZ_LIB_SRCS = src/util.c src/api.c src/jsoncheck.c src/reader.c \
                 src/classify.c src/idset.c src/ratelimit.c src/record.c \
                 src/frame.c src/retry.c src/output.c src/signals.c \
-                src/evstream.c src/ssechunks.c src/sse.c
+                src/evstream.c src/ssechunks.c src/sse.c src/sha256.c
 FUZZ_LIB_OBJS = $(FUZZ_LIB_SRCS:src/%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB = $(FUZZ_DIR)/libsplitgpt-fuzz.a
 FUZZ_BINS = $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz-%)

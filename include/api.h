@@ -51,4 +51,14 @@ int response_digest(struct json_object *body, unsigned long long *prompt,
 void api_error(struct json_object *body, const char **code,
     const char **message);
 
+/*
+ * The request digest: SHA-256 of what a line asks for, the method, the
+ * path, the body as sent (defaults applied) and whether it is streamed,
+ * as DIGEST_HEX lower-case hex digits (128 bits) and a NUL in hex.  It
+ * names the request: in the record id, for --resume and --cache.
+ */
+#define DIGEST_HEX 32
+void request_digest(const char *path, size_t pathlen, const char *body,
+    size_t bodylen, int stream, char hex[DIGEST_HEX + 1]);
+
 #endif

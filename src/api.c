@@ -7,6 +7,8 @@
 #include <stdlib.h>	/* strtof */
 #include <string.h>	/* memchr, memcmp, strlen */
 
+#include "sha256.h"	/* request_digest */
+
 static int ends_with(const char *s, size_t n, const char *suffix)
 {
 	size_t k = strlen(suffix);
@@ -226,4 +228,26 @@ void api_error(json_object *body, const char **code, const char **message)
 	if ((*code = string_member(e, "code")) == NULL)
 		*code = string_member(e, "type");
 	*message = string_member(e, "message");
+}
+
+void request_digest(const char *path, size_t pathlen, const char *body,
+    size_t bodylen, int stream, char hex[DIGEST_HEX + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	struct sha256 s;
+	unsigned char d[32];
+	int i;
+
+	/* Each part ends with a NUL, which none of them holds. */
+	sha256_init(&s);
+	sha256_update(&s, "POST", 5);
+	sha256_update(&s, path, pathlen);
+	sha256_update(&s, stream ? "\0stream" : "\0", stream ? 8 : 2);
+	sha256_update(&s, body, bodylen);
+	sha256_final(&s, d);
+	for (i = 0; i < DIGEST_HEX / 2; i++) {
+		hex[2 * i] = digits[d[i] >> 4];
+		hex[2 * i + 1] = digits[d[i] & 15];
+	}
+	hex[DIGEST_HEX] = 0;
 }
