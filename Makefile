@@ -46,8 +46,8 @@ LDLIBS_ALL = $(DEPLIBS) $(DLLIB) -lm $(LDLIBS)
 # then what both use.
 PARENT_SRCS = src/options.c src/credentials.c src/loop.c src/signals.c \
        src/dispatch.c src/hedge.c src/flight.c src/pool.c src/collect.c \
-       src/writer.c src/progress.c src/reader.c src/classify.c src/output.c \
-       src/ratelimit.c
+       src/writer.c src/progress.c src/reader.c src/classify.c src/reqbody.c \
+       src/output.c src/ratelimit.c
 WORKER_SRCS = src/worker.c src/transfer.c src/judge.c src/cacache.c \
        src/retry.c src/sse.c src/evstream.c src/ssechunks.c
 SHARED_SRCS = src/api.c src/util.c src/frame.c src/reorder.c src/idset.c \
@@ -164,7 +164,7 @@ FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer -ftrivial-auto-var-init=pattern
 FUZZ_CFLAGS = $(STD) $(WARN) -Iinclude $(DEPCFLAGS) -g -O1 $(FUZZ_SAN)
 FUZZ_LIB_SRCS = src/util.c src/api.c src/jsoncheck.c src/reader.c \
-                src/classify.c src/idset.c src/ratelimit.c src/record.c \
+                src/classify.c src/reqbody.c src/idset.c src/ratelimit.c src/record.c \
                 src/frame.c src/retry.c src/output.c src/signals.c \
                 src/evstream.c src/ssechunks.c src/sse.c src/sha256.c
 FUZZ_LIB_OBJS = $(FUZZ_LIB_SRCS:src/%.c=$(FUZZ_DIR)/obj/%.o)

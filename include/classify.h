@@ -13,6 +13,7 @@
 #include <stddef.h>	/* size_t */
 #include <stdint.h>	/* uint64_t */
 
+#include "api.h"	/* DIGEST_HEX */
 #include "config.h"	/* struct config */
 #include "record.h"	/* enum errcode */
 #include "util.h"	/* struct buf */
@@ -21,6 +22,10 @@ struct request {
 	struct buf path;	/* e.g. /v1/chat/completions */
 	struct buf custom_id;
 	struct buf body;	/* serialised JSON object */
+	char digest[DIGEST_HEX + 1];	/* request_digest of path and body
+					 * (api.h); "" when not a request */
+	struct buf metadata;	/* the line's "metadata" object, JSON text
+				 * (never sent), or empty */
 	int user_id;		/* custom_id came from the line */
 	long long prompt_est;	/* estimated prompt tokens (ratelimit.h) */
 	long long max_out;	/* max output tokens asked for, times n */

@@ -21,6 +21,8 @@
 #include <stddef.h>	/* size_t */
 #include <stdint.h>	/* uint32_t, uint64_t */
 
+#include "api.h"	/* DIGEST_HEX */
+#include "record.h"	/* struct record_ref */
 #include "util.h"	/* struct buf */
 
 #define FRAME_HDR_SIZE 16
@@ -85,6 +87,10 @@ struct msg_request {
 	size_t idlen;
 	const char *body;
 	size_t bodylen;
+	const char *digest;	/* request_digest (api.h), or "" */
+	size_t digestlen;
+	const char *meta;	/* the line's metadata, JSON, or none */
+	size_t metalen;
 };
 
 /* What the parent learns from a result without inflating it. */
@@ -160,8 +166,12 @@ void msg_request_encode(struct buf *b, uint64_t seq,
 int msg_request_decode(const struct frame *f, struct msg_request *m);
 /* In an encoded request frame: count one more attempt, return the count. */
 unsigned msg_request_bump_attempts(struct buf *frame);
-/* Copy an encoded request frame's custom_id into id. */
-void msg_request_custom_id(const struct buf *frame, struct buf *id);
+/* Decode an encoded request frame (m points into it): 0, or -1. */
+int msg_request_peek(const struct buf *frame, struct msg_request *m);
+/* Whom line seq's record is for, from its request m; the digest is
+ * copied to hex (NUL-terminated), and ref points into m and hex. */
+void msg_request_ref(const struct msg_request *m, uint64_t seq,
+    char hex[DIGEST_HEX + 1], struct record_ref *ref);
 void msg_result_encode(struct buf *b, uint64_t seq, const struct msg_result *m);
 int msg_result_decode(const struct frame *f, struct msg_result *m);
 

@@ -61,7 +61,6 @@ struct collector {
 	 * everything else is counted in the stats. */
 	unsigned long long requests_failed, finished;
 	struct buf msg;		/* a crash record's message */
-	struct buf idbuf;	/* a custom_id taken from a frame */
 	struct error_kind kinds[ERROR_KINDS];	/* named on stderr */
 	unsigned nkinds;
 	char (*last_code)[48];	/* per worker: its last failure's code */

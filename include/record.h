@@ -5,6 +5,7 @@
  *    "response":{"status_code":200,"request_id":"...","body":{...}},
  *    "error":null}
  *
+ * A line that carried metadata has it as a last member, "metadata".
  * An HTTP answer that is JSON keeps "response", whatever its status; a
  * failure with no usable answer has "response":null and an "error" object
  * {"code","message","line"} whose code is one of enum errcode.  The
@@ -48,8 +49,26 @@ enum errcode {
 
 const char *errcode_name(enum errcode code);
 
-/* The record id: batch_req_ + run id + seq, unique and reproducible. */
-void record_id(char out[48], uint32_t run_id, uint64_t seq);
+/*
+ * Whom a record is for: the line's place (seq), its custom_id, the digest
+ * of the request it makes (api.h: request_digest; "" for a line that is
+ * not a request), and its metadata (a JSON object's text, or none).
+ */
+struct record_ref {
+	uint64_t seq;
+	const char *id;
+	size_t idlen;
+	const char *digest;
+	const char *meta;
+	size_t metalen;
+};
+
+/*
+ * The record id: batch_req_ + the request digest, so that it names the
+ * request (the same request has the same id, in any run); for a line
+ * that is not a request, batch_req_ + run id + seq.
+ */
+void record_id(char out[48], uint32_t run_id, const struct record_ref *ref);
 
 /* The "error" member: code, message ("line N: ..."), and attempts made. */
 struct record_error {
@@ -68,13 +87,13 @@ struct record_error {
  * "error" member beside the response: it tells why an answer that is still
  * an error (say a 503 on every attempt) is final.
  */
-void record_response(struct buf *out, const struct config *cfg, uint64_t seq,
-    const char *custom_id, size_t idlen, long status,
+void record_response(struct buf *out, const struct config *cfg,
+    const struct record_ref *ref, long status,
     const char *request_id, const char *body, size_t bodylen,
     const char *content, const struct record_error *err);
 
 /* A record for a failure with no usable answer: "response" is null. */
-void record_error(struct buf *out, const struct config *cfg, uint64_t seq,
-    const char *custom_id, size_t idlen, const struct record_error *err);
+void record_error(struct buf *out, const struct config *cfg,
+    const struct record_ref *ref, const struct record_error *err);
 
 #endif

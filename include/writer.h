@@ -54,10 +54,10 @@ int writer_has(const struct writer *wr, uint64_t seq);
 void writer_put(struct writer *wr, uint64_t seq, char *data, size_t len,
     size_t rawlen, int compressed, unsigned char tag);
 
-/* An error record made by the parent for line seq, under its own
- * custom_id (id, idlen), with its job log line. */
-void writer_error(struct writer *wr, uint64_t seq, uint64_t lineno,
-    const char *id, size_t idlen, enum errcode code, const char *message,
+/* An error record made by the parent for the line ref names (its
+ * custom_id, digest and metadata), with its job log line. */
+void writer_error(struct writer *wr, const struct record_ref *ref,
+    uint64_t lineno, enum errcode code, const char *message,
     unsigned attempts);
 
 /* With --resume, for every line in order: line seq's success kept from

@@ -12,7 +12,7 @@
 #include "api.h"	/* endpoint_of */
 #include "idset.h"	/* struct idset */
 #include "jsoncheck.h"	/* json_check */
-#include "ratelimit.h"	/* estimate_tokens */
+#include "reqbody.h"	/* request bodies */
 
 struct classifier {
 	const struct config *cfg;
@@ -62,56 +62,6 @@ void classifier_free(struct classifier *c)
 	free(c);
 }
 
-static int has(json_object *o, const char *key)
-{
-	return json_object_object_get_ex(o, key, NULL);
-}
-
-static void add_if_missing(json_object *o, const char *key, json_object *v)
-{
-	if (has(o, key))
-		json_object_put(v);
-	else
-		json_object_object_add(o, key, v);
-}
-
-static json_object *message(const char *role, const char *text, size_t n)
-{
-	json_object *m = json_object_new_object();
-
-	json_object_object_add(m, "role", json_object_new_string(role));
-	json_object_object_add(m, "content", json_object_new_string_len(text, n));
-	return m;
-}
-
-/* Put a system message first unless the conversation has one already. */
-static void add_system(json_object *body, const char *system)
-{
-	json_object *msgs, *fresh;
-	size_t i, n;
-
-	if (!json_object_object_get_ex(body, "messages", &msgs) ||
-	    !json_object_is_type(msgs, json_type_array))
-		return;
-	n = json_object_array_length(msgs);
-	for (i = 0; i < n; i++) {
-		json_object *m = json_object_array_get_idx(msgs, i), *role;
-		const char *r;
-
-		if (!json_object_object_get_ex(m, "role", &role))
-			continue;
-		r = json_object_get_string(role);
-		if (r && (!strcmp(r, "system") || !strcmp(r, "developer")))
-			return;
-	}
-	fresh = json_object_new_array_ext(n + 1);
-	json_object_array_add(fresh, message("system", system, strlen(system)));
-	for (i = 0; i < n; i++)
-		json_object_array_add(fresh,
-		    json_object_get(json_object_array_get_idx(msgs, i)));
-	json_object_object_add(body, "messages", fresh);
-}
-
 /* Fill what the body lacks from the options; the line's own values win. */
 static void apply_defaults(struct classifier *c, enum endpoint kind,
     json_object *body)
@@ -122,9 +72,9 @@ static void apply_defaults(struct classifier *c, enum endpoint kind,
 
 	if (cfg->model)
 		add_if_missing(body, "model", json_object_new_string(cfg->model));
-	if (generates && cfg->max_tokens >= 0 && !has(body, "max_tokens") &&
-	    !has(body, "max_completion_tokens") &&
-	    !has(body, "max_output_tokens"))
+	if (generates && cfg->max_tokens >= 0 && !json_has(body, "max_tokens") &&
+	    !json_has(body, "max_completion_tokens") &&
+	    !json_has(body, "max_output_tokens"))
 		json_object_object_add(body, kind == EP_RESPONSES ?
 		    "max_output_tokens" : "max_tokens",
 		    json_object_new_int64(cfg->max_tokens));
@@ -140,114 +90,6 @@ static void apply_defaults(struct classifier *c, enum endpoint kind,
 		json_object_object_foreach(c->defaults, key, val)
 			add_if_missing(body, key, json_object_get(val));
 	}
-}
-
-/* A body for one prompt text, shaped for the endpoint's kind. */
-static json_object *prompt_body(enum endpoint kind, const char *text, size_t n,
-    const char *system)
-{
-	json_object *body = json_object_new_object();
-	json_object *msgs;
-
-	switch (kind) {
-	case EP_COMPLETIONS:
-		json_object_object_add(body, "prompt",
-		    json_object_new_string_len(text, n));
-		break;
-	case EP_EMBEDDINGS:
-	case EP_RESPONSES:
-	case EP_MODERATIONS:
-		json_object_object_add(body, "input",
-		    json_object_new_string_len(text, n));
-		break;
-	default:
-		msgs = json_object_new_array_ext(2);
-		if (system)
-			json_object_array_add(msgs,
-			    message("system", system, strlen(system)));
-		json_object_array_add(msgs, message("user", text, n));
-		json_object_object_add(body, "messages", msgs);
-	}
-	return body;
-}
-
-static const char *type_name(json_object *v)
-{
-	switch (json_object_get_type(v)) {
-	case json_type_null: return "null";
-	case json_type_boolean: return "a boolean";
-	case json_type_double:
-	case json_type_int: return "a number";
-	case json_type_array: return "an array";
-	case json_type_object: return "an object";
-	case json_type_string: return "a string";
-	}
-	return "a value";
-}
-
-/* Tokens in the text of a value: strings, and the text of its parts. */
-static long long text_tokens(json_object *v, int depth)
-{
-	long long t = 0;
-	size_t i;
-
-	if (depth > 8)
-		return 0;
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		return estimate_tokens(json_object_get_string(v),
-		    json_object_get_string_len(v));
-	case json_type_array:
-		for (i = 0; i < json_object_array_length(v); i++)
-			t += text_tokens(json_object_array_get_idx(v, i),
-			    depth + 1);
-		return t;
-	case json_type_object: {
-		json_object *x;
-
-		/* A message: its content; a part: its text; a message
-		 * each costs a few tokens of its own. */
-		if (json_object_object_get_ex(v, "content", &x))
-			return 4 + text_tokens(x, depth + 1);
-		if (json_object_object_get_ex(v, "text", &x))
-			return text_tokens(x, depth + 1);
-		return 0;
-	}
-	default:
-		return 0;
-	}
-}
-
-/* The request's token estimate: its prompt text, its output allowance. */
-static void estimate(json_object *body, struct request *req)
-{
-	static const char *const text_keys[] = { "messages", "prompt",
-	    "input", "instructions", "system" };
-	static const char *const out_keys[] = { "max_tokens",
-	    "max_completion_tokens", "max_output_tokens" };
-	json_object *x;
-	long long n = 1;
-	size_t k;
-
-	req->prompt_est = 0;
-	req->max_out = 0;
-	for (k = 0; k < sizeof(text_keys) / sizeof(*text_keys); k++)
-		if (json_object_object_get_ex(body, text_keys[k], &x))
-			req->prompt_est += text_tokens(x, 0);
-	for (k = 0; k < sizeof(out_keys) / sizeof(*out_keys); k++)
-		if (json_object_object_get_ex(body, out_keys[k], &x) &&
-		    json_object_get_int64(x) > 0) {
-			/* Absurd values are the server's to refuse; here they
-			 * only must not overflow. */
-			req->max_out = json_object_get_int64(x);
-			if (req->max_out > 100000000)
-				req->max_out = 100000000;
-			break;
-		}
-	if (json_object_object_get_ex(body, "n", &x) &&
-	    json_object_get_int64(x) > 1 && json_object_get_int64(x) < 1000)
-		n = json_object_get_int64(x);
-	req->max_out *= n;
 }
 
 /* An error: the message "line N: ..." in msg, and the code returned.
@@ -283,10 +125,20 @@ static enum errcode take_id(struct classifier *c, json_object *idv,
 	return seen ? ERR_DUPLICATE_ID : ERR_NONE;
 }
 
+/* Nothing of the last line's request is left. */
+static void request_reset(struct request *req, struct buf *msg)
+{
+	buf_reset(&req->path);
+	buf_reset(&req->body);
+	buf_reset(&req->metadata);
+	req->digest[0] = 0;
+	buf_reset(msg);
+}
+
 enum errcode input_too_long(struct classifier *c, uint64_t lineno,
     size_t len, struct request *req, struct buf *msg)
 {
-	buf_reset(msg);
+	request_reset(req, msg);
 	take_id(c, NULL, lineno, req);
 	buf_addf(msg, "line %llu: the line is %zu bytes, longer than "
 	    "--max-line-length %zu", (unsigned long long)lineno, len,
@@ -404,6 +256,28 @@ static enum errcode form_string(struct classifier *c, json_object *v,
 	return ERR_NONE;
 }
 
+/*
+ * The line's "metadata" (the Batch form and the prompt form), which is
+ * never sent and goes into its record: an object, if there is one.
+ */
+static enum errcode take_metadata(json_object *v, uint64_t lineno,
+    struct request *req, struct buf *msg)
+{
+	json_object *m;
+	const char *s;
+	size_t n;
+
+	if (!json_object_object_get_ex(v, "metadata", &m))
+		return ERR_NONE;
+	if (!json_object_is_type(m, json_type_object))
+		FAIL(ERR_INVALID_REQUEST, "metadata is %s, not an object",
+		    type_name(m));
+	s = json_object_to_json_string_length(m, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	buf_add(&req->metadata, s, n);
+	return ERR_NONE;
+}
+
 /* A Batch API request line: {"custom_id", "method", "url", "body"}. */
 static enum errcode form_batch(struct classifier *c, json_object *v,
     uint64_t lineno, struct request *req, struct buf *msg,
@@ -412,6 +286,8 @@ static enum errcode form_batch(struct classifier *c, json_object *v,
 	enum errcode rc = custom_id(c, v, lineno, req, msg);
 	json_object *x, *b;
 
+	if (rc == ERR_NONE)
+		rc = take_metadata(v, lineno, req, msg);
 	if (rc != ERR_NONE)
 		return rc;
 	if (json_object_object_get_ex(v, "method", &x) &&
@@ -472,6 +348,8 @@ static enum errcode form_prompt(struct classifier *c, json_object *v,
 	const char *system = c->cfg->system;
 	json_object *p = NULL, *sys = NULL;
 
+	if (rc == ERR_NONE)
+		rc = take_metadata(v, lineno, req, msg);
 	if (rc != ERR_NONE)
 		return rc;
 	json_object_object_get_ex(v, "prompt", &p);
@@ -485,6 +363,7 @@ static enum errcode form_prompt(struct classifier *c, json_object *v,
 		json_object_object_del(*body, "id");
 		json_object_object_del(*body, "custom_id");
 		json_object_object_del(*body, "system");
+		json_object_object_del(*body, "metadata");
 		return ERR_NONE;
 	}
 	if (!json_object_is_type(p, json_type_string))
@@ -494,7 +373,8 @@ static enum errcode form_prompt(struct classifier *c, json_object *v,
 	    json_object_get_string_len(p), system);
 	json_object_object_foreach(v, key, val) {
 		if (strcmp(key, "prompt") && strcmp(key, "id") &&
-		    strcmp(key, "custom_id") && strcmp(key, "system"))
+		    strcmp(key, "custom_id") && strcmp(key, "system") &&
+		    strcmp(key, "metadata"))
 			json_object_object_add(*body, key, json_object_get(val));
 	}
 	return ERR_NONE;
@@ -519,11 +399,11 @@ static enum errcode form_object(struct classifier *c, json_object *v,
     uint64_t lineno, struct request *req, struct buf *msg,
     json_object **body, enum endpoint *kind)
 {
-	if (has(v, "body") || has(v, "url") || has(v, "method"))
+	if (json_has(v, "body") || json_has(v, "url") || json_has(v, "method"))
 		return form_batch(c, v, lineno, req, msg, body, kind);
-	if (has(v, "prompt") && !has(v, "messages") && !has(v, "input"))
+	if (json_has(v, "prompt") && !json_has(v, "messages") && !json_has(v, "input"))
 		return form_prompt(c, v, *kind, lineno, req, msg, body);
-	if (has(v, "messages") || has(v, "input") || has(v, "prompt"))
+	if (json_has(v, "messages") || json_has(v, "input") || json_has(v, "prompt"))
 		return form_body(c, v, lineno, req, msg, body);
 	take_id(c, NULL, lineno, req);
 	FAIL(ERR_INVALID_REQUEST, "an object with none of \"body\", "
@@ -538,7 +418,7 @@ static enum errcode build(struct classifier *c, enum endpoint kind,
 	const char *s;
 
 	apply_defaults(c, kind, body);
-	estimate(body, req);
+	estimate(body, &req->prompt_est, &req->max_out);
 	s = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	/* The limit is on what would be sent: --system, -d and the escapes
@@ -548,6 +428,8 @@ static enum errcode build(struct classifier *c, enum endpoint kind,
 		    "defaults, longer than --max-line-length %zu", n,
 		    c->cfg->max_line);
 	buf_add(&req->body, s, n);
+	request_digest(req->path.data, req->path.len, s, n, c->cfg->stream,
+	    req->digest);
 	return ERR_NONE;
 }
 
@@ -558,9 +440,7 @@ enum errcode input_classify(struct classifier *c, const char *line,
 	enum endpoint kind = c->default_kind;
 	enum errcode rc;
 
-	buf_reset(&req->path);
-	buf_reset(&req->body);
-	buf_reset(msg);
+	request_reset(req, msg);
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
 	    line[len - 1] == '\t'))
 		len--;

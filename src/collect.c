@@ -78,8 +78,10 @@ static void count_result(struct parent *pp, int i, uint64_t seq,
 		    m->prompt_tokens, m->prompt_tokens + (j->max_out > 0 ?
 		    j->max_out : (long long)m->completion_tokens));
 	if (pp->wr.joblog_fd >= 0) {
-		msg_request_custom_id(&j->sent, &col->idbuf);
-		writer_log(&pp->wr, seq, col->idbuf.data, col->idbuf.len, m);
+		struct msg_request rq;
+
+		(void)msg_request_peek(&j->sent, &rq);
+		writer_log(&pp->wr, seq, rq.id, rq.idlen, m);
 	}
 	col->finished++;
 	if (m->flags & RESULT_OK)
@@ -326,11 +328,16 @@ void crashed(struct parent *pp, int k, unsigned attempts, const char *m)
 	struct collector *col = &pp->col;
 	const struct job *j = &pp->fl.jobs[k];
 
+	struct msg_request rq;
+	struct record_ref ref;
+	char hex[DIGEST_HEX + 1];
+
 	/* The dead line's own id, from its frame: never the dispatcher's
 	 * request, which may hold a line the pacer is holding. */
-	msg_request_custom_id(&j->sent, &col->idbuf);
-	writer_error(&pp->wr, j->seq, j->lineno, col->idbuf.data,
-	    col->idbuf.len, ERR_WORKER_CRASHED, m, attempts);
+	(void)msg_request_peek(&j->sent, &rq);
+	msg_request_ref(&rq, j->seq, hex, &ref);
+	writer_error(&pp->wr, &ref, j->lineno, ERR_WORKER_CRASHED, m,
+	    attempts);
 	col->requests_failed++;
 	col->finished++;
 	pp->st.requests++;

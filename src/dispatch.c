@@ -35,6 +35,17 @@ void retire_idle(struct parent *pp)
 		pool_retire(&pp->pool, flight_take_idle(&pp->fl));
 }
 
+/* Whom the request in dp.req, line seq, is for. */
+static struct record_ref req_ref(const struct dispatcher *dp, uint64_t seq)
+{
+	struct record_ref ref = {
+		seq, dp->req.custom_id.data, dp->req.custom_id.len,
+		dp->req.digest, dp->req.metadata.data, dp->req.metadata.len
+	};
+
+	return ref;
+}
+
 /* A long pause is not a hang: say so, and why. */
 static void say_pause(struct parent *pp, double now, double at,
     long long cost)
@@ -64,7 +75,9 @@ static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
 		lineno, 0,
 		dp->req.path.data, dp->req.path.len,
 		dp->req.custom_id.data, dp->req.custom_id.len,
-		dp->req.body.data, dp->req.body.len
+		dp->req.body.data, dp->req.body.len,
+		dp->req.digest, strlen(dp->req.digest),
+		dp->req.metadata.data, dp->req.metadata.len
 	};
 	int i;
 
@@ -89,12 +102,12 @@ static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
 static void not_sent(struct parent *pp, uint64_t seq, uint64_t lineno)
 {
 	struct dispatcher *dp = &pp->dp;
+	struct record_ref ref = req_ref(dp, seq);
 
 	buf_reset(&dp->msg);
 	buf_addf(&dp->msg, "line %llu: not sent: %s",
 	    (unsigned long long)lineno, pp->col.halt_why);
-	writer_error(&pp->wr, seq, lineno, dp->req.custom_id.data,
-	    dp->req.custom_id.len, ERR_NOT_SENT, dp->msg.data, 0);
+	writer_error(&pp->wr, &ref, lineno, ERR_NOT_SENT, dp->msg.data, 0);
 }
 
 /*
@@ -214,9 +227,10 @@ static int take_line(struct parent *pp, const struct line *ln, uint64_t seq)
 	if (code == ERR_INVALID_JSON && seq == 0)
 		not_json_lines(ln);
 	if (code != ERR_NONE) {
+		struct record_ref ref = req_ref(dp, seq);
+
 		warn_line(pp, code, seq);
-		writer_error(&pp->wr, seq, ln->lineno, dp->req.custom_id.data,
-		    dp->req.custom_id.len, code, dp->msg.data, 0);
+		writer_error(&pp->wr, &ref, ln->lineno, code, dp->msg.data, 0);
 		return 0;
 	}
 	if (pp->col.halted) {
@@ -231,17 +245,20 @@ static int take_line(struct parent *pp, const struct line *ln, uint64_t seq)
 static void blank_line(struct parent *pp, const struct line *ln, uint64_t seq)
 {
 	struct dispatcher *dp = &pp->dp;
+	struct record_ref ref = { seq, NULL, 0, NULL, NULL, 0 };
 
 	buf_reset(&dp->req.custom_id);
 	buf_addf(&dp->req.custom_id, "line-%llu",
 	    (unsigned long long)ln->lineno);
+	ref.id = dp->req.custom_id.data;
+	ref.idlen = dp->req.custom_id.len;
 	if (pp->cfg->resume)
 		(void)writer_reuse(&pp->wr, seq, ln->lineno,
 		    dp->req.custom_id.data, dp->req.custom_id.len, 0);
 	buf_reset(&dp->msg);
 	buf_addf(&dp->msg, "line %llu: blank", (unsigned long long)ln->lineno);
-	writer_error(&pp->wr, seq, ln->lineno, dp->req.custom_id.data,
-	    dp->req.custom_id.len, ERR_BLANK_LINE, dp->msg.data, 0);
+	writer_error(&pp->wr, &ref, ln->lineno, ERR_BLANK_LINE, dp->msg.data,
+	    0);
 }
 
 int dispatch(struct parent *pp)

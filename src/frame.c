@@ -227,6 +227,8 @@ void msg_request_encode(struct buf *b, uint64_t seq,
 	frame_put_bytes(b, m->path, m->pathlen);
 	frame_put_bytes(b, m->id, m->idlen);
 	frame_put_bytes(b, m->body, m->bodylen);
+	frame_put_bytes(b, m->digest, m->digestlen);
+	frame_put_bytes(b, m->meta, m->metalen);
 	frame_end(b, start);
 }
 
@@ -242,6 +244,8 @@ int msg_request_decode(const struct frame *f, struct msg_request *m)
 	m->path = frame_get_bytes(&r, &m->pathlen);
 	m->id = frame_get_bytes(&r, &m->idlen);
 	m->body = frame_get_bytes(&r, &m->bodylen);
+	m->digest = frame_get_bytes(&r, &m->digestlen);
+	m->meta = frame_get_bytes(&r, &m->metalen);
 	return r.bad || r.n != 0 ? -1 : 0;
 }
 
@@ -257,15 +261,32 @@ unsigned msg_request_bump_attempts(struct buf *frame)
 	return n;
 }
 
-void msg_request_custom_id(const struct buf *frame, struct buf *id)
+void msg_request_ref(const struct msg_request *m, uint64_t seq,
+    char hex[DIGEST_HEX + 1], struct record_ref *ref)
+{
+	hex[0] = 0;
+	if (m->digestlen == DIGEST_HEX) {
+		memcpy(hex, m->digest, DIGEST_HEX);
+		hex[DIGEST_HEX] = 0;
+	}
+	ref->seq = seq;
+	ref->id = m->id;
+	ref->idlen = m->idlen;
+	ref->digest = hex;
+	ref->meta = m->meta;
+	ref->metalen = m->metalen;
+}
+
+int msg_request_peek(const struct buf *frame, struct msg_request *m)
 {
 	struct frame f;
-	struct msg_request m;
 
-	buf_reset(id);
+	memset(m, 0, sizeof(*m));
 	if (frame_decode(frame->data, frame->len, UINT32_MAX, &f) > 0 &&
-	    msg_request_decode(&f, &m) == 0)
-		buf_add(id, m.id, m.idlen);
+	    msg_request_decode(&f, m) == 0)
+		return 0;
+	memset(m, 0, sizeof(*m));
+	return -1;
 }
 
 void msg_result_encode(struct buf *b, uint64_t seq, const struct msg_result *m)

@@ -158,9 +158,9 @@ static void finish(struct parent *pp, struct config *cfg)
 	buf_release(&pp->dp.req.path);
 	buf_release(&pp->dp.req.custom_id);
 	buf_release(&pp->dp.req.body);
+	buf_release(&pp->dp.req.metadata);
 	buf_release(&pp->dp.msg);
 	buf_release(&pp->col.msg);
-	buf_release(&pp->col.idbuf);
 	buf_release(&pp->col.broken_why);
 	buf_release(&pp->col.ff_why);
 	free(pp->col.last_code);

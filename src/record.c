@@ -31,21 +31,35 @@ const char *errcode_name(enum errcode code)
 	return errnames[code];
 }
 
-void record_id(char out[48], uint32_t run_id, uint64_t seq)
+void record_id(char out[48], uint32_t run_id, const struct record_ref *ref)
 {
-	snprintf(out, 48, "batch_req_%08" PRIx32 "%016" PRIx64, run_id, seq);
+	if (ref->digest && *ref->digest)
+		snprintf(out, 48, "batch_req_%.32s", ref->digest);
+	else
+		snprintf(out, 48, "batch_req_%08" PRIx32 "%016" PRIx64, run_id,
+		    ref->seq);
 }
 
 static void record_head(struct buf *out, const struct config *cfg,
-    uint64_t seq, const char *custom_id, size_t idlen)
+    const struct record_ref *ref)
 {
 	char id[48];
 
-	record_id(id, cfg->run_id, seq);
+	record_id(id, cfg->run_id, ref);
 	buf_adds(out, "{\"id\":\"");
 	buf_adds(out, id);
 	buf_adds(out, "\",\"custom_id\":");
-	buf_add_json_string(out, custom_id, idlen);
+	buf_add_json_string(out, ref->id, ref->idlen);
+}
+
+/* The metadata, if any, and the record's end. */
+static void record_tail(struct buf *out, const struct record_ref *ref)
+{
+	if (ref->metalen > 0) {
+		buf_adds(out, ",\"metadata\":");
+		buf_add(out, ref->meta, ref->metalen);
+	}
+	buf_adds(out, "}\n");
 }
 
 static void error_member(struct buf *out, const struct record_error *err)
@@ -58,8 +72,8 @@ static void error_member(struct buf *out, const struct record_error *err)
 	    err->lineno, err->attempts);
 }
 
-void record_response(struct buf *out, const struct config *cfg, uint64_t seq,
-    const char *custom_id, size_t idlen, long status,
+void record_response(struct buf *out, const struct config *cfg,
+    const struct record_ref *ref, long status,
     const char *request_id, const char *body, size_t bodylen,
     const char *content, const struct record_error *err)
 {
@@ -71,7 +85,7 @@ void record_response(struct buf *out, const struct config *cfg, uint64_t seq,
 		buf_addc(out, '\n');
 		return;
 	}
-	record_head(out, cfg, seq, custom_id, idlen);
+	record_head(out, cfg, ref);
 	buf_addf(out, ",\"response\":{\"status_code\":%ld,\"request_id\":",
 	    status);
 	if (request_id && *request_id) {
@@ -80,7 +94,7 @@ void record_response(struct buf *out, const struct config *cfg, uint64_t seq,
 		/* Always a string, as the Batch API's and vLLM's output
 		 * models have it: one of ours when the server sent none. */
 		buf_addf(out, "\"req_splitgpt_%08" PRIx32 "%016" PRIx64 "\"",
-		    cfg->run_id, seq);
+		    cfg->run_id, ref->seq);
 	}
 	buf_adds(out, ",\"body\":");
 	start = out->len;
@@ -94,18 +108,18 @@ void record_response(struct buf *out, const struct config *cfg, uint64_t seq,
 		error_member(out, err);
 	else
 		buf_adds(out, "null");
-	buf_adds(out, "}\n");
+	record_tail(out, ref);
 }
 
-void record_error(struct buf *out, const struct config *cfg, uint64_t seq,
-    const char *custom_id, size_t idlen, const struct record_error *err)
+void record_error(struct buf *out, const struct config *cfg,
+    const struct record_ref *ref, const struct record_error *err)
 {
 	if (cfg->format == FORMAT_CONTENT) {
 		buf_adds(out, "null\n");
 		return;
 	}
-	record_head(out, cfg, seq, custom_id, idlen);
+	record_head(out, cfg, ref);
 	buf_adds(out, ",\"response\":null,\"error\":");
 	error_member(out, err);
-	buf_adds(out, "}\n");
+	record_tail(out, ref);
 }

@@ -342,6 +342,8 @@ static void record_answer(struct worker *w, uint64_t seq,
 {
 	const struct record_error *err = NULL;
 	const char *request_id = w->t.h.request_id;
+	char hex[DIGEST_HEX + 1];
+	struct record_ref ref;
 	unsigned long long pt = 0, ct = 0;
 	int ok = o->status >= 200 && o->status < 300;
 	int has_content;
@@ -365,7 +367,8 @@ static void record_answer(struct worker *w, uint64_t seq,
 		err = re;
 		res->error = re->code;
 	}
-	record_response(&w->line, w->cfg, seq, rq->id, rq->idlen, o->status,
+	msg_request_ref(rq, seq, hex, &ref);
+	record_response(&w->line, w->cfg, &ref, o->status,
 	    request_id[0] ? request_id : NULL, o->body, o->body_len,
 	    has_content ? w->content.data : NULL, err);
 	json_object_put(o->json);
@@ -376,6 +379,9 @@ static void record_failure(struct worker *w, uint64_t seq,
     const struct msg_request *rq, const struct outcome *o,
     struct record_error *re, struct msg_result *res)
 {
+	char hex[DIGEST_HEX + 1];
+	struct record_ref ref;
+
 	if (re->code == ERR_NONE)
 		re->code = o->err;
 	if (re->attempts > 1)
@@ -384,7 +390,8 @@ static void record_failure(struct worker *w, uint64_t seq,
 		buf_addf(&w->msg, "; %s", w->why.data);
 	re->message = w->msg.data;
 	res->error = re->code;
-	record_error(&w->line, w->cfg, seq, rq->id, rq->idlen, re);
+	msg_request_ref(rq, seq, hex, &ref);
+	record_error(&w->line, w->cfg, &ref, re);
 }
 
 /* Make the call for one request, with its retries; fills res and w->line. */

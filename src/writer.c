@@ -57,19 +57,19 @@ void writer_put(struct writer *wr, uint64_t seq, char *data, size_t len,
 		    "was dropped", (unsigned long long)seq);
 }
 
-void writer_error(struct writer *wr, uint64_t seq, uint64_t lineno,
-    const char *id, size_t idlen, enum errcode code, const char *message,
+void writer_error(struct writer *wr, const struct record_ref *ref,
+    uint64_t lineno, enum errcode code, const char *message,
     unsigned attempts)
 {
 	struct buf rec = { 0 };
 	struct record_error re = { code, message, lineno, attempts };
 
-	record_error(&rec, wr->cfg, seq, id, idlen, &re);
-	writer_put(wr, seq, rec.data, rec.len, rec.len, 0,
+	record_error(&rec, wr->cfg, ref, &re);
+	writer_put(wr, ref->seq, rec.data, rec.len, rec.len, 0,
 	    stats_tag(code, 0));
 	if (wr->joblog_fd >= 0)
-		joblog_line(&wr->jl, seq, id, idlen, wall_ms(), 0, attempts, 0,
-		    code, 0, 0, 0);
+		joblog_line(&wr->jl, ref->seq, ref->id, ref->idlen, wall_ms(),
+		    0, attempts, 0, code, 0, 0, 0);
 }
 
 int writer_reuse(struct writer *wr, uint64_t seq, uint64_t lineno,

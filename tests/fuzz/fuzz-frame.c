@@ -12,7 +12,7 @@
  *     "incomplete" (0); an incomplete frame with a whole header reports a
  *     payload length the bytes do not hold yet;
  *   - a request or result that decodes re-encodes to the same bytes;
- *   - msg_request_custom_id() and msg_request_bump_attempts() agree with
+ *   - msg_request_peek() and msg_request_bump_attempts() agree with
  *     the decoder;
  *   - a hint frame's payload read as fields never reads past its end.
  */
@@ -21,8 +21,8 @@
 
 static void check_request(const char *p, long used, const struct frame *f)
 {
-	struct msg_request m, m2;
-	struct buf b = { 0 }, id = { 0 };
+	struct msg_request m, m2, m3;
+	struct buf b = { 0 };
 	struct frame f2;
 
 	if (msg_request_decode(f, &m) != 0)
@@ -33,9 +33,10 @@ static void check_request(const char *p, long used, const struct frame *f)
 	FUZZ_CHECK(b.len == (size_t)used && memcmp(b.data, p, b.len) == 0,
 	    "a request re-encodes to %zu different bytes, not %ld", b.len,
 	    used);
-	msg_request_custom_id(&b, &id);
-	FUZZ_CHECK(id.len == m.idlen && (id.len == 0 ||
-	    memcmp(id.data, m.id, id.len) == 0), "msg_request_custom_id");
+	FUZZ_CHECK(msg_request_peek(&b, &m3) == 0 && m3.idlen == m.idlen &&
+	    (m.idlen == 0 || memcmp(m3.id, m.id, m.idlen) == 0) &&
+	    m3.digestlen == m.digestlen && m3.metalen == m.metalen,
+	    "msg_request_peek");
 	FUZZ_CHECK(msg_request_bump_attempts(&b) == m.attempts + 1u,
 	    "msg_request_bump_attempts");
 	FUZZ_CHECK(frame_decode(b.data, b.len, UINT32_MAX, &f2) == used &&
@@ -43,7 +44,6 @@ static void check_request(const char *p, long used, const struct frame *f)
 	    m2.attempts == m.attempts + 1u && m2.lineno == m.lineno,
 	    "a bumped request no longer decodes the same");
 	buf_release(&b);
-	buf_release(&id);
 }
 
 static void check_result(const char *p, long used, const struct frame *f)

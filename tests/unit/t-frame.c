@@ -9,10 +9,12 @@ int main(void)
 	struct buf b = { 0 };
 	struct frame f;
 	struct msg_request rq = { 17, 2, "/v1/chat/completions", 20, "id-1", 4,
-	    "{\"a\":1}", 7 }, rq2;
+	    "{\"a\":1}", 7, "0123456789abcdef0123456789abcdef", 32,
+	    "{\"m\":1}", 7 }, rq2, rq3;
+	struct record_ref ref;
+	char hex[DIGEST_HEX + 1];
 	struct msg_result rs = { 200, 0, 3, 1, 11, 22, 33, 55, 66, 44, "zz\0z",
 	    4 }, rs2;
-	struct buf id = { 0 };
 	long used;
 	size_t i;
 
@@ -26,6 +28,8 @@ int main(void)
 	CHECK(rq2.pathlen == 20 && !memcmp(rq2.path, rq.path, 20), "path");
 	CHECK(rq2.idlen == 4 && !memcmp(rq2.id, "id-1", 4), "custom_id");
 	CHECK(rq2.bodylen == 7 && !memcmp(rq2.body, "{\"a\":1}", 7), "body");
+	CHECK(rq2.digestlen == 32 && !memcmp(rq2.digest, rq.digest, 32), "digest");
+	CHECK(rq2.metalen == 7 && !memcmp(rq2.meta, "{\"m\":1}", 7), "metadata");
 
 	{
 		struct buf bb = { 0 };
@@ -62,8 +66,14 @@ int main(void)
 	frame_decode(b.data, b.len, 1 << 20, &f);
 	msg_request_decode(&f, &rq2);
 	CHECK_INT(rq2.attempts, 3, "the bumped count is in the frame");
-	msg_request_custom_id(&b, &id);
-	CHECK_STR(id.data, "id-1", "the custom_id can be read back");
+	CHECK(msg_request_peek(&b, &rq3) == 0 && rq3.idlen == 4 &&
+	    !memcmp(rq3.id, "id-1", 4), "the custom_id can be read back");
+	msg_request_ref(&rq3, 42, hex, &ref);
+	CHECK(ref.seq == 42 && ref.idlen == 4 && !strcmp(ref.digest, rq.digest) &&
+	    ref.metalen == 7, "... and whom its record is for");
+	rq3.digestlen = 5;
+	msg_request_ref(&rq3, 42, hex, &ref);
+	CHECK_STR(ref.digest, "", "a digest of the wrong length is none");
 
 	for (i = 0; i < b.len; i++)
 		if (frame_decode(b.data, i, 1 << 20, &f) != 0)
@@ -110,6 +120,5 @@ int main(void)
 	frame_decode(b.data, b.len, 1 << 20, &f);
 	CHECK(msg_result_decode(&f, &rs2) < 0, "a short payload is refused");
 	buf_release(&b);
-	buf_release(&id);
 	return unit_done();
 }

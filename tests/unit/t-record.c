@@ -48,12 +48,33 @@ int main(void)
 	unsigned long long pt, ct;
 	json_object *o;
 	char id[48];
+	const char *dg = "0123456789abcdef0123456789abcdef";
+	struct record_ref r5 = { 5, "c\"1", 3, "", NULL, 0 };
+	struct record_ref r6 = { 6, "c", 1, NULL, NULL, 0 };
+	struct record_ref r7 = { 7, "line-3", 6, NULL, NULL, 0 };
+	struct record_ref rx = { 1, "x", 1, NULL, NULL, 0 };
+	struct record_ref rd = { 9, "d", 1, dg, "{\"k\":[1]}", 9 };
 
 	cfg.run_id = 0xabc;
-	record_id(id, 0xabc, 5);
-	CHECK_STR(id, "batch_req_00000abc0000000000000005", "record ids");
+	record_id(id, 0xabc, &r5);
+	CHECK_STR(id, "batch_req_00000abc0000000000000005", "record ids: not a request");
+	record_id(id, 0xabc, &rd);
+	CHECK_STR(id, "batch_req_0123456789abcdef0123456789abcdef",
+	    "record ids: a request's digest");
+	record_error(&b, &cfg, &rd, &re);
+	CHECK(strncmp(b.data, "{\"id\":\"batch_req_0123456789abcdef0123456789abcdef\",", 51) == 0,
+	    "a record's id is its digest");
+	CHECK(strstr(b.data, "\"attempts\":2},\"metadata\":{\"k\":[1]}}\n") != NULL,
+	    "... and its metadata is its last member");
+	CHECK(valid(&b), "... is valid JSON");
+	buf_reset(&b);
+	record_response(&b, &cfg, &rd, 200, "r", "{}", 2, NULL, NULL);
+	CHECK(strstr(b.data, "\"error\":null,\"metadata\":{\"k\":[1]}}\n") != NULL,
+	    "a response record carries the metadata too");
+	CHECK(valid(&b), "... is valid JSON");
+	buf_reset(&b);
 
-	record_response(&b, &cfg, 5, "c\"1", 3, 200, "req_9", body, strlen(body),
+	record_response(&b, &cfg, &r5, 200, "req_9", body, strlen(body),
 	    NULL, NULL);
 	CHECK_STR(b.data, "{\"id\":\"batch_req_00000abc0000000000000005\",\"custom_id\":\"c\\\"1\","
 	    "\"response\":{\"status_code\":200,\"request_id\":\"req_9\",\"body\":{\"a\": 1,  \"b\":\"x\"}},"
@@ -61,7 +82,7 @@ int main(void)
 	CHECK(valid(&b), "... is one line of valid JSON");
 
 	buf_reset(&b);
-	record_response(&b, &cfg, 6, "c", 1, 503, NULL, "{}", 2, NULL, &re);
+	record_response(&b, &cfg, &r6, 503, NULL, "{}", 2, NULL, &re);
 	CHECK(strstr(b.data, "\"status_code\":503,\"request_id\":\"req_splitgpt_00000abc0000000000000006\",\"body\":{}},\"error\":{\"code\":\"timeout\"") != NULL,
 	    "an HTTP error record keeps the response and says why; no x-request-id: one of ours");
 	CHECK(valid(&b), "... is valid JSON");
@@ -69,7 +90,7 @@ int main(void)
 	/* Whatever bytes a server sends in a header or a message, the
 	 * record is valid JSON: an ill-formed byte becomes U+FFFD. */
 	buf_reset(&b);
-	record_response(&b, &cfg, 8, "c", 1, 200, "req_\xff\xfe\xc3(x\xe4\xbd", "{}",
+	record_response(&b, &cfg, &r6, 200, "req_\xff\xfe\xc3(x\xe4\xbd", "{}",
 	    2, NULL, NULL);
 	CHECK(strstr(b.data, "\"request_id\":\"req_\\ufffd\\ufffd\\ufffd(x\\ufffd\\ufffd\"") != NULL,
 	    "an x-request-id that is not UTF-8: each bad byte is U+FFFD");
@@ -80,25 +101,27 @@ int main(void)
 	    "JSON strings: well-formed UTF-8 kept, a surrogate and an overlong form replaced");
 
 	buf_reset(&b);
-	record_error(&b, &cfg, 7, "line-3", 6, &re);
+	record_error(&b, &cfg, &r7, &re);
 	CHECK_STR(b.data, "{\"id\":\"batch_req_00000abc0000000000000007\",\"custom_id\":\"line-3\","
 	    "\"response\":null,\"error\":{\"code\":\"timeout\",\"message\":\"line 3: timed out \\\"x\\\"\","
 	    "\"line\":3,\"attempts\":2}}\n", "a failure record");
 	CHECK(valid(&b), "... is valid JSON");
 
 	buf_reset(&b);
-	record_error(&b, &cfg, 7, "\x01\x1f", 2, &re);
+	r7.id = "\x01\x1f";
+	r7.idlen = 2;
+	record_error(&b, &cfg, &r7, &re);
 	CHECK(strstr(b.data, "\"custom_id\":\"\\u0001\\u001f\"") != NULL, "control bytes escaped");
 
 	cfg.format = FORMAT_CONTENT;
 	buf_reset(&b);
-	record_response(&b, &cfg, 1, "x", 1, 200, NULL, "{}", 2, "\"hi\"", NULL);
+	record_response(&b, &cfg, &rx, 200, NULL, "{}", 2, "\"hi\"", NULL);
 	CHECK_STR(b.data, "\"hi\"\n", "content format: the text");
 	buf_reset(&b);
-	record_response(&b, &cfg, 1, "x", 1, 500, NULL, "{}", 2, "\"hi\"", NULL);
+	record_response(&b, &cfg, &rx, 500, NULL, "{}", 2, "\"hi\"", NULL);
 	CHECK_STR(b.data, "null\n", "content format: an HTTP error is null");
 	buf_reset(&b);
-	record_error(&b, &cfg, 1, "x", 1, &re);
+	record_error(&b, &cfg, &rx, &re);
 	CHECK_STR(b.data, "null\n", "content format: a failure is null");
 
 	for (int i = 0; i < ERR_COUNT; i++)
