@@ -67,6 +67,7 @@ struct attempt {
 	size_t body_len;
 	int too_large;		/* the body passed max_response */
 	int sends;		/* requests sent: 2 means a second was refused */
+	int reused;		/* on a kept-alive connection */
 	int idle_fired;		/* --idle-timeout cut the stream */
 	int event_stream;	/* the answer is text/event-stream */
 	struct stream_end stream;	/* with event_stream */
@@ -97,6 +98,9 @@ struct outcome {
 	int quota;		/* 429 insufficient_quota */
 	long wait_ms;		/* what the server asked for, or -1 */
 	int too_long;		/* wait_ms is over --max-retry-wait */
+	int closed_under;	/* a kept-alive connection closed under the
+				 * request: the next attempt may go at once,
+				 * on a fresh connection */
 	int systematic;		/* every line would fail so: no connection
 				 * (refused, no such host, TLS), or a 4xx
 				 * but 408, 409, 429 */

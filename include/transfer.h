@@ -67,6 +67,8 @@ struct transfer {
 	int idle_fired;		/* --idle-timeout cut this attempt */
 	int sends;		/* requests libcurl began this attempt */
 	const char *cas_file;	/* the CA file parsed by the parent, in use */
+	curl_socket_t sock;	/* the socket libcurl opened last, or
+				 * CURL_SOCKET_BAD once it is closed */
 };
 
 /*

@@ -171,6 +171,7 @@ static void judge_failure(const struct attempt *a, struct outcome *o,
 	if (a->curl_code == CURLE_ABORTED_BY_CALLBACK && a->sends > 1) {
 		o->err = ERR_CONNECTION;
 		o->retry = 1;
+		o->closed_under = 1;
 		buf_adds(msg, "connection error: the connection closed before "
 		    "an answer (the request may have reached the server)");
 		return;
@@ -206,6 +207,13 @@ static void judge_failure(const struct attempt *a, struct outcome *o,
 	}
 	o->retry = transient_failure(a->curl_code);
 	o->err = ERR_CONNECTION;
+	/* No answer on a kept-alive connection: closed under the request
+	 * (libcurl, past its own count of dead connections, says so
+	 * without trying a second send). */
+	o->closed_under = a->reused && a->status == 0 && o->retry &&
+	    (a->curl_code == CURLE_SEND_ERROR ||
+	    a->curl_code == CURLE_RECV_ERROR ||
+	    a->curl_code == CURLE_GOT_NOTHING);
 	buf_addf(msg, "connection error: %s", why);
 }
 

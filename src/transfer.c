@@ -2,9 +2,12 @@
 #include "transfer.h"
 
 #include <json-c/json.h>	/* reading --stream bodies */
+#include <netinet/in.h>	/* IPPROTO_TCP */
+#include <netinet/tcp.h>	/* TCP_QUICKACK */
 #include <stdint.h>	/* INT32_MAX */
 #include <string.h>	/* memcpy, memchr, strlen */
 #include <strings.h>	/* strncasecmp */
+#include <unistd.h>	/* close */
 
 #include "api.h"	/* endpoint_of, url_join */
 #include "cacache.h"	/* the parent's parsed CA file */
@@ -97,6 +100,48 @@ static int take_header(const char *p, size_t n, const char *name, char *dst,
 	return 1;
 }
 
+/*
+ * An answer's head is in: acknowledge it now, and what follows as it is
+ * read.  Linux delays the ACK (up to 40 ms) on a kept-alive connection,
+ * expecting to send data it can ride on; a server that writes its head
+ * and its body apart with Nagle's algorithm on (llama.cpp's server) holds
+ * the body until that ACK, and every request would pay the 40 ms.
+ */
+static void ack_now(const struct transfer *t)
+{
+#ifdef TCP_QUICKACK
+	int one = 1;
+
+	/* A worker's one handle talks to one host: the socket opened last
+	 * is the one in use (CURLINFO_ACTIVESOCKET is known only once a
+	 * transfer is over).  Not a TCP socket: setsockopt just fails. */
+	if (t->sock != CURL_SOCKET_BAD)
+		(void)setsockopt(t->sock, IPPROTO_TCP, TCP_QUICKACK, &one,
+		    sizeof(one));
+#else
+	(void)t;
+#endif
+}
+
+/* libcurl opened a socket, or closes one: keep track of the last. */
+static int on_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	struct transfer *t = arg;
+
+	if (purpose == CURLSOCKTYPE_IPCXN)
+		t->sock = fd;
+	return CURL_SOCKOPT_OK;
+}
+
+static int on_close(void *arg, curl_socket_t fd)
+{
+	struct transfer *t = arg;
+
+	if (fd == t->sock)
+		t->sock = CURL_SOCKET_BAD;
+	return close(fd);
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct transfer *t = arg;
@@ -108,6 +153,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		memset(h, 0, sizeof(*h));
 		t->sniffed = 0;
+		ack_now(t);
 		return n;
 	}
 	if (take_header(p, n, "content-type", ctype, sizeof(ctype))) {
@@ -296,6 +342,10 @@ static void set_options(struct transfer *t)
 	curl_easy_setopt(t->curl, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(t->curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(t->curl, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(t->curl, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+	curl_easy_setopt(t->curl, CURLOPT_SOCKOPTDATA, t);
+	curl_easy_setopt(t->curl, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+	curl_easy_setopt(t->curl, CURLOPT_CLOSESOCKETDATA, t);
 	curl_easy_setopt(t->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(t->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 #if LIBCURL_VERSION_NUM >= 0x075000
@@ -326,6 +376,7 @@ void transfer_init(struct transfer *t, const struct config *cfg)
 {
 	memset(t, 0, sizeof(*t));
 	t->cfg = cfg;
+	t->sock = CURL_SOCKET_BAD;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		die(EXIT_INTERNAL, "curl_global_init failed");
 	t->curl = curl_easy_init();
@@ -456,6 +507,12 @@ void transfer_perform(struct transfer *t, const struct msg_request *rq,
 	a->body_len = t->body.len;
 	a->too_large = t->too_large;
 	a->sends = t->sends;
+	{
+		long connects = 0;
+
+		curl_easy_getinfo(t->curl, CURLINFO_NUM_CONNECTS, &connects);
+		a->reused = connects == 0;
+	}
 	a->idle_fired = t->idle_fired;
 	a->event_stream = h->event_stream;
 	a->stream.problem = "";

@@ -305,6 +305,7 @@ static unsigned attempt_all(struct worker *w, uint64_t seq,
 	uint64_t deadline = cfg->max_time_ms ?
 	    start_us + (uint64_t)cfg->max_time_ms * 1000 : 0;
 	unsigned attempts = rq->attempts;
+	int quick = 1;
 	const char *body = rq->body;
 	size_t bodylen = rq->bodylen;
 
@@ -328,8 +329,16 @@ static unsigned attempt_all(struct worker *w, uint64_t seq,
 		send_failed(w, seq, o);
 		if (!o->again)
 			break;
-		if ((wait = next_wait(w, o, attempts, deadline, re)) < 0 ||
-		    pause_before_retry(w, seq, wait) != 0)
+		if ((wait = next_wait(w, o, attempts, deadline, re)) < 0)
+			break;
+		/* A server may close a kept-alive connection just as a
+		 * request goes out on it (its keep-alive ran out): once per
+		 * line the next attempt goes at once, on a fresh one. */
+		if (o->closed_under && quick) {
+			quick = 0;
+			wait = 0;
+		}
+		if (pause_before_retry(w, seq, wait) != 0)
 			break;
 	}
 	return attempts;

@@ -112,6 +112,8 @@ static struct {
 	long long	 port;
 	const char	*port_file;
 	const char	*raw_port_file;
+	bool		 raw_keepalive;
+	long long	 raw_keepalive_max;
 	const char	*tls_cert;
 	const char	*tls_key;
 	long long	 lifetime;
@@ -437,6 +439,7 @@ static struct {
 static struct {
 	uint64_t	gen;		/* bumped by /reset */
 	uint64_t	requests, ok, rate_limited;
+	uint64_t	dropped;	/* --raw-keepalive-max */
 	long long	in_flight, max_in_flight;
 	uint64_t	by_status[600];
 	uint64_t	faults[F__N];
@@ -536,7 +539,7 @@ stats_reset(void)
 	pthread_mutex_lock(&mu);
 	keys_free();
 	st.gen++;
-	st.requests = st.ok = st.rate_limited = 0;
+	st.requests = st.ok = st.rate_limited = st.dropped = 0;
 	/* In-flight requests still finish later: keep counting them. */
 	st.max_in_flight = st.in_flight;
 	memset(st.by_status, 0, sizeof st.by_status);
@@ -588,6 +591,7 @@ stats_json(struct sbuf *b, bool with_keys)
 	jadd(o, "in_flight", jint(st.in_flight));
 	jadd(o, "max_in_flight", jint(st.max_in_flight));
 	jadd(o, "rate_limited", jint((long long)st.rate_limited));
+	jadd(o, "dropped", jint((long long)st.dropped));
 	for (k = 100; k < 600; k++)
 		if (st.by_status[k]) {
 			snprintf(num, sizeof num, "%d", k);
@@ -1156,6 +1160,7 @@ static const char *
 status_text(unsigned s)
 {
 	switch (s) {
+	case 200: return "OK";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -2844,7 +2849,12 @@ mhd_log(void *cls, const char *fmt, va_list ap)
  * a request, answers it, and closes the connection.  A raw directive in
  * the key (huge-header, many-headers, endless-headers, drip-headers)
  * picks a hostile answer; a request without one gets the normal answer,
- * never streamed.  Every wait is bounded: a read or write by SO_RCVTIMEO
+ * never streamed.  With --raw-keepalive a connection that got a normal
+ * answer stays open for the next request, and each answer goes out as
+ * two writes, the head and then the body, with Nagle's algorithm on: the
+ * body waits for the client's ACK of the head, which a client that
+ * delays its ACKs holds back for up to 40 ms (llama.cpp's server does
+ * this; splitgpt must not pay for it).  Every wait is bounded: a read or write by SO_RCVTIMEO
  * and SO_SNDTIMEO and a deadline, the endless answers by --hang and
  * RAW_FLOOD_MAX, and everything by the stop flag.
  */
@@ -3018,8 +3028,9 @@ raw_fault(int fd, const struct fault *f, struct reply *r)
 	sb_free(&b);
 }
 
-/* Read one request from a raw connection and answer it. */
-static void
+/* Read one request from a raw connection and answer it; true when the
+ * connection may carry another (--raw-keepalive). */
+static bool
 raw_serve(int fd)
 {
 	struct sbuf in = { 0 }, out = { 0 };
@@ -3031,13 +3042,13 @@ raw_serve(int fd)
 	char method[16], url[256], emsg[600], auth[512], what[64];
 	size_t head = 0, blen = 0;
 	uint64_t attempt = 0, gen;
-	bool sent = false;
+	bool sent = false, more = false;
 	int d;
 
 	if (!raw_read(fd, &in, &head, &blen, now_s() + RAW_IO_S) ||
 	    sscanf(in.p, "%15s %255s", method, url) != 2) {
 		sb_free(&in);
-		return;
+		return false;
 	}
 	memset(&r, 0, sizeof r);
 	memset(&k, 0, sizeof k);
@@ -3105,10 +3116,14 @@ raw_serve(int fd)
 	}
 reply:
 	raw_head(&out, &r);
-	sb_printf(&out, "content-length: %zu\r\nconnection: close\r\n\r\n",
-	    r.body.len);
-	sb_add(&out, r.body.p, r.body.len);
-	sent = raw_write(fd, out.p, out.len, now_s() + RAW_IO_S);
+	sb_printf(&out, "content-length: %zu\r\n%s\r\n", r.body.len,
+	    cfg.raw_keepalive ? "" : "connection: close\r\n");
+	if (!cfg.raw_keepalive)
+		sb_add(&out, r.body.p, r.body.len);
+	sent = raw_write(fd, out.p, out.len, now_s() + RAW_IO_S) &&
+	    (!cfg.raw_keepalive ||
+	    raw_write(fd, r.body.p, r.body.len, now_s() + RAW_IO_S));
+	more = sent && cfg.raw_keepalive;
 	pthread_mutex_lock(&mu);
 	st.by_status[r.status]++;
 	if (sent && r.genuine && r.status / 100 == 2 && gen == st.gen &&
@@ -3129,6 +3144,22 @@ out:
 	sb_free(&in);
 	sb_free(&out);
 	json_object_put(root);
+	return more;
+}
+
+/* --raw-keepalive-max: a request read and left unanswered, the
+ * connection closed under it. */
+static void
+raw_drop(int fd)
+{
+	struct sbuf in = { 0 };
+	size_t head = 0, blen = 0;
+
+	(void)raw_read(fd, &in, &head, &blen, now_s() + RAW_IO_S);
+	sb_free(&in);
+	pthread_mutex_lock(&mu);
+	st.dropped++;
+	pthread_mutex_unlock(&mu);
 }
 
 /* The raw port's thread: one connection at a time, until the stop. */
@@ -3138,6 +3169,7 @@ raw_main(void *arg)
 	struct timeval tv = { 0, 100000 };
 	struct pollfd pf;
 	int lfd = *(int *)arg, fd;
+	long long n;
 
 	pf.fd = lfd;
 	pf.events = POLLIN;
@@ -3148,7 +3180,12 @@ raw_main(void *arg)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-		raw_serve(fd);
+		/* --raw-keepalive: the client's next request */
+		for (n = 1; raw_serve(fd) && !atomic_load(&g_stop); n++)
+			if (n == cfg.raw_keepalive_max) {
+				raw_drop(fd);
+				break;
+			}
 		close(fd);
 	}
 	return NULL;
@@ -3214,6 +3251,12 @@ usage(FILE *fp)
 "  --raw-port-file FILE also serve raw-socket faults (huge-header,\n"
 "                       many-headers, endless-headers, drip-headers) on a\n"
 "                       second ephemeral port, written to FILE\n"
+"  --raw-keepalive      the raw port keeps connections open and writes an\n"
+"                       answer's head and body with two write(2)s, Nagle\n"
+"                       on, as llama.cpp's server does\n"
+"  --raw-keepalive-max N  ...and closes a connection that answered N\n"
+"                       requests when the next one comes, unanswered, as\n"
+"                       a server whose keep-alive ran out just then (0: no)\n"
 "  --tls-cert FILE      serve HTTPS with this PEM certificate (chain)...\n"
 "  --tls-key FILE       ...and this PEM private key\n"
 "  --lifetime S         exit after S seconds (900)\n"
@@ -3297,7 +3340,7 @@ parse_args(int argc, char **argv)
 		O_REQUIRE_KEY, O_LOG, O_RPM, O_TPM, O_RL_WINDOW,
 		O_RL_HEADERS_ONLY, O_CHUNK_BYTES, O_CHUNK_DELAY, O_SSE_CRLF,
 		O_SSE_COMMENTS, O_SSE_NO_CTYPE, O_MODELS, O_CONN_TIMEOUT, O_MAX_CONNS, O_MAX_BODY,
-		O_RAW_PORT_FILE, O_TLS_CERT, O_TLS_KEY
+		O_RAW_PORT_FILE, O_RAW_KEEPALIVE, O_RAW_KEEPALIVE_MAX, O_TLS_CERT, O_TLS_KEY
 	};
 	static const struct option opts[] = {
 		{ "host", required_argument, NULL, O_HOST },
@@ -3306,6 +3349,9 @@ parse_args(int argc, char **argv)
 		{ "raw-port-file", required_argument, NULL, O_RAW_PORT_FILE },
 		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
 		{ "tls-key", required_argument, NULL, O_TLS_KEY },
+		{ "raw-keepalive", no_argument, NULL, O_RAW_KEEPALIVE },
+		{ "raw-keepalive-max", required_argument, NULL,
+		    O_RAW_KEEPALIVE_MAX },
 		{ "lifetime", required_argument, NULL, O_LIFETIME },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "latency", required_argument, NULL, O_LATENCY },
@@ -3349,6 +3395,13 @@ parse_args(int argc, char **argv)
 			break;
 		case O_RAW_PORT_FILE:
 			cfg.raw_port_file = optarg;
+			break;
+		case O_RAW_KEEPALIVE:
+			cfg.raw_keepalive = true;
+			break;
+		case O_RAW_KEEPALIVE_MAX:
+			cfg.raw_keepalive_max = opt_num("--raw-keepalive-max",
+			    optarg, 0, 1000000);
 			break;
 		case O_TLS_CERT:
 			cfg.tls_cert = optarg;

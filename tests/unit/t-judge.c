@@ -280,6 +280,31 @@ static void failures(void)
 		    "curl error %d: a connection error, retried",
 		    transient[i]);
 	}
+
+	/* A kept-alive connection closed under the request: the next
+	 * attempt may go at once; a fresh connection's failure may not. */
+	a = failure(CURLE_ABORTED_BY_CALLBACK, "oops");
+	a.sends = 2;
+	run(&a);
+	CHECK(o.closed_under && o.retry, "a second send refused: closed under "
+	    "the request");
+	a = failure(CURLE_SEND_ERROR, "oops");
+	a.reused = 1;
+	run(&a);
+	CHECK(o.closed_under && o.retry, "a send error on a reused connection: "
+	    "closed under the request");
+	a = failure(CURLE_GOT_NOTHING, "oops");
+	a.reused = 1;
+	run(&a);
+	CHECK(o.closed_under, "nothing on a reused connection: the same");
+	a = failure(CURLE_GOT_NOTHING, "oops");
+	run(&a);
+	CHECK(!o.closed_under && o.retry, "nothing on a fresh connection: a "
+	    "connection error, with its backoff");
+	a = failure(CURLE_COULDNT_CONNECT, "oops");
+	a.reused = 1;
+	run(&a);
+	CHECK(!o.closed_under, "refused: never at once");
 }
 
 /* An event stream answer of status 200 that ended in state st. */
