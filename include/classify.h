@@ -26,6 +26,7 @@ struct request {
 					 * (api.h); "" when not a request */
 	struct buf metadata;	/* the line's "metadata" object, JSON text
 				 * (never sent), or empty */
+	struct buf model;	/* the body's "model", or empty */
 	int user_id;		/* custom_id came from the line */
 	long long prompt_est;	/* estimated prompt tokens (ratelimit.h) */
 	long long max_out;	/* max output tokens asked for, times n */

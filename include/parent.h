@@ -109,6 +109,13 @@ static inline void send_to(struct parent *pp, int i)
 /* dispatch.c: take lines while there is a worker for them; 1 if input is
  * wanted. */
 int dispatch(struct parent *pp);
+/* Line ln (sequence seq) as a request in dp.req: 1 if it is to be sent,
+ * 0 if it has its record already (an error, kept from -o FILE, or not
+ * sent because the run halted). */
+int dispatch_line(struct parent *pp, const struct line *ln, uint64_t seq);
+/* --keep-blank: a blank line's record, under line-N, kept in step with
+ * -o FILE on --resume (never reused: it costs nothing to make again). */
+void dispatch_blank(struct parent *pp, const struct line *ln, uint64_t seq);
 /* No line can come for a new or an idle worker any more: the input is
  * done and none waits for the pacer.  (A crash still respawns its
  * worker.) */

@@ -52,6 +52,8 @@ struct stats {
 	uint64_t hedge_won;	/* ... whose copy answered first */
 	uint64_t prompt_tokens;
 	uint64_t completion_tokens;
+	uint64_t prompt_estimated;	/* the --tpm estimate of the lines sent
+					 * (--dry-run reports the same) */
 	struct hist latency;
 	struct hist first_token;	/* streamed answers only */
 	uint64_t stream_tokens;		/* their completion tokens */

@@ -32,6 +32,9 @@ struct writer {
 	z_stream z;		/* inflates results */
 	struct buf scratch;	/* an inflated result, for the journal */
 	int joblog_fd;		/* -1: no job log */
+	int no_errors;		/* --emit-requests: an error record is not
+				 * written (the line is counted, and named
+				 * on stderr) */
 	struct buf jl;		/* job log lines waiting */
 };
 

@@ -131,6 +131,7 @@ static void request_reset(struct request *req, struct buf *msg)
 	buf_reset(&req->path);
 	buf_reset(&req->body);
 	buf_reset(&req->metadata);
+	buf_reset(&req->model);
 	req->digest[0] = 0;
 	buf_reset(msg);
 }
@@ -416,9 +417,14 @@ static enum errcode build(struct classifier *c, enum endpoint kind,
 {
 	size_t n;
 	const char *s;
+	json_object *m;
 
 	apply_defaults(c, kind, body);
 	estimate(body, &req->prompt_est, &req->max_out);
+	if (json_object_object_get_ex(body, "model", &m) &&
+	    json_object_is_type(m, json_type_string))
+		buf_add(&req->model, json_object_get_string(m),
+		    json_object_get_string_len(m));
 	s = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	/* The limit is on what would be sent: --system, -d and the escapes

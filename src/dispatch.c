@@ -91,6 +91,7 @@ static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
 	}
 	dp->held = 0;
 	pacer_sent(&pp->pacer, now, cost);
+	pp->st.prompt_estimated += (uint64_t)dp->req.prompt_est;
 	i = flight_take_idle(&pp->fl);
 	msg_request_encode(flight_assign(&pp->fl, i, seq, lineno, cost,
 	    dp->req.prompt_est, dp->req.max_out), seq, &m);
@@ -205,10 +206,7 @@ static void warn_line(struct parent *pp, enum errcode code, uint64_t seq)
 		    "prompt as it stands, give --text", TEXT_HINT);
 }
 
-/* Line ln (sequence seq) as a request in dp.req: 1 if it is to be sent,
- * 0 if it has its record already (an error, kept from -o FILE, or not
- * sent because the run halted). */
-static int take_line(struct parent *pp, const struct line *ln, uint64_t seq)
+int dispatch_line(struct parent *pp, const struct line *ln, uint64_t seq)
 {
 	struct dispatcher *dp = &pp->dp;
 	enum errcode code;
@@ -240,9 +238,7 @@ static int take_line(struct parent *pp, const struct line *ln, uint64_t seq)
 	return 1;
 }
 
-/* --keep-blank: a blank line's record, under line-N, kept in step with
- * -o FILE on --resume (never reused: it costs nothing to make again). */
-static void blank_line(struct parent *pp, const struct line *ln, uint64_t seq)
+void dispatch_blank(struct parent *pp, const struct line *ln, uint64_t seq)
 {
 	struct dispatcher *dp = &pp->dp;
 	struct record_ref ref = { seq, NULL, 0, NULL, NULL, 0 };
@@ -291,11 +287,11 @@ int dispatch(struct parent *pp)
 		}
 		if (!ln.too_long && line_is_blank(ln.p, ln.len)) {
 			if (pp->cfg->keep_blank)
-				blank_line(pp, &ln, dp->next_seq++);
+				dispatch_blank(pp, &ln, dp->next_seq++);
 			continue;
 		}
 		seq = dp->next_seq++;
-		if (take_line(pp, &ln, seq) && !place(pp, seq, ln.lineno))
+		if (dispatch_line(pp, &ln, seq) && !place(pp, seq, ln.lineno))
 			return 0;
 	}
 	return 0;

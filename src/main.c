@@ -79,6 +79,7 @@
 
 #include "options.h"	/* options_parse */
 #include "parent.h"	/* the stages */
+#include "plan.h"	/* plan_run */
 #include "signals.h"	/* signals_init */
 #include "worker.h"	/* worker_prefork_free */
 
@@ -159,6 +160,7 @@ static void finish(struct parent *pp, struct config *cfg)
 	buf_release(&pp->dp.req.custom_id);
 	buf_release(&pp->dp.req.body);
 	buf_release(&pp->dp.req.metadata);
+	buf_release(&pp->dp.req.model);
 	buf_release(&pp->dp.msg);
 	buf_release(&pp->col.msg);
 	buf_release(&pp->col.broken_why);
@@ -177,6 +179,12 @@ int main(int argc, char **argv)
 	options_parse(argc, argv, &cfg);
 	pp.cfg = &cfg;
 	start(&pp, &cfg);
+	if (cfg.dry_run || cfg.emit_requests) {
+		status = plan_run(&pp);
+		writer_close(&pp.wr, 0);
+		finish(&pp, &cfg);
+		return status;
+	}
 	loop_run(&pp);
 	loop_end(&pp, ABORT_GRACE_MS);
 	progress_draw(&pp.pg, 1);

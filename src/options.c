@@ -89,6 +89,10 @@ static const char help_text[] =
 "  -o, --output FILE          write the records to FILE (replaced whole,\n"
 "                             through FILE.partial) instead of stdout\n"
 "      --resume               with -o: keep FILE's successes, send the rest\n"
+"      --dry-run              send nothing: check every line, and report the\n"
+"                             requests, tokens and cost the run would make\n"
+"      --emit-requests        send nothing: write each line as the Batch API\n"
+"                             request line splitgpt would send\n"
 "      --progress             draw a progress line on stderr (default when\n"
 "                             stderr is a terminal)\n"
 "      --no-progress          no progress line\n"
@@ -127,7 +131,7 @@ enum {
 	OPT_MAX_PENDING, OPT_MAX_BUFFER, OPT_RESUME, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_STATS, OPT_JOBLOG, OPT_PRICE_IN, OPT_PRICE_OUT,
 	OPT_RPM, OPT_TPM, OPT_API_KEY_FILE, OPT_INSECURE, OPT_CACERT, OPT_STREAM, OPT_IDLE_TIMEOUT,
-	OPT_HEDGE, OPT_ALLOW_DUP_IDS
+	OPT_HEDGE, OPT_ALLOW_DUP_IDS, OPT_DRY_RUN, OPT_EMIT_REQUESTS
 };
 
 static const struct option longopts[] = {
@@ -166,6 +170,8 @@ static const struct option longopts[] = {
 	{ "tpm", required_argument, NULL, OPT_TPM },
 	{ "output", required_argument, NULL, 'o' },
 	{ "resume", no_argument, NULL, OPT_RESUME },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "emit-requests", no_argument, NULL, OPT_EMIT_REQUESTS },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "stats", required_argument, NULL, OPT_STATS },
@@ -421,6 +427,12 @@ static int opt_output(int c, const char *arg, struct config *cfg)
 	case OPT_RESUME:
 		cfg->resume = 1;
 		break;
+	case OPT_DRY_RUN:
+		cfg->dry_run = 1;
+		break;
+	case OPT_EMIT_REQUESTS:
+		cfg->emit_requests = 1;
+		break;
 	case OPT_PROGRESS:
 		cfg->progress = 1;
 		break;
@@ -489,6 +501,18 @@ static void settle(struct config *cfg, const char *url_from,
 {
 	char *url;
 
+	if (cfg->dry_run && cfg->emit_requests)
+		die(EXIT_USAGE, "--dry-run and --emit-requests: give one");
+	if ((cfg->dry_run || cfg->emit_requests) && cfg->resume)
+		die(EXIT_USAGE, "--%s sends nothing: there is nothing for "
+		    "--resume to finish", cfg->dry_run ? "dry-run" :
+		    "emit-requests");
+	if (cfg->emit_requests && cfg->format != FORMAT_RECORD)
+		die(EXIT_USAGE, "--emit-requests writes request lines, not "
+		    "--format content");
+	if (cfg->emit_requests && cfg->stream)
+		die(EXIT_USAGE, "--emit-requests: the Batch API does not "
+		    "stream: drop --stream");
 	if (cfg->resume && cfg->out_path == NULL)
 		die(EXIT_USAGE, "--resume needs -o FILE: the file to resume");
 	if (cfg->resume && cfg->format != FORMAT_RECORD)
@@ -513,7 +537,8 @@ static void settle(struct config *cfg, const char *url_from,
 	if (cfg->max_response > (size_t)UINT32_MAX / 2)
 		cfg->max_response = UINT32_MAX / 2;
 	cfg->api_key = key_read(key_file, &cfg->key_azure);
-	key_warnings(cfg);
+	if (!cfg->dry_run && !cfg->emit_requests)
+		key_warnings(cfg);	/* nothing is sent */
 	/* The classifier checks -d and --temperature; fail here, as a
 	 * usage error, rather than later. */
 	classifier_free(classifier_new(cfg));

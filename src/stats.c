@@ -329,6 +329,8 @@ void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
 	    t > 0 ? (s->requests + s->retries) / t : 0,
 	    hist_quantile(&s->latency, 0.5) / 1e6,
 	    hist_quantile(&s->latency, 0.95) / 1e6, s->latency.max_us / 1e6);
+	buf_addf(out, ",\"prompt_tokens_estimated\":%" PRIu64,
+	    s->prompt_estimated);
 	buf_adds(out, ",\"http_errors_by_kind\":{");
 	kinds(s, out, 1);
 	buf_adds(out, "}");

@@ -18,6 +18,7 @@ void writer_init(struct writer *wr, const struct config *cfg,
 	wr->cfg = cfg;
 	wr->st = st;
 	wr->joblog_fd = -1;
+	wr->no_errors = cfg->emit_requests;
 	if (cfg->joblog_path) {
 		wr->joblog_fd = open(cfg->joblog_path,
 		    O_WRONLY | O_CREAT | O_TRUNC, 0666);
@@ -64,9 +65,12 @@ void writer_error(struct writer *wr, const struct record_ref *ref,
 	struct buf rec = { 0 };
 	struct record_error re = { code, message, lineno, attempts };
 
-	record_error(&rec, wr->cfg, ref, &re);
-	writer_put(wr, ref->seq, rec.data, rec.len, rec.len, 0,
-	    stats_tag(code, 0));
+	if (wr->no_errors)
+		buf_addc(&rec, 0);	/* an empty record: nothing written */
+	else
+		record_error(&rec, wr->cfg, ref, &re);
+	writer_put(wr, ref->seq, rec.data, wr->no_errors ? 0 : rec.len,
+	    wr->no_errors ? 0 : rec.len, 0, stats_tag(code, 0));
 	if (wr->joblog_fd >= 0)
 		joblog_line(&wr->jl, ref->seq, ref->id, ref->idlen, wall_ms(),
 		    0, attempts, 0, code, 0, 0, 0);
@@ -149,8 +153,10 @@ static int write_out(struct writer *wr)
 	const char *path = wr->cfg->out_path;
 	int r;
 
-	if (wr->out.len == 0)
+	if (wr->out.len == 0) {
+		count_written(wr, wr->out_tags.len);	/* empty records */
 		return 0;
+	}
 	r = output_write(&wr->sink, wr->out.data, wr->out.len, &wr->out_off,
 	    -1);
 	if (r < 0) {

@@ -78,7 +78,7 @@ _splitgpt()
 			    --max-retry-wait --halt-after --rpm --tpm --max-line-length
 			    --max-response-size --max-depth --max-pending
 			    --max-buffer --allow-duplicate-ids -o --output
-			    --resume --progress
+			    --resume --dry-run --emit-requests --progress
 			    --no-progress --stats --joblog --price-in --price-out
 			    -q --quiet -v --verbose -h --help
 			    -V --version' -- "$cur"))
