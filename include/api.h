@@ -51,6 +51,10 @@ int response_digest(struct json_object *body, unsigned long long *prompt,
 void api_error(struct json_object *body, const char **code,
     const char **message);
 
+/* The prompt tokens an answer's usage says came from the provider's
+ * cache (usage.prompt_tokens_details or input_tokens_details), or 0. */
+unsigned long long response_cached_tokens(struct json_object *body);
+
 /*
  * The request digest: SHA-256 of what a line asks for, the method, the
  * path, the body as sent (defaults applied) and whether it is streamed,

@@ -73,6 +73,8 @@ struct config {
 	const char *stats_path;		/* --stats, or NULL */
 	const char *joblog_path;	/* --joblog, or NULL */
 	double price_in, price_out;	/* --price-in, --price-out */
+	double price_cached;		/* --price-cached-in, -1: price_in */
+	double max_cost;		/* --max-cost, 0: none */
 };
 
 #endif

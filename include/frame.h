@@ -112,6 +112,8 @@ struct msg_result {
 	uint64_t first_token_us;	/* streamed: the last attempt's start
 					 * to its first token; else 0 */
 	uint64_t rawlen;	/* the output line's length inflated */
+	uint64_t cached_tokens;	/* prompt tokens served from the
+				 * provider's cache */
 	const char *data;	/* the output line, deflated */
 	size_t len;
 };

@@ -18,4 +18,8 @@ void options_parse(int argc, char **argv, struct config *cfg);
 /* Free what options_parse allocated in cfg. */
 void options_free(struct config *cfg);
 
+/* The usage lines, and the rest of --help (help.c). */
+extern const char usage_text[];
+extern const char help_text[];
+
 #endif

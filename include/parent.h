@@ -16,6 +16,7 @@
 
 #include "config.h"	/* struct config */
 #include "flight.h"	/* struct flight */
+#include "budget.h"	/* struct budget */
 #include "classify.h"	/* struct classifier, struct request */
 #include "reader.h"	/* struct linereader */
 #include "pool.h"	/* struct pool */
@@ -92,6 +93,7 @@ struct parent {
 	struct pacer pacer;
 	struct stats st;
 	struct loopstate lp;
+	struct budget bg;
 };
 
 /* Workers holding a line. */

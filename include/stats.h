@@ -51,6 +51,7 @@ struct stats {
 	uint64_t hedged;	/* lines sent a second time (--hedge) */
 	uint64_t hedge_won;	/* ... whose copy answered first */
 	uint64_t prompt_tokens;
+	uint64_t cached_tokens;		/* of the prompt tokens, cached */
 	uint64_t completion_tokens;
 	uint64_t prompt_estimated;	/* the --tpm estimate of the lines sent
 					 * (--dry-run reports the same) */
@@ -69,6 +70,8 @@ struct stats {
 	uint64_t kinds_other;
 	double price_in;	/* per million tokens; 0 if not given */
 	double price_out;
+	double price_cached;	/* cached prompt tokens (price_in if not
+				 * given) */
 	/* For the live rate: a snapshot a few seconds old. */
 	uint64_t rate_at_us, rate_done, rate_tokens;
 	double rate_rps, rate_tps;
@@ -95,6 +98,9 @@ void stats_stream(struct stats *s, uint64_t first_token_us,
     uint64_t completion_tokens, uint64_t latency_us);
 /* Refresh the live rates from a snapshot at least 2 s old. */
 void stats_rate(struct stats *s, uint64_t now_us);
+
+/* What the answers' usage cost, at the prices given, in dollars. */
+double stats_cost(const struct stats *s);
 
 /* "1.5k", "2.3M": counts in a few characters. */
 void fmt_count(char *out, size_t n, double v);

@@ -128,6 +128,19 @@ static int add_base64_floats(struct buf *out, const char *s, size_t n)
 	return ok && nbytes % 4 == 0;
 }
 
+unsigned long long response_cached_tokens(json_object *body)
+{
+	json_object *usage, *d, *v;
+
+	if (json_object_object_get_ex(body, "usage", &usage) &&
+	    (json_object_object_get_ex(usage, "prompt_tokens_details", &d) ||
+	    json_object_object_get_ex(usage, "input_tokens_details", &d)) &&
+	    json_object_object_get_ex(d, "cached_tokens", &v) &&
+	    json_object_get_int64(v) > 0)
+		return (unsigned long long)json_object_get_int64(v);
+	return 0;
+}
+
 int response_digest(json_object *body, unsigned long long *prompt,
     unsigned long long *completion, struct buf *content)
 {

@@ -69,6 +69,7 @@ static void count_result(struct parent *pp, int i, uint64_t seq,
 	st->requests++;
 	st->retries += m->attempts > 1 ? m->attempts - 1 : 0;
 	st->prompt_tokens += m->prompt_tokens;
+	st->cached_tokens += m->cached_tokens;
 	st->completion_tokens += m->completion_tokens;
 	hist_add(&st->latency, m->latency_us);
 	stats_stream(st, m->first_token_us, m->completion_tokens,
@@ -229,6 +230,7 @@ static int take_failed(struct parent *pp, int i, const struct frame *f)
 		return -1;
 	if (!j->busy || f->seq != j->seq)
 		return 0;	/* a cut twin's: the other answers */
+	budget_failed(pp, j, m.error, m.status);
 	kind_of(&m, &k);
 	memcpy(col->last_code[i], k.code, sizeof(k.code));
 	for (n = 0; n < col->nkinds && !same_kind(&col->kinds[n], &k); n++)

@@ -224,6 +224,9 @@ int dispatch_line(struct parent *pp, const struct line *ln, uint64_t seq)
 		return 0;
 	if (code == ERR_INVALID_JSON && seq == 0)
 		not_json_lines(ln);
+	if (code == ERR_NONE && !pp->col.halted &&
+	    budget_allows(pp, &dp->req, ln->lineno, &dp->msg) == 0)
+		code = ERR_NOT_SENT;	/* no bound on its cost */
 	if (code != ERR_NONE) {
 		struct record_ref ref = req_ref(dp, seq);
 

@@ -303,6 +303,7 @@ void msg_result_encode(struct buf *b, uint64_t seq, const struct msg_result *m)
 	frame_put_u64(b, m->started_ms);
 	frame_put_u64(b, m->first_token_us);
 	frame_put_u64(b, m->rawlen);
+	frame_put_u64(b, m->cached_tokens);
 	frame_put_bytes(b, m->data, m->len);
 	frame_end(b, start);
 }
@@ -324,6 +325,7 @@ int msg_result_decode(const struct frame *f, struct msg_result *m)
 	m->started_ms = frame_get_u64(&r);
 	m->first_token_us = frame_get_u64(&r);
 	m->rawlen = frame_get_u64(&r);
+	m->cached_tokens = frame_get_u64(&r);
 	m->data = frame_get_bytes(&r, &m->len);
 	return r.bad || r.n != 0 ? -1 : 0;
 }

@@ -109,6 +109,8 @@ static void start(struct parent *pp, struct config *cfg)
 	stats_init(&pp->st);
 	pp->st.price_in = cfg->price_in;
 	pp->st.price_out = cfg->price_out;
+	pp->st.price_cached = cfg->price_cached >= 0 ? cfg->price_cached :
+	    cfg->price_in;
 	writer_init(&pp->wr, cfg, &pp->st);
 	pacer_init(&pp->pacer, cfg->rpm, cfg->tpm, now_s());
 	pacer_cap(&pp->pacer, cfg->max_retry_wait_ms / 1000.0);
@@ -165,6 +167,7 @@ static void finish(struct parent *pp, struct config *cfg)
 	buf_release(&pp->col.msg);
 	buf_release(&pp->col.broken_why);
 	buf_release(&pp->col.ff_why);
+	buf_release(&pp->bg.why);
 	free(pp->col.last_code);
 	options_free(cfg);
 }

@@ -18,104 +18,6 @@
 
 #define MAX_JOBS 4096
 
-static const char usage_text[] =
-"usage: splitgpt [-hqVv] [-P jobs] [-m model] [-d json] [-H header]\n"
-"                [-o file [--resume]] [--text] [--format record|content]\n"
-"                [option ...] < input.jsonl > output.jsonl\n";
-
-static const char help_text[] =
-"Send each input line to an OpenAI-compatible API with N worker processes;\n"
-"write one output line per input line, in input order.\n"
-"\n"
-"Input (one per line, detected per line; gzip input is detected too):\n"
-"  Batch API request lines {\"custom_id\",\"method\",\"url\",\"body\"},\n"
-"  request bodies {\"messages\":...} or {\"input\":...}, {\"prompt\":\"...\"}\n"
-"  objects (optional \"id\", \"system\"), bare JSON strings, or with --text\n"
-"  plain text.  Blank lines are skipped.\n"
-"\n"
-"Options:\n"
-"  -P, --jobs N               worker processes, 1-4096 (default 8)\n"
-"  -m, --model NAME           model for lines that name none\n"
-"      --system TEXT          system message for lines that have none\n"
-"      --max-tokens N         max_tokens for lines that set none\n"
-"      --temperature T        temperature for lines that set none\n"
-"  -d, --body JSON            other default body fields, a JSON object\n"
-"      --endpoint PATH        path for lines that name none\n"
-"                             (default /v1/chat/completions)\n"
-"      --text                 every line is a plain-text prompt\n"
-"      --keep-blank           a blank line gets a record too (null with\n"
-"                             --format content), so outputs line up\n"
-"      --format FORMAT        record (Batch API output, default) or\n"
-"                             content (one JSON string or null per line)\n"
-"      --base-url URL         API base URL (default $OPENAI_BASE_URL,\n"
-"                             else $AZURE_OPENAI_ENDPOINT/openai, or OpenAI)\n"
-"  -H, --header 'NAME: VALUE' extra request header; -H @FILE reads\n"
-"                             headers from FILE, one per line\n"
-"      --api-key-file FILE    read the key from FILE's first line instead\n"
-"                             of OPENAI_API_KEY\n"
-"      --cacert FILE          trust the CA certificates in FILE (PEM)\n"
-"      --insecure             do not verify TLS certificates (unsafe)\n"
-"      --connect-timeout S    seconds to connect (default 10)\n"
-"      --timeout S            seconds for one attempt (default 600)\n"
-"      --stream               ask for streamed answers and put them back\n"
-"                             together: the output is the same\n"
-"      --idle-timeout S       cut and retry a stream that sends nothing\n"
-"                             for S seconds (default 60; 0: never)\n"
-"      --max-time S           seconds for one request, all attempts and\n"
-"                             waits included (default 0: no limit)\n"
-"      --retries N            retries after the first attempt, 0-100\n"
-"                             (default 5)\n"
-"      --hedge S|Nx           send a second copy of a line still out after\n"
-"                             S seconds, or N x the median latency; the\n"
-"                             first answer is kept (default 0: off)\n"
-"      --backoff-max S        longest backoff between attempts (default 30)\n"
-"      --max-retry-wait S     give up when the server asks to wait longer;\n"
-"                             caps rate-limit header pauses (default 120)\n"
-"      --rpm N                at most N requests a minute, evenly paced\n"
-"      --tpm N                at most N tokens a minute (estimated from the\n"
-"                             text and max_tokens, corrected by usage)\n"
-"      --halt-after N[%]      stop sending after N failed requests, or\n"
-"                             when N% of at least 20 finished have failed\n"
-"      --max-line-length SIZE longest input line, and request body\n"
-"                             (default 4M)\n"
-"      --max-response-size SIZE  largest answer body (default 64M)\n"
-"      --max-depth N          deepest JSON nesting, 2-10000 (default 64)\n"
-"      --max-pending N        lines in flight plus results waiting to be\n"
-"                             written (default the larger of 1024 and 64 x P)\n"
-"      --max-buffer SIZE      compressed bytes of results waiting\n"
-"                             (default 256M)\n"
-"      --allow-duplicate-ids  do not refuse a custom_id used before; none\n"
-"                             is remembered, so memory stays flat\n"
-"  -o, --output FILE          write the records to FILE (replaced whole,\n"
-"                             through FILE.partial) instead of stdout\n"
-"      --resume               with -o: keep FILE's successes, send the rest\n"
-"      --dry-run              send nothing: check every line, and report the\n"
-"                             requests, tokens and cost the run would make\n"
-"      --emit-requests        send nothing: write each line as the Batch API\n"
-"                             request line splitgpt would send\n"
-"      --progress             draw a progress line on stderr (default when\n"
-"                             stderr is a terminal)\n"
-"      --no-progress          no progress line\n"
-"      --stats FILE           write the summary's figures to FILE as JSON\n"
-"      --joblog FILE          a tab-separated line per finished line\n"
-"      --price-in USD         price per million prompt tokens, for the cost\n"
-"      --price-out USD        price per million completion tokens\n"
-"  -q, --quiet                no warnings about bad lines, no summary,\n"
-"                             no progress\n"
-"  -v, --verbose              request and response headers on stderr (secrets\n"
-"                             redacted) and a line per finished request\n"
-"  -h, --help                 this help\n"
-"  -V, --version              the version, and those of the libraries\n"
-"\n"
-"Environment: OPENAI_API_KEY (the key; never give it on the command line),\n"
-"OPENAI_BASE_URL; for Azure, AZURE_OPENAI_API_KEY and AZURE_OPENAI_ENDPOINT.\n"
-"\n"
-"Exit status: 0 every line succeeded; 1 some lines got an error record;\n"
-"2 usage error; 3 halted early (unsent lines got \"not_sent\" records);\n"
-"4 input or output error (input cut short, output not writable) or\n"
-"internal error (fork failed); 130 interrupted; 141 (SIGPIPE) the reader\n"
-"of standard output went away.\n";
-
 static void usage(void)
 {
 	fputs(usage_text, stderr);
@@ -131,7 +33,8 @@ enum {
 	OPT_MAX_PENDING, OPT_MAX_BUFFER, OPT_RESUME, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_STATS, OPT_JOBLOG, OPT_PRICE_IN, OPT_PRICE_OUT,
 	OPT_RPM, OPT_TPM, OPT_API_KEY_FILE, OPT_INSECURE, OPT_CACERT, OPT_STREAM, OPT_IDLE_TIMEOUT,
-	OPT_HEDGE, OPT_ALLOW_DUP_IDS, OPT_DRY_RUN, OPT_EMIT_REQUESTS
+	OPT_HEDGE, OPT_ALLOW_DUP_IDS, OPT_DRY_RUN, OPT_EMIT_REQUESTS,
+	OPT_PRICE_CACHED, OPT_MAX_COST
 };
 
 static const struct option longopts[] = {
@@ -178,6 +81,8 @@ static const struct option longopts[] = {
 	{ "joblog", required_argument, NULL, OPT_JOBLOG },
 	{ "price-in", required_argument, NULL, OPT_PRICE_IN },
 	{ "price-out", required_argument, NULL, OPT_PRICE_OUT },
+	{ "price-cached-in", required_argument, NULL, OPT_PRICE_CACHED },
+	{ "max-cost", required_argument, NULL, OPT_MAX_COST },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -451,6 +356,13 @@ static int opt_output(int c, const char *arg, struct config *cfg)
 	case OPT_PRICE_OUT:
 		cfg->price_out = parse_real("--price-out", arg, 0, 1e6);
 		break;
+	case OPT_PRICE_CACHED:
+		cfg->price_cached = parse_real("--price-cached-in", arg, 0,
+		    1e6);
+		break;
+	case OPT_MAX_COST:
+		cfg->max_cost = parse_real("--max-cost", arg, 0.000001, 1e9);
+		break;
 	case 'q':
 		cfg->quiet = 1;
 		break;
@@ -493,6 +405,7 @@ static void defaults(struct config *cfg)
 	cfg->halt_count = -1;
 	cfg->halt_percent = -1;
 	cfg->progress = -1;	/* not said */
+	cfg->price_cached = -1;	/* --price-in's */
 }
 
 /* What follows from the options together, once all are read. */
@@ -501,6 +414,12 @@ static void settle(struct config *cfg, const char *url_from,
 {
 	char *url;
 
+	if (cfg->max_cost > 0 && cfg->price_in <= 0 && cfg->price_out <= 0)
+		die(EXIT_USAGE, "--max-cost needs the prices: --price-in and "
+		    "--price-out (dollars per million tokens)");
+	if (cfg->max_cost > 0 && (cfg->hedge_s > 0 || cfg->hedge_x > 0))
+		die(EXIT_USAGE, "--max-cost with --hedge: a copy doubles a "
+		    "line's cost; give one");
 	if (cfg->dry_run && cfg->emit_requests)
 		die(EXIT_USAGE, "--dry-run and --emit-requests: give one");
 	if ((cfg->dry_run || cfg->emit_requests) && cfg->resume)

@@ -200,10 +200,14 @@ void stats_progress(const struct stats *s, uint64_t now, size_t width,
 	}
 }
 
-static double cost(const struct stats *s)
+double stats_cost(const struct stats *s)
 {
-	return (s->prompt_tokens * s->price_in +
-	    s->completion_tokens * s->price_out) / 1e6;
+	uint64_t cached = s->cached_tokens < s->prompt_tokens ?
+	    s->cached_tokens : s->prompt_tokens;
+
+	return ((s->prompt_tokens - cached) * s->price_in +
+	    cached * s->price_cached + s->completion_tokens * s->price_out) /
+	    1e6;
 }
 
 void stats_http_error(struct stats *s, unsigned status, const char *code)
@@ -285,7 +289,7 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 	buf_addf(out, "\nsplitgpt: tokens: %" PRIu64 " prompt, %" PRIu64
 	    " completion", s->prompt_tokens, s->completion_tokens);
 	if (s->price_in > 0 || s->price_out > 0)
-		buf_addf(out, "; estimated cost $%.4f", cost(s));
+		buf_addf(out, "; estimated cost $%.4f", stats_cost(s));
 	buf_addf(out, "\nsplitgpt: %.2f s, %.1f lines/s, %.1f requests/s; "
 	    "latency p50 %.3f s, p95 %.3f s, max %.3f s\n", t,
 	    t > 0 ? (s->done - s->reused) / t : 0,
@@ -329,8 +333,9 @@ void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
 	    t > 0 ? (s->requests + s->retries) / t : 0,
 	    hist_quantile(&s->latency, 0.5) / 1e6,
 	    hist_quantile(&s->latency, 0.95) / 1e6, s->latency.max_us / 1e6);
-	buf_addf(out, ",\"prompt_tokens_estimated\":%" PRIu64,
-	    s->prompt_estimated);
+	buf_addf(out, ",\"prompt_tokens_estimated\":%" PRIu64
+	    ",\"cached_tokens\":%" PRIu64, s->prompt_estimated,
+	    s->cached_tokens);
 	buf_adds(out, ",\"http_errors_by_kind\":{");
 	kinds(s, out, 1);
 	buf_adds(out, "}");
@@ -342,7 +347,7 @@ void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
 	    hist_quantile(&s->first_token, 0.95) / 1e6,
 	    s->stream_us ? s->stream_tokens / (s->stream_us / 1e6) : 0);
 	if (s->price_in > 0 || s->price_out > 0)
-		buf_addf(out, ",\"cost\":%.6f", cost(s));
+		buf_addf(out, ",\"cost\":%.6f", stats_cost(s));
 	else
 		buf_adds(out, ",\"cost\":null");
 	buf_addf(out, ",\"parent_max_rss_kb\":%ld}\n", maxrss_kb);

@@ -360,6 +360,7 @@ static void record_answer(struct worker *w, uint64_t seq,
 	has_content = response_digest(o->json, &pt, &ct, &w->content);
 	res->prompt_tokens = pt;
 	res->completion_tokens = ct;
+	res->cached_tokens = response_cached_tokens(o->json);
 	if (ok)
 		res->flags |= RESULT_OK;
 	if (o->quota)

@@ -63,7 +63,8 @@ _splitgpt()
 	--idle-timeout | \
 	--max-time | --retries | --hedge | --backoff-max | --max-retry-wait | \
 	--halt-after | --rpm | --tpm | --max-line-length | --max-response-size | \
-	--max-depth | --max-pending | --max-buffer | --price-in | --price-out)
+	--max-depth | --max-pending | --max-buffer | --price-in | --price-out | \
+	--price-cached-in | --max-cost)
 		# A value with no finite list: nothing to offer.
 		;;
 	*)
@@ -80,6 +81,7 @@ _splitgpt()
 			    --max-buffer --allow-duplicate-ids -o --output
 			    --resume --dry-run --emit-requests --progress
 			    --no-progress --stats --joblog --price-in --price-out
+			    --price-cached-in --max-cost
 			    -q --quiet -v --verbose -h --help
 			    -V --version' -- "$cur"))
 		fi

@@ -13,7 +13,7 @@ int main(void)
 	    "{\"m\":1}", 7 }, rq2, rq3;
 	struct record_ref ref;
 	char hex[DIGEST_HEX + 1];
-	struct msg_result rs = { 200, 0, 3, 1, 11, 22, 33, 55, 66, 44, "zz\0z",
+	struct msg_result rs = { 200, 0, 3, 1, 11, 22, 33, 55, 66, 44, 77, "zz\0z",
 	    4 }, rs2;
 	long used;
 	size_t i;
@@ -99,7 +99,8 @@ int main(void)
 	CHECK(rs2.status == 200 && rs2.attempts == 3 && rs2.flags == 1 &&
 	    rs2.prompt_tokens == 11 && rs2.completion_tokens == 22 &&
 	    rs2.latency_us == 33 && rs2.started_ms == 55 &&
-	    rs2.first_token_us == 66 && rs2.rawlen == 44,
+	    rs2.first_token_us == 66 && rs2.rawlen == 44 &&
+	    rs2.cached_tokens == 77,
 	    "result fields");
 	CHECK(rs2.len == 4 && !memcmp(rs2.data, "zz\0z", 4),
 	    "result bytes, NUL included");

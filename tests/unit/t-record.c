@@ -5,6 +5,7 @@
 #include "api.h"
 #include "jsoncheck.h"
 #include "record.h"
+#include "stats.h"
 #include "unit.h"
 
 static int valid(const struct buf *b)
@@ -151,6 +152,31 @@ int main(void)
 	    "responses: output_text parts joined, input/output tokens");
 	json_object_put(o);
 	buf_reset(&c);
+	o = json_tokener_parse("{\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":1,"
+	    "\"prompt_tokens_details\":{\"cached_tokens\":64}}}");
+	CHECK_INT(response_cached_tokens(o), 64, "chat: cached prompt tokens");
+	json_object_put(o);
+	o = json_tokener_parse("{\"usage\":{\"input_tokens\":9,\"input_tokens_details\":"
+	    "{\"cached_tokens\":8}}}");
+	CHECK_INT(response_cached_tokens(o), 8, "responses: cached input tokens");
+	json_object_put(o);
+	o = json_tokener_parse("{\"usage\":{\"prompt_tokens\":9}}");
+	CHECK_INT(response_cached_tokens(o), 0, "no details: none cached");
+	json_object_put(o);
+	{
+		struct stats st;
+
+		stats_init(&st);
+		st.prompt_tokens = 1000000;
+		st.cached_tokens = 400000;
+		st.completion_tokens = 100000;
+		st.price_in = 2;
+		st.price_cached = 0.5;
+		st.price_out = 8;
+		CHECK(stats_cost(&st) > 2.199999 && stats_cost(&st) < 2.200001,
+		    "cost: uncached prompt, cached prompt and completion at "
+		    "their prices (%.6f)", stats_cost(&st));
+	}
 	o = json_tokener_parse("{\"data\":[{\"embedding\":[0.5,-1]}],\"usage\":{\"prompt_tokens\":3}}");
 	CHECK(response_digest(o, &pt, &ct, &c) && !strcmp(c.data, "[0.5,-1]") && pt == 3,
 	    "embeddings: the vector");
