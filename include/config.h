@@ -67,6 +67,7 @@ struct config {
 	double rpm, tpm;		/* --rpm, --tpm; 0: no limit */
 	const char *out_path;		/* -o, or NULL for standard output */
 	int resume;			/* --resume */
+	int jobs_auto;			/* -P auto: jobs is the most */
 	int dry_run;			/* --dry-run */
 	int emit_requests;		/* --emit-requests */
 	int progress;			/* draw the progress line */

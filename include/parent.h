@@ -16,6 +16,7 @@
 
 #include "config.h"	/* struct config */
 #include "flight.h"	/* struct flight */
+#include "autoscale.h"	/* struct autoscale */
 #include "budget.h"	/* struct budget */
 #include "classify.h"	/* struct classifier, struct request */
 #include "reader.h"	/* struct linereader */
@@ -94,12 +95,20 @@ struct parent {
 	struct stats st;
 	struct loopstate lp;
 	struct budget bg;
+	struct autoscale as;	/* -P auto's */
 };
+
 
 /* Workers holding a line. */
 static inline int busy_count(const struct parent *pp)
 {
 	return pp->pool.spawned - pp->fl.nidle - pp->pool.nretired;
+}
+
+/* Whether another request may go out now: -P auto's limit. */
+static inline int under_limit(const struct parent *pp)
+{
+	return !pp->cfg->jobs_auto || busy_count(pp) < autoscale_limit(&pp->as);
 }
 
 /* Worker i holds its job's line from now: write the frame down its pipe. */

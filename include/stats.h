@@ -48,6 +48,8 @@ struct stats {
 	uint64_t requests;	/* lines that reached a worker (their first
 				 * attempts: HTTP requests are these plus
 				 * the retries) */
+	int workers, workers_peak;	/* -P auto: the limit now, its peak;
+					 * 0 without */
 	uint64_t hedged;	/* lines sent a second time (--hedge) */
 	uint64_t hedge_won;	/* ... whose copy answered first */
 	uint64_t prompt_tokens;

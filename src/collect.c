@@ -231,6 +231,8 @@ static int take_failed(struct parent *pp, int i, const struct frame *f)
 	if (!j->busy || f->seq != j->seq)
 		return 0;	/* a cut twin's: the other answers */
 	budget_failed(pp, j, m.error, m.status);
+	if (pp->cfg->jobs_auto && (m.status == 429 || m.status == 503))
+		autoscale_overload(&pp->as);	/* at once, not at the end */
 	kind_of(&m, &k);
 	memcpy(col->last_code[i], k.code, sizeof(k.code));
 	for (n = 0; n < col->nkinds && !same_kind(&col->kinds[n], &k); n++)
@@ -257,6 +259,28 @@ static int take_failed(struct parent *pp, int i, const struct frame *f)
 }
 
 /* Worker i's result for its line. */
+/* -P auto: what an answer says of the server; more workers if the limit
+ * grew. */
+static void autoscaled(struct parent *pp, const struct msg_result *m)
+{
+	struct pool *pl = &pp->pool;
+	int limit;
+
+	if (!pp->cfg->jobs_auto)
+		return;
+	if (m->status == 429 || m->status == 503)
+		autoscale_overload(&pp->as);
+	else if ((m->flags & RESULT_OK) && m->attempts == 1 &&
+	    m->first_token_us == 0)
+		autoscale_sample(&pp->as, m->latency_us, busy_count(pp));
+	limit = autoscale_limit(&pp->as);
+	if (limit > pl->wanted && !pp->col.broken)
+		pl->wanted = limit;
+	pp->st.workers = limit;
+	if (limit > pp->st.workers_peak)
+		pp->st.workers_peak = limit;
+}
+
 static void take_result(struct parent *pp, int i, const struct frame *f,
     const struct msg_result *m)
 {
@@ -266,6 +290,7 @@ static void take_result(struct parent *pp, int i, const struct frame *f,
 		return;		/* too late: its twin answered */
 	if (j->hedged)
 		hedge_won(pp, i);
+	autoscaled(pp, m);
 	if (m->flags & RESULT_OK)
 		pp->col.ff_n = -1;	/* one passed: no systematic failure */
 	else if (m->status >= 400)

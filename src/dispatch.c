@@ -158,7 +158,8 @@ static int release_held(struct parent *pp)
 		not_sent(pp, dp->held_seq, dp->held_lineno);
 		return 1;
 	}
-	return pp->fl.nidle > 0 && place(pp, dp->held_seq, dp->held_lineno);
+	return pp->fl.nidle > 0 && under_limit(pp) &&
+	    place(pp, dp->held_seq, dp->held_lineno);
 }
 
 /*
@@ -273,7 +274,7 @@ int dispatch(struct parent *pp)
 	if (!release_held(pp))
 		return 0;
 	while (!dp->input_done && !pp->lp.stopping && !dp->held &&
-	    (pp->fl.nidle > 0 || pp->col.halted) &&
+	    ((pp->fl.nidle > 0 && under_limit(pp)) || pp->col.halted) &&
 	    writer_room(&pp->wr, dp->next_seq)) {
 		uint64_t seq;
 		int r = lr_next(&pp->lr, &ln);

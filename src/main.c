@@ -117,6 +117,11 @@ static void start(struct parent *pp, struct config *cfg)
 	cfg->run_id = (uint32_t)(hash64(&pp, sizeof(&pp)) ^ now_us() ^
 	    ((uint64_t)getpid() << 16) ^ (uint64_t)time(NULL));
 	pool_init(&pp->pool, cfg);
+	if (cfg->jobs_auto) {
+		autoscale_init(&pp->as, cfg->jobs);
+		pp->pool.wanted = autoscale_limit(&pp->as);
+		pp->st.workers = pp->st.workers_peak = pp->pool.wanted;
+	}
 	if (cfg->api_key && *cfg->api_key) {
 		/* The key is in this process's memory and its workers': no
 		 * core file should carry it off. */

@@ -17,6 +17,7 @@
 #include "worker.h"	/* worker_versions */
 
 #define MAX_JOBS 4096
+#define AUTO_MAX 256		/* -P auto's most workers */
 
 static void usage(void)
 {
@@ -160,7 +161,19 @@ static int opt_request(int c, const char *arg, const char *name,
 {
 	switch (c) {
 	case 'P':
-		cfg->jobs = parse_num(name ? name : "-P", arg, 1, MAX_JOBS);
+		/* N, or auto (up to AUTO_MAX), or auto:MAX */
+		cfg->jobs_auto = strncmp(arg, "auto", 4) == 0;
+		if (!cfg->jobs_auto)
+			cfg->jobs = parse_num(name ? name : "-P", arg, 1,
+			    MAX_JOBS);
+		else if (arg[4] == ':')
+			cfg->jobs = parse_num(name ? name : "-P auto:", arg + 5,
+			    1, MAX_JOBS);
+		else if (arg[4] == 0)
+			cfg->jobs = AUTO_MAX;
+		else
+			die(EXIT_USAGE, "%s %s: not N, auto or auto:MAX",
+			    name ? name : "-P", arg);
 		break;
 	case 'm':
 		cfg->model = arg;

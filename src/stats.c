@@ -190,6 +190,11 @@ void stats_progress(const struct stats *s, uint64_t now, size_t width,
 	    " retried %" PRIu64, s->ok, s->failed, s->retries);
 	if (!fit(out, width, part))
 		return;
+	if (s->workers > 0) {
+		snprintf(part, sizeof(part), " | P=%d", s->workers);
+		if (!fit(out, width, part))
+			return;
+	}
 	fmt_count(a, sizeof(a), (double)s->prompt_tokens);
 	fmt_count(b, sizeof(b), (double)s->completion_tokens);
 	fmt_count(c, sizeof(c), s->rate_tps);
@@ -282,6 +287,9 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 	if (s->hedged)
 		buf_addf(out, "; %" PRIu64 " hedged (the copy first in %"
 		    PRIu64 ")", s->hedged, s->hedge_won);
+	if (s->workers > 0)
+		buf_addf(out, "; -P auto: %d at the end, %d at most",
+		    s->workers, s->workers_peak);
 	if (s->nkinds) {
 		buf_adds(out, "\nsplitgpt: HTTP errors by status and code: ");
 		kinds(s, out, 0);
@@ -333,6 +341,9 @@ void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
 	    t > 0 ? (s->requests + s->retries) / t : 0,
 	    hist_quantile(&s->latency, 0.5) / 1e6,
 	    hist_quantile(&s->latency, 0.95) / 1e6, s->latency.max_us / 1e6);
+	if (s->workers > 0)
+		buf_addf(out, ",\"workers\":%d,\"workers_peak\":%d",
+		    s->workers, s->workers_peak);
 	buf_addf(out, ",\"prompt_tokens_estimated\":%" PRIu64
 	    ",\"cached_tokens\":%" PRIu64, s->prompt_estimated,
 	    s->cached_tokens);

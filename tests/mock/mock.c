@@ -120,6 +120,7 @@ static struct {
 	long long	 hang;
 	uint64_t	 seed;
 	long long	 latency;
+	long long	 slots;		/* --slots: answers at once, 0: any */
 	long long	 jitter;
 	double		 slow_rate;
 	double		 slow_factor;
@@ -441,6 +442,7 @@ static struct {
 	uint64_t	requests, ok, rate_limited;
 	uint64_t	dropped;	/* --raw-keepalive-max */
 	long long	in_flight, max_in_flight;
+	long long	slots_busy, max_waiting, waiting;	/* --slots */
 	uint64_t	by_status[600];
 	uint64_t	faults[F__N];
 	uint64_t	max_sent, max_after_ok;
@@ -590,6 +592,7 @@ stats_json(struct sbuf *b, bool with_keys)
 	jadd(o, "ok", jint((long long)st.ok));
 	jadd(o, "in_flight", jint(st.in_flight));
 	jadd(o, "max_in_flight", jint(st.max_in_flight));
+	jadd(o, "max_waiting", jint(st.max_waiting));
 	jadd(o, "rate_limited", jint((long long)st.rate_limited));
 	jadd(o, "dropped", jint((long long)st.dropped));
 	for (k = 100; k < 600; k++)
@@ -2457,6 +2460,49 @@ random_fault(uint64_t kh, uint64_t attempt)
 	return NULL;
 }
 
+static pthread_cond_t slot_cv = PTHREAD_COND_INITIALIZER;
+
+/* --slots: wait for a free slot (every 0.1 s the stop flag is looked
+ * at); false when the mock stops first. */
+static bool
+slot_take(void)
+{
+	struct timespec ts;
+	bool ok;
+
+	if (cfg.slots <= 0)
+		return true;
+	pthread_mutex_lock(&mu);
+	if (++st.waiting > st.max_waiting)
+		st.max_waiting = st.waiting;
+	while (st.slots_busy >= cfg.slots && !atomic_load(&g_stop)) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&slot_cv, &mu, &ts);
+	}
+	st.waiting--;
+	ok = !atomic_load(&g_stop);
+	if (ok)
+		st.slots_busy++;
+	pthread_mutex_unlock(&mu);
+	return ok;
+}
+
+static void
+slot_give(void)
+{
+	if (cfg.slots <= 0)
+		return;
+	pthread_mutex_lock(&mu);
+	st.slots_busy--;
+	pthread_cond_signal(&slot_cv);
+	pthread_mutex_unlock(&mu);
+}
+
 static double
 latency_ms(uint64_t kh, uint64_t attempt)
 {
@@ -2641,10 +2687,16 @@ serve_api(struct MHD_Connection *c, struct req *rq, const char *method,
 		delay += (double)f->ms;
 	if (f != NULL && f->kind == F_SLOW_HEADERS)
 		delay += (double)hang_ms(f);
-	if (delay > 0 && !sleep_ms(delay)) {
+	if (!slot_take()) {
 		ret = MHD_NO;
 		goto out;
 	}
+	if (delay > 0 && !sleep_ms(delay)) {
+		slot_give();
+		ret = MHD_NO;
+		goto out;
+	}
+	slot_give();
 
 	if (f != NULL && f->kind == F_HTTP)
 		http_fault(f, &r);
@@ -3262,6 +3314,8 @@ usage(FILE *fp)
 "  --lifetime S         exit after S seconds (900)\n"
 "  --seed N             seed for all random decisions (1)\n"
 "  --latency MS         delay every answer (0)\n"
+"  --slots N            work on N answers at once, the rest wait their\n"
+"                       turn first, as a GPU server's batch (0: no limit)\n"
 "  --jitter MS          plus a deterministic extra in [0, MS] (0)\n"
 "  --slow RATE:FACTOR   that fraction of requests take FACTOR x latency\n"
 "  --fault KIND:RATE[:opt=val...]   inject faults (repeatable)\n"
@@ -3336,7 +3390,7 @@ parse_args(int argc, char **argv)
 {
 	enum {
 		O_HOST = 256, O_PORT, O_PORT_FILE, O_LIFETIME, O_SEED,
-		O_LATENCY, O_JITTER, O_SLOW, O_FAULT, O_HANG, O_GZIP,
+		O_LATENCY, O_SLOTS, O_JITTER, O_SLOW, O_FAULT, O_HANG, O_GZIP,
 		O_REQUIRE_KEY, O_LOG, O_RPM, O_TPM, O_RL_WINDOW,
 		O_RL_HEADERS_ONLY, O_CHUNK_BYTES, O_CHUNK_DELAY, O_SSE_CRLF,
 		O_SSE_COMMENTS, O_SSE_NO_CTYPE, O_MODELS, O_CONN_TIMEOUT, O_MAX_CONNS, O_MAX_BODY,
@@ -3355,6 +3409,7 @@ parse_args(int argc, char **argv)
 		{ "lifetime", required_argument, NULL, O_LIFETIME },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "latency", required_argument, NULL, O_LATENCY },
+		{ "slots", required_argument, NULL, O_SLOTS },
 		{ "jitter", required_argument, NULL, O_JITTER },
 		{ "slow", required_argument, NULL, O_SLOW },
 		{ "fault", required_argument, NULL, O_FAULT },
@@ -3419,6 +3474,9 @@ parse_args(int argc, char **argv)
 			break;
 		case O_LATENCY:
 			cfg.latency = opt_num("--latency", optarg, 0, 600000);
+			break;
+		case O_SLOTS:
+			cfg.slots = opt_num("--slots", optarg, 0, 100000);
 			break;
 		case O_JITTER:
 			cfg.jitter = opt_num("--jitter", optarg, 0, 600000);
