@@ -32,6 +32,9 @@ struct request {
 	long long max_out;	/* max output tokens asked for, times n */
 };
 
+/* Release what a request holds. */
+void request_free(struct request *req);
+
 struct classifier;
 
 struct classifier *classifier_new(const struct config *cfg);

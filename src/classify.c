@@ -125,6 +125,15 @@ static enum errcode take_id(struct classifier *c, json_object *idv,
 	return seen ? ERR_DUPLICATE_ID : ERR_NONE;
 }
 
+void request_free(struct request *req)
+{
+	buf_release(&req->path);
+	buf_release(&req->custom_id);
+	buf_release(&req->body);
+	buf_release(&req->metadata);
+	buf_release(&req->model);
+}
+
 /* Nothing of the last line's request is left. */
 static void request_reset(struct request *req, struct buf *msg)
 {

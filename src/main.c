@@ -163,11 +163,7 @@ static void finish(struct parent *pp, struct config *cfg)
 	classifier_free(pp->cls);
 	lr_free(&pp->lr);
 	flight_free(&pp->fl);
-	buf_release(&pp->dp.req.path);
-	buf_release(&pp->dp.req.custom_id);
-	buf_release(&pp->dp.req.body);
-	buf_release(&pp->dp.req.metadata);
-	buf_release(&pp->dp.req.model);
+	request_free(&pp->dp.req);
 	buf_release(&pp->dp.msg);
 	buf_release(&pp->col.msg);
 	buf_release(&pp->col.broken_why);

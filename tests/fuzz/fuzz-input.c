@@ -174,9 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(input_too_long(c, lineno + 1, size, &req, &msg) ==
 	    ERR_LINE_TOO_LONG, "input_too_long");
 	classifier_free(c);
-	buf_release(&req.path);
-	buf_release(&req.custom_id);
-	buf_release(&req.body);
+	request_free(&req);
 	buf_release(&msg);
 	return 0;
 }

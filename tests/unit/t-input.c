@@ -262,9 +262,7 @@ int main(void)
 	defaults_tests();
 	utf8_tests();
 	classifier_free(cls);
-	buf_release(&req.path);
-	buf_release(&req.custom_id);
-	buf_release(&req.body);
+	request_free(&req);
 	buf_release(&msg);
 	return unit_done();
 }
