@@ -1,7 +1,8 @@
 /*
  * reqbody.h: request bodies as json-c objects: the body made for one
- * prompt, a system message put first, and what a body is estimated to
- * cost (ratelimit.h).  The classifier (classify.h) uses them.
+ * prompt, a system message put first, the request parameters splitgpt
+ * knows, and what a body is estimated to cost (ratelimit.h).  The
+ * classifier (classify.h) uses them.
  */
 #ifndef SPLITGPT_REQBODY_H
 #define SPLITGPT_REQBODY_H
@@ -25,6 +26,13 @@ void add_system(json_object *body, const char *system);
  * with the system message first where there is one (chat). */
 json_object *prompt_body(enum endpoint kind, const char *text, size_t n,
     const char *system);
+
+/* Whether key is a request parameter splitgpt knows: one of the OpenAI
+ * API's endpoints or of the common OpenAI-compatible servers. */
+int known_param(const char *key);
+
+/* The table known_param searches (sorted by strcmp), and its length. */
+const char *const *request_params(size_t *n);
 
 /* "a string", "an array", ...: for messages. */
 const char *type_name(json_object *v);

@@ -349,6 +349,36 @@ static enum errcode prompt_id(struct classifier *c, json_object *v,
 	return ERR_NONE;
 }
 
+/* The prompt form's own members, which are not sent as they are. */
+static int form_member(const char *key)
+{
+	return !strcmp(key, "prompt") || !strcmp(key, "id") ||
+	    !strcmp(key, "custom_id") || !strcmp(key, "system") ||
+	    !strcmp(key, "metadata");
+}
+
+/*
+ * A member of a prompt object that is neither the form's own nor a
+ * request parameter splitgpt knows: most likely a typo, refused before
+ * anything is paid for.
+ */
+static enum errcode unknown_member(json_object *v, enum endpoint kind,
+    uint64_t lineno, struct buf *msg)
+{
+	json_object_object_foreach(v, key, val) {
+		(void)val;
+		if (form_member(key) || known_param(key))
+			continue;
+		FAIL(ERR_INVALID_REQUEST, "unknown member \"%s\" in a prompt "
+		    "object (not sent): a request parameter splitgpt does not "
+		    "know goes in %s or in -d; data of your own goes in "
+		    "\"metadata\"", key, kind == EP_COMPLETIONS ?
+		    "a Batch request line's \"body\"" :
+		    "a request body ({\"messages\":[...], ...})");
+	}
+	return ERR_NONE;
+}
+
 /* The simple form: {"prompt", "id", "system", other body fields}. */
 static enum errcode form_prompt(struct classifier *c, json_object *v,
     enum endpoint kind, uint64_t lineno, struct request *req,
@@ -360,6 +390,8 @@ static enum errcode form_prompt(struct classifier *c, json_object *v,
 
 	if (rc == ERR_NONE)
 		rc = take_metadata(v, lineno, req, msg);
+	if (rc == ERR_NONE)
+		rc = unknown_member(v, kind, lineno, msg);
 	if (rc != ERR_NONE)
 		return rc;
 	json_object_object_get_ex(v, "prompt", &p);
@@ -382,9 +414,7 @@ static enum errcode form_prompt(struct classifier *c, json_object *v,
 	*body = prompt_body(kind, json_object_get_string(p),
 	    json_object_get_string_len(p), system);
 	json_object_object_foreach(v, key, val) {
-		if (strcmp(key, "prompt") && strcmp(key, "id") &&
-		    strcmp(key, "custom_id") && strcmp(key, "system") &&
-		    strcmp(key, "metadata"))
+		if (!form_member(key))
 			json_object_object_add(*body, key, json_object_get(val));
 	}
 	return ERR_NONE;

@@ -3,6 +3,7 @@
  */
 #include "reqbody.h"
 
+#include <stdlib.h>	/* bsearch */
 #include <string.h>	/* strcmp, strlen */
 
 #include "ratelimit.h"	/* estimate_tokens */
@@ -84,6 +85,63 @@ json_object *prompt_body(enum endpoint kind, const char *text, size_t n,
 		json_object_object_add(body, "messages", msgs);
 	}
 	return body;
+}
+
+/*
+ * The request parameters splitgpt knows, in strcmp order: the OpenAI
+ * chat/completions, completions, embeddings, responses and moderations
+ * endpoints', and the common extensions of OpenAI-compatible servers
+ * (vLLM's sampling and guided decoding, llama.cpp server's, Ollama's).
+ * A prompt object's other members are refused as typos (classify.c).
+ */
+static const char *const params[] = {
+	"add_generation_prompt", "add_special_tokens", "allowed_token_ids",
+	"audio", "background", "bad_words", "best_of", "cache_prompt",
+	"cache_salt", "chat_template", "chat_template_kwargs",
+	"continue_final_message", "conversation", "dimensions", "documents",
+	"dry_allowed_length", "dry_base", "dry_multiplier",
+	"dry_penalty_last_n", "dry_sequence_breakers", "dynatemp_exponent",
+	"dynatemp_range", "echo", "encoding_format", "format",
+	"frequency_penalty", "function_call", "functions", "grammar",
+	"guided_choice", "guided_decoding_backend", "guided_grammar",
+	"guided_json", "guided_regex", "guided_whitespace_pattern",
+	"id_slot", "ignore_eos", "images", "include",
+	"include_stop_str_in_output", "input", "instructions", "json_schema",
+	"keep_alive", "length_penalty", "logit_bias", "logprobs", "lora",
+	"max_completion_tokens", "max_output_tokens", "max_tokens",
+	"max_tool_calls", "messages", "min_keep", "min_p", "min_tokens",
+	"mirostat", "mirostat_eta", "mirostat_tau", "mm_processor_kwargs",
+	"modalities", "model", "n", "n_keep", "n_predict", "n_probs",
+	"options", "parallel_tool_calls", "prediction", "presence_penalty",
+	"previous_response_id", "priority", "prompt", "prompt_cache_key",
+	"prompt_cache_retention", "prompt_logprobs", "raw", "reasoning",
+	"reasoning_effort", "reasoning_format", "repeat_last_n",
+	"repeat_penalty", "repetition_penalty", "request_id",
+	"response_format", "return_tokens_as_token_ids", "safety_identifier",
+	"samplers", "seed", "service_tier", "skip_special_tokens",
+	"spaces_between_special_tokens", "stop", "stop_token_ids", "store",
+	"stream", "stream_options", "structural_tag", "structured_outputs",
+	"suffix", "temperature", "template", "text", "think", "tool_choice",
+	"tools", "top_k", "top_logprobs", "top_p", "truncate_prompt_tokens",
+	"truncation", "typical_p", "use_beam_search", "user", "verbosity",
+	"web_search_options", "xtc_probability", "xtc_threshold",
+};
+
+const char *const *request_params(size_t *n)
+{
+	*n = sizeof(params) / sizeof(*params);
+	return params;
+}
+
+static int param_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, *(const char *const *)elem);
+}
+
+int known_param(const char *key)
+{
+	return bsearch(key, params, sizeof(params) / sizeof(*params),
+	    sizeof(*params), param_cmp) != NULL;
 }
 
 const char *type_name(json_object *v)

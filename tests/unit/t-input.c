@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include "classify.h"
+#include "reqbody.h"
 #include "reader.h"
 #include "unit.h"
 
@@ -192,6 +193,59 @@ static void classify_tests(void)
 	CHECK(classify("\"crlf\"\r", 22) == ERR_NONE, "a CRLF line end is fine");
 }
 
+/* A prompt object's members: known parameters sent, others refused;
+ * metadata kept apart on both forms. */
+static void members_tests(void)
+{
+	const char *const *t;
+	size_t i, n;
+	int sorted = 1, found = 1;
+
+	t = request_params(&n);
+	for (i = 0; i < n; i++) {
+		if (i > 0 && strcmp(t[i - 1], t[i]) >= 0)
+			sorted = 0;
+		if (!known_param(t[i]))
+			found = 0;
+	}
+	CHECK(n > 100 && sorted, "the parameter table is sorted (%zu names)", n);
+	CHECK(found, "... and known_param finds each name");
+	CHECK(!known_param("tempreature") && !known_param("") &&
+	    !known_param("zzz") && !known_param("Model"), "... and no other");
+
+	CHECK(classify("{\"prompt\":\"hi\",\"id\":\"k1\",\"temperature\":0,\"top_k\":5,\"seed\":7}", 1) == ERR_NONE,
+	    "known parameters in a prompt object");
+	CHECK_STR(req.body.data, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+	    "\"temperature\":0,\"top_k\":5,\"seed\":7}", "... reach the body");
+	CHECK(classify("{\"prompt\":\"hi\",\"id\":\"k2\",\"tempreature\":0,\"metadata\":{\"a\":1}}", 2) == ERR_INVALID_REQUEST,
+	    "an unknown member is refused");
+	CHECK_STR(msg.data, "line 2: unknown member \"tempreature\" in a prompt object (not sent): "
+	    "a request parameter splitgpt does not know goes in a request body "
+	    "({\"messages\":[...], ...}) or in -d; data of your own goes in \"metadata\"",
+	    "... named with what to do");
+	CHECK_STR(req.custom_id.data, "k2", "... keeping its id");
+	CHECK_STR(req.metadata.data, "{\"a\":1}", "... and its metadata");
+	CHECK(req.body.len == 0 && req.digest[0] == 0, "... and making no request");
+
+	CHECK(classify("{\"prompt\":\"hi\",\"id\":\"k3\",\"metadata\":{\"n\":[1,\"x\"]}}", 3) == ERR_NONE,
+	    "metadata on a prompt object");
+	CHECK_STR(req.metadata.data, "{\"n\":[1,\"x\"]}", "... kept apart");
+	CHECK(strstr(req.body.data, "metadata") == NULL, "... and not sent: %s", req.body.data);
+	CHECK(classify("{\"prompt\":\"hi\",\"id\":\"k4\",\"metadata\":[1]}", 4) == ERR_INVALID_REQUEST,
+	    "metadata that is not an object");
+	CHECK_STR(msg.data, "line 4: metadata is an array, not an object", "... named");
+	CHECK(classify("{\"custom_id\":\"k5\",\"body\":{\"messages\":[]},\"metadata\":{\"b\":true}}", 5) == ERR_NONE,
+	    "metadata on a Batch line");
+	CHECK_STR(req.metadata.data, "{\"b\":true}", "... kept apart");
+	CHECK_STR(req.body.data, "{\"messages\":[]}", "... not sent");
+	CHECK(classify("{\"custom_id\":\"k6\",\"body\":{\"messages\":[],\"tempreature\":1}}", 6) == ERR_NONE,
+	    "a Batch body is the user's: sent as given");
+	CHECK(classify("{\"messages\":[],\"custom_id\":\"k7\",\"metadata\":{\"c\":1},\"foo\":2}", 7) == ERR_NONE,
+	    "a bare body is the user's");
+	CHECK(req.metadata.len == 0, "... its metadata is the API's own parameter");
+	CHECK_STR(req.body.data, "{\"messages\":[],\"metadata\":{\"c\":1},\"foo\":2}", "... and is sent");
+}
+
 static void defaults_tests(void)
 {
 	struct config c2 = cfg;
@@ -225,6 +279,10 @@ static void defaults_tests(void)
 	CHECK(classify("{\"prompt\":\"once upon\",\"id\":\"c1\",\"max_tokens\":3}", 1) == ERR_NONE,
 	    "completions endpoint: a prompt object");
 	CHECK_STR(req.body.data, "{\"prompt\":\"once upon\",\"max_tokens\":3}", "... is a completions body");
+	CHECK(classify("{\"prompt\":\"x\",\"id\":\"c2\",\"echo\":true,\"max_tokns\":3}", 2) == ERR_INVALID_REQUEST,
+	    "completions endpoint: an unknown member is refused");
+	CHECK(strstr(msg.data, "line 2: unknown member \"max_tokns\"") != NULL &&
+	    strstr(msg.data, "Batch request line") != NULL, "... named: %s", msg.data);
 
 	classifier_free(cls);
 	c2 = cfg;
@@ -259,6 +317,7 @@ int main(void)
 	reader_tests();
 	count_tests();
 	classify_tests();
+	members_tests();
 	defaults_tests();
 	utf8_tests();
 	classifier_free(cls);
