@@ -111,6 +111,14 @@ printf '{"custom_id":"a","url":"/v1/completions"}\n[1]\n' >"$T/bad"
 sb -i 0 "$T/bad" >/dev/null 2>"$T/err"
 is "$?" 2 "a line that is no request: exit 2"
 check "... naming the line" grep -q 'line 2: not a Batch API request' "$T/err"
+{ requests 2; requests 3 | sed -n '3s/"POST"/"GET"/p'; } >"$T/get"
+sb -i 0 -o "$T/out" "$T/get" 2>"$T/err"
+is "$?" 1 "a batch the server fails in validation: exit 1"
+check "... showing the server's errors" \
+    grep -q "failed: line 3: invalid_request: 'method' must be" "$T/err"
+is "$(summary "$T/out" | tr '\n' ' ')" \
+    "p-1 - not_answered p-2 - not_answered p-3 - not_answered " \
+    "... and a not_answered record for every line, for --resume"
 
 mock_stop
 mock_start --require-key "$OPENAI_API_KEY" --batch-steps 1000000

@@ -203,7 +203,7 @@ fi
 dest=/dev/stdout
 [ -z "$out" ] || dest=$out.tmp
 awk -v code="$code" -v msg="$msg" -v batch="$batch" -v stats="$tmp/stats" '
-	FNR == NR {
+	FILENAME == ARGV[1] {
 		t = index($0, "\t")
 		id = substr($0, 1, t - 1)
 		if (!(id in rec)) {
