@@ -93,13 +93,13 @@ printf 'Authorization: Bearer %s\n' "$OPENAI_API_KEY" >"$tmp/auth"
 api() {
 	m=$1 p=$2
 	shift 2
-	code=$(curl -sS -X "$m" -H @"$tmp/auth" --connect-timeout 30 \
+	http=$(curl -sS -X "$m" -H @"$tmp/auth" --connect-timeout 30 \
 	    --max-time 3600 -o "$tmp/body" -w '%{http_code}' "$@" \
-	    "$base$p" 2>"$tmp/why") || code=000
-	case $code in
+	    "$base$p" 2>"$tmp/why") || http=000
+	case $http in
 	2??) return 0 ;;
 	000) ;;
-	*) { printf 'HTTP %s: ' "$code"
+	*) { printf 'HTTP %s: ' "$http"
 	     jq -r '.error.message // empty' "$tmp/body" 2>/dev/null ||
 	     head -c 300 "$tmp/body"; } >"$tmp/why" ;;
 	esac
@@ -131,8 +131,10 @@ lines=$(wc -l <"$tmp/ids" | tr -d ' ')
 
 # --- upload and create, unless resuming a batch -----------------------
 if [ -z "$batch" ]; then
+	# (the file's name as curl -F can carry it)
+	name=$(basename "$in" | tr -c 'A-Za-z0-9._\n-' '_')
 	must POST /files -F purpose=batch \
-	    -F "file=@$tmp/requests;filename=$(basename "$in")"
+	    -F "file=@$tmp/requests;filename=$name"
 	file=$(jq -r .id "$tmp/body")
 	echo "$me: uploaded $in ($lines requests) as $file" >&2
 	jq -n --arg f "$file" --arg e "$endpoint" '{input_file_id: $f,

@@ -422,7 +422,7 @@ batch_validate(struct mbatch *b)
 	char **ids = NULL, msg[200];
 	size_t n, nids = 0, i;
 	long long line = 0;
-	json_object *o;
+	json_object *o, *v;
 
 	if (in == NULL) {
 		batch_error(b, "file_not_found", "The input file is gone.",
@@ -440,9 +440,12 @@ batch_validate(struct mbatch *b)
 			batch_error(b, param ? "invalid_request" :
 			    "invalid_json_line", why, param, line);
 		else if (nids < FB_MAX_LINES) {
+			v = jget(o, "custom_id");
 			ids = xrealloc(ids, (nids + 1) * sizeof *ids);
-			ids[nids++] = strdup(json_object_get_string(
-			    jget(o, "custom_id")));
+			ids[nids] = xmalloc((size_t)
+			    json_object_get_string_len(v) + 1);
+			memcpy(ids[nids++], json_object_get_string(v),
+			    (size_t)json_object_get_string_len(v) + 1);
 		} else
 			batch_error(b, "too_many_requests", "More than 50000 "
 			    "requests in one batch.", NULL, line);

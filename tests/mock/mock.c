@@ -7,6 +7,9 @@
  * with that key arrived before), so faults replay identically whatever
  * order a concurrent client happens to send things in.
  *
+ * The Files and Batches endpoints (the Batch API) are in batches.c, which
+ * this file includes.
+ *
  * Build:
  *   cc -std=c11 -O2 -g -Wall -Wextra tests/mock/mock.c \
  *     $(pkg-config --cflags --libs libmicrohttpd json-c zlib) -lpthread -lm \
