@@ -113,12 +113,16 @@ must() {
 # --- the input: one custom_id and one url a line ----------------------
 grep -v '^[[:space:]]*$' "$in" >"$tmp/requests" || true
 [ -s "$tmp/requests" ] || die "$in: no requests"
-jq -r 'if type == "object" and (.custom_id | type) == "string" and
-	   (.url | type) == "string" then "\(.custom_id | @json)\t\(.url)"
-	else error("line \(input_line_number): not a Batch API request " +
-	    "(an object with the strings custom_id and url)") end' \
-    "$tmp/requests" >"$tmp/ids-urls" 2>"$tmp/why" ||
-	die "$in: $(tail -n 1 "$tmp/why")"
+# (read as text, line by line, so that an error names its line)
+jq -R -r 'input_line_number as $n | select(test("^[[:space:]]*$") | not) |
+	(try fromjson catch null) as $o |
+	if ($o | type) == "object" and ($o.custom_id | type) == "string" and
+	   ($o.url | type) == "string"
+	then "\($o.custom_id | @json)\t\($o.url)"
+	else error("line \($n): not a Batch API request (a JSON object " +
+	    "with the strings custom_id and url)") end' \
+    "$in" >"$tmp/ids-urls" 2>"$tmp/why" ||
+	die "$in: $(head -n 1 "$tmp/why" | sed 's/^jq: error (at [^)]*): //')"
 cut -f 1 "$tmp/ids-urls" >"$tmp/ids"
 endpoint=$(cut -f 2- "$tmp/ids-urls" | sort -u)
 case $endpoint in
