@@ -164,11 +164,14 @@ while :; do
 		last=$now
 		case $status in completed | expired | failed | cancelled) break ;; esac
 	else
+		# A refusal (a wrong key, no such batch) stays one; a server
+		# or network error may pass: poll again.
+		case $http in 4??) [ "$http" = 429 ] || must GET "/batches/$batch" ;; esac
 		echo "$me: $batch: poll failed: $(tr '\n' ' ' <"$tmp/why")" >&2
 	fi
 	elapsed=$(($(date +%s) - start))
 	if [ "$elapsed" -ge "$maxwait" ] || [ "$polls" -ge 1000000 ]; then
-		die "$batch is still ${status:-unknown} after ${elapsed}s (-w $maxwait): collect it later with: $me --batch $batch $in"
+		die "$batch is still ${status:-of unknown status} after ${elapsed}s (-w $maxwait): collect it later with: $me --batch $batch $in"
 	fi
 	[ "$interval" = 0 ] || sleep "$interval"
 done
