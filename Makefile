@@ -96,7 +96,7 @@ $(BUILD):
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(OBJS) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) $(TEST_WERROR) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(OBJS) $(LDLIBS_ALL)
 
-$(MOCK): tests/mock/mock.c | $(BUILD)
+$(MOCK): tests/mock/mock.c tests/mock/batches.c | $(BUILD)
 	@$(PKG_CONFIG) --exists libmicrohttpd || { echo "make: the mock server needs libmicrohttpd (apt-get install libmicrohttpd-dev)"; exit 1; }
 	$(CC) -std=c11 $(WARN) $(TEST_WERROR) $(CFLAGS) $(SANFLAGS) $(MOCK_CFLAGS) -o $@ $< $(MOCK_LIBS) -lpthread -lm
 

@@ -7,6 +7,9 @@
  * with that key arrived before), so faults replay identically whatever
  * order a concurrent client happens to send things in.
  *
+ * The Files and Batches endpoints (the Batch API) are in batches.c, which
+ * this file includes.
+ *
  * Build:
  *   cc -std=c11 -O2 -g -Wall -Wextra tests/mock/mock.c \
  *     $(pkg-config --cflags --libs libmicrohttpd json-c zlib) -lpthread -lm \
@@ -63,6 +66,7 @@ enum fkind {
 	F_NONE, F_HTTP, F_RESET, F_RESET_BODY, F_HANG, F_NONJSON, F_BADJSON,
 	F_STALL, F_SSE_ERROR, F_SSE_CUT, F_DRIP, F_SLOW_HEADERS, F_SLEEP,
 	F_BADUTF8, F_NULBODY, F_DEEP, F_ARRAY, F_ERROR_LINE, F_SLOW_BODY,
+	F_BATCH_EXPIRE,	/* a Batch API line left unanswered (batches.c) */
 	/* Raw port only (--raw-port-file): headers MHD cannot send. */
 	F_HUGE_HEADER, F_MANY_HEADERS, F_ENDLESS_HEADERS, F_DRIP_HEADERS,
 	F__N
@@ -80,7 +84,7 @@ static const char *const fkind_name[F__N] = {
 	/* What real servers do: llama-server's answers to a "prompt"
 	 * array and its in-stream errors; a body late after headers. */
 	[F_ARRAY] = "array", [F_ERROR_LINE] = "error-line",
-	[F_SLOW_BODY] = "slow-body",
+	[F_SLOW_BODY] = "slow-body", [F_BATCH_EXPIRE] = "batch-expire",
 	[F_HUGE_HEADER] = "huge-header", [F_MANY_HEADERS] = "many-headers",
 	[F_ENDLESS_HEADERS] = "endless-headers",
 	[F_DRIP_HEADERS] = "drip-headers",
@@ -142,11 +146,14 @@ static struct {
 	long long	 conn_timeout;
 	long long	 max_conns;
 	long long	 max_body;
+	long long	 max_files;	/* bytes of stored files, in all */
+	long long	 batch_steps;	/* GETs that each batch status lasts */
 	bool		 verbose;
 } cfg = {
 	.host = "127.0.0.1", .lifetime = 900, .hang = 30, .seed = 1,
 	.slow_factor = 1, .rl_window = 60, .chunk_bytes = 8,
 	.conn_timeout = 120, .max_conns = 4096, .max_body = 64 << 20,
+	.max_files = 256 << 20, .batch_steps = 1,
 };
 
 static atomic_int g_stop;
@@ -1247,8 +1254,18 @@ http_fault(const struct fault *f, struct reply *r)
 
 enum route {
 	RT_CHAT, RT_COMPL, RT_EMB, RT_RESP, RT_MOD, RT_MODELS, RT_STATS,
-	RT_RESET, RT_UNKNOWN
+	RT_RESET, RT_FILES, RT_BATCHES, RT_UNKNOWN
 };
+
+/* Whether url has the path segment seg ("/files"), ended by '/' or its
+ * end: the Files and Batches endpoints (batches.c). */
+static bool
+has_segment(const char *url, const char *seg)
+{
+	const char *p = strstr(url, seg);
+
+	return p != NULL && (p[strlen(seg)] == '\0' || p[strlen(seg)] == '/');
+}
 
 static enum route
 route(const char *url)
@@ -1269,6 +1286,10 @@ route(const char *url)
 		return RT_MOD;
 	if (ends_with(url, "/models"))
 		return RT_MODELS;
+	if (has_segment(url, "/files"))
+		return RT_FILES;
+	if (has_segment(url, "/batches"))
+		return RT_BATCHES;
 	return RT_UNKNOWN;
 }
 
@@ -2660,6 +2681,9 @@ serve_api(struct MHD_Connection *c, struct req *rq, const char *method,
 		f = random_fault(k.kh, attempt);
 	if (f != NULL && f->times >= 0 && (long long)attempt >= f->times)
 		f = NULL;
+	/* Only a batch leaves a line unanswered: here it is answered. */
+	if (f != NULL && f->kind == F_BATCH_EXPIRE)
+		f = NULL;
 	/* Stream faults make no sense without a stream: answer normally. */
 	if (f != NULL && is_stream_fault(f->kind) && !k.stream &&
 	    f->kind != F_ERROR_LINE)
@@ -2725,6 +2749,9 @@ out:
 	return ret;
 }
 
+/* The Files and Batches endpoints, in their own file. */
+#include "batches.c"
+
 static enum MHD_Result
 serve(struct MHD_Connection *c, struct req *rq, const char *method,
     const char *url)
@@ -2751,6 +2778,10 @@ serve(struct MHD_Connection *c, struct req *rq, const char *method,
 		if (post)
 			return serve_api(c, rq, method, url);
 		break;
+	case RT_FILES:
+	case RT_BATCHES:
+		reply_free(&r);
+		return serve_batches(c, rq, method, url);
 	case RT_STATS:
 		if (!get)
 			break;
@@ -2814,7 +2845,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		rq = xcalloc(1, sizeof *rq);
 		rq->rt = route(url);
 		rq->counted = rq->rt != RT_STATS && rq->rt != RT_RESET &&
-		    rq->rt != RT_MODELS;
+		    rq->rt != RT_MODELS && rq->rt != RT_FILES &&
+		    rq->rt != RT_BATCHES;
 		if (rq->counted) {
 			pthread_mutex_lock(&mu);
 			st.requests++;
@@ -3335,6 +3367,9 @@ usage(FILE *fp)
 "  --conn-timeout S     idle connection timeout (120)\n"
 "  --max-conns N        connection limit (4096)\n"
 "  --max-body BYTES     request body limit (67108864)\n"
+"  --max-files BYTES    limit on all uploaded files (268435456)\n"
+"  --batch-steps N      GETs each batch status lasts (1); the Files and\n"
+"                       Batches endpoints are in tests/mock/README.md\n"
 "  -v, --verbose        log libmicrohttpd errors\n"
 "  -h, --help           this text\n"
 "See tests/mock/README.md for fault kinds and [[mock:...]] directives.\n",
@@ -3394,7 +3429,8 @@ parse_args(int argc, char **argv)
 		O_REQUIRE_KEY, O_LOG, O_RPM, O_TPM, O_RL_WINDOW,
 		O_RL_HEADERS_ONLY, O_CHUNK_BYTES, O_CHUNK_DELAY, O_SSE_CRLF,
 		O_SSE_COMMENTS, O_SSE_NO_CTYPE, O_MODELS, O_CONN_TIMEOUT, O_MAX_CONNS, O_MAX_BODY,
-		O_RAW_PORT_FILE, O_RAW_KEEPALIVE, O_RAW_KEEPALIVE_MAX, O_TLS_CERT, O_TLS_KEY
+		O_RAW_PORT_FILE, O_RAW_KEEPALIVE, O_RAW_KEEPALIVE_MAX, O_TLS_CERT, O_TLS_KEY,
+		O_MAX_FILES, O_BATCH_STEPS
 	};
 	static const struct option opts[] = {
 		{ "host", required_argument, NULL, O_HOST },
@@ -3407,6 +3443,8 @@ parse_args(int argc, char **argv)
 		{ "raw-keepalive-max", required_argument, NULL,
 		    O_RAW_KEEPALIVE_MAX },
 		{ "lifetime", required_argument, NULL, O_LIFETIME },
+		{ "max-files", required_argument, NULL, O_MAX_FILES },
+		{ "batch-steps", required_argument, NULL, O_BATCH_STEPS },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "latency", required_argument, NULL, O_LATENCY },
 		{ "slots", required_argument, NULL, O_SLOTS },
@@ -3553,6 +3591,14 @@ parse_args(int argc, char **argv)
 		case O_MAX_BODY:
 			cfg.max_body = opt_num("--max-body", optarg, 1,
 			    1 << 30);
+			break;
+		case O_MAX_FILES:
+			cfg.max_files = opt_num("--max-files", optarg, 1,
+			    1LL << 32);
+			break;
+		case O_BATCH_STEPS:
+			cfg.batch_steps = opt_num("--batch-steps", optarg, 1,
+			    1000000);
 			break;
 		case 'v':
 			cfg.verbose = true;
