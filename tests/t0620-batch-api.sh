@@ -151,4 +151,18 @@ is "$?" 2 "a wrong key: exit 2"
 check "... with the server's message" grep -q 'HTTP 401: Incorrect API key' "$T/err"
 check "the key is in no message" sh -c "! grep -rqF -- '$OPENAI_API_KEY' '$T/err' '$T/err2' '$T/out2'"
 
+# --- the whole hand-off from prompts: emit, batch, resume -------------
+mock_start --require-key "$OPENAI_API_KEY"
+{ prompts 20 e; printf '{"prompt":"e-21 [[mock:batch-expire]]","id":"e-21"}\n'; } >"$T/prompts"
+sg --emit-requests -m mock-model <"$T/prompts" >"$T/emitted" 2>/dev/null
+is "$?" 0 "splitgpt --emit-requests writes the request file"
+sb -i 0 "$T/emitted" >"$T/out5" 2>/dev/null
+is "$?" 1 "the batch answers all but the expired line: exit 1"
+sent=$(mock_stats .requests)
+sg -m mock-model --resume -o "$T/out5" <"$T/prompts" 2>/dev/null
+is "$?" 0 "splitgpt --resume on the prompts finishes the batch's output"
+is "$(( $(mock_stats .requests) - sent ))" 1 "... sending only the expired line"
+is "$(jq -r '.custom_id' "$T/out5" | tr '\n' ' ')" \
+    "$(jq -r '.id' "$T/prompts" | tr '\n' ' ')" "... every line in input order"
+is "$(jq -r '.response.status_code' "$T/out5" | sort -u)" 200 "... all answered"
 done_testing
