@@ -159,6 +159,7 @@ static void finish(struct parent *pp, struct config *cfg)
 	buf_release(&pp->dp.req.custom_id);
 	buf_release(&pp->dp.req.body);
 	buf_release(&pp->dp.req.metadata);
+	resume_free(pp);
 	buf_release(&pp->dp.msg);
 	buf_release(&pp->col.msg);
 	buf_release(&pp->col.broken_why);
