@@ -104,7 +104,7 @@ static void resume_notes(const struct writer *wr)
 		    (unsigned long long)wr->id_only, wr->cfg->out_path);
 	if (wr->changed > 0)
 		warnx("--resume: %llu line%s asked for another request than "
-		    "%s's record for %s: not kept, sent again",
+		    "%s's record for %s: not reused, to be sent again",
 		    (unsigned long long)wr->changed, wr->changed == 1 ? "" : "s",
 		    wr->cfg->out_path, wr->changed == 1 ? "it" : "them");
 }
