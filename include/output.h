@@ -28,10 +28,15 @@
  * Resuming: FILE holds records in input order for a prefix of the input.
  * output_reuse() reads them one by one in step with the input lines; a
  * success (a 2xx response and no error) whose custom_id matches the line
- * is written again as it is, without a request; anything else is sent
- * again.  A custom_id that does not match means FILE came from another
- * input, and the run is refused.  Memory stays bounded: one record at a
- * time.
+ * and whose id names the line's request (batch_req_ and its digest,
+ * api.h: request_digest) is written again as it is, without a request;
+ * anything else is sent again.  A record whose id names no request (24
+ * hex digits: an older splitgpt made it) is matched by custom_id alone.
+ * A custom_id that does not match means FILE came from another input,
+ * and the run is refused; records for other requests than the lines
+ * make are counted by the dispatcher, which refuses the run when most of
+ * the first do (dispatch.c, resume.c).  Memory stays bounded: one record
+ * at a time.
  */
 #ifndef SPLITGPT_OUTPUT_H
 #define SPLITGPT_OUTPUT_H
@@ -41,6 +46,7 @@
 #include <stdint.h>	/* uint64_t */
 #include <stdio.h>	/* FILE */
 
+#include "api.h"	/* DIGEST_HEX */
 #include "util.h"	/* struct buf */
 
 struct output {
@@ -64,14 +70,37 @@ struct output {
 /* Open the sink; with resume, merge a leftover partial file first. */
 void output_open(struct output *o, const char *path, int resume);
 
+/* An input line, as --resume compares it with its record. */
+struct reuse_line {
+	uint64_t seq;		/* its place among the non-blank lines */
+	uint64_t lineno;
+	const char *id;		/* its custom_id */
+	size_t idlen;
+	const char *digest;	/* its request's digest; "" if no request */
+};
+
+/* How the record for a line compares with the line's request. */
+enum reuse_match {
+	MATCH_NONE,	/* no record, or one of the two names no request */
+	MATCH_SAME,	/* the record is for the line's request */
+	MATCH_OTHER,	/* the record is for another request */
+	MATCH_ID_ONLY	/* a success whose id names no request: kept by
+			 * custom_id alone */
+};
+
 /*
  * With --resume: look at FILE's next record, or the journal's entry, for
- * the line seq (line number lineno) with this custom_id.  Call it for
- * every line, in order.  Returns 1 and fills rec when it is a success to
- * reuse, 0 when the line must be sent, -1 (with msg) when the ids differ.
+ * the line ln.  Call it for every line, in order.  Returns 1 and fills
+ * rec when it is a success to reuse (for the same request, or matched by
+ * custom_id alone), 0 when the line must be sent, -1 (with msg) when the
+ * custom_ids differ; *m says how the record compared.
  */
-int output_reuse(struct output *o, uint64_t seq, uint64_t lineno,
-    const char *id, size_t idlen, struct buf *rec, struct buf *msg);
+int output_reuse(struct output *o, const struct reuse_line *ln,
+    struct buf *rec, struct buf *msg, enum reuse_match *m);
+
+/* Whether line seq, or a later one, may still have a record to compare
+ * (in FILE or in its journal). */
+int output_comparing(const struct output *o, uint64_t seq);
 
 /* Whether output_journal keeps anything: -o FILE, a regular file. */
 int output_journaling(const struct output *o);
@@ -111,5 +140,10 @@ void output_close(struct output *o);
  * 0 for any other record, -1 if the line is not a record.
  */
 int record_parse(const char *line, size_t len, struct buf *id);
+
+/* The same, and the request digest the record's id names into digest
+ * ("" when it names none), if digest is not NULL. */
+int record_read(const char *line, size_t len, struct buf *id,
+    char digest[DIGEST_HEX + 1]);
 
 #endif

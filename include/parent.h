@@ -27,6 +27,29 @@
 #include "util.h"	/* struct buf */
 #include "writer.h"	/* struct writer */
 
+/*
+ * --resume's probation (resume.c): the first PROBATION lines whose record
+ * in FILE names a request (by its digest) are compared with their own
+ * requests before anything is sent; a line to be sent meanwhile waits in
+ * held (at most HOLD_MAX of them, in order).  Then, when more than half
+ * of those compared ask for other requests, the run is refused; else the
+ * held lines go out, first.
+ */
+#define PROBATION 8
+#define HOLD_MAX 16
+
+struct probation {
+	int over;		/* the verdict is given */
+	unsigned compared;	/* lines compared with their record */
+	unsigned differ;	/* ... whose record was for another request */
+	struct held_line {
+		uint64_t seq, lineno;
+		struct request req;
+	} held[HOLD_MAX];
+	unsigned nheld;		/* lines held */
+	unsigned next;		/* the next to go once it is over */
+};
+
 /* The dispatcher: input lines to requests, requests to idle workers. */
 struct dispatcher {
 	struct request req;	/* the line being placed, or held */
@@ -40,6 +63,7 @@ struct dispatcher {
 	uint64_t warned;	/* bad lines reported on stderr */
 	uint64_t unwarned;	/* ... and not, past the cap */
 	unsigned not_json;	/* lines not JSON from their first byte */
+	struct probation probe;	/* --resume's */
 };
 
 /* A kind of error: an HTTP status and the server's code, or (status 0)
@@ -133,6 +157,24 @@ void dispatch_blank(struct parent *pp, const struct line *ln, uint64_t seq);
 int no_more_work(const struct parent *pp);
 /* Let idle workers go once no_more_work(). */
 void retire_idle(struct parent *pp);
+
+/* resume.c: with --resume, line seq (line number lineno), classified in
+ * dp.req (a request if is_request): 1 if it needs nothing more here (its
+ * record is kept from FILE, or it is held for probation's verdict), 0 if
+ * it goes on (to be sent, or its error record).  Refuses the run (exit 2)
+ * when probation's verdict is against FILE. */
+int resume_line(struct parent *pp, uint64_t seq, uint64_t lineno,
+    int is_request);
+/* No more lines can come for probation (the input is done, or the window
+ * is full): give the verdict now. */
+void resume_verdict(struct parent *pp);
+/* Once the verdict is given, the next held line into dp.req, its seq and
+ * lineno: 0 when there is none. */
+int resume_next(struct parent *pp, uint64_t *seq, uint64_t *lineno);
+/* Held lines wait to go (probation is over, or not). */
+int resume_holding(const struct parent *pp);
+/* Free the held lines' buffers. */
+void resume_free(struct parent *pp);
 
 /* hedge.c: --hedge is on. */
 int hedging(const struct config *cfg);

@@ -36,6 +36,9 @@ struct writer {
 				 * written (the line is counted, and named
 				 * on stderr) */
 	struct buf jl;		/* job log lines waiting */
+	uint64_t changed;	/* --resume: lines whose record was for
+				 * another request */
+	uint64_t id_only;	/* ... successes kept by custom_id alone */
 };
 
 /* Open the output (-o, --resume) and the job log; counts go to st. */
@@ -63,13 +66,15 @@ void writer_error(struct writer *wr, const struct record_ref *ref,
     uint64_t lineno, enum errcode code, const char *message,
     unsigned attempts);
 
-/* With --resume, for every line in order: line seq's success kept from
- * FILE (or its journal) for this custom_id, if it has one and use is set
- * (the line is a request now: a duplicate custom_id stays a duplicate):
- * 1 and it is queued, else 0.  A usage error (exit 2) if FILE is not this
- * input's output. */
-int writer_reuse(struct writer *wr, uint64_t seq, uint64_t lineno,
-    const char *id, size_t idlen, int use);
+/* With --resume, for every line in order: line ln's success kept from
+ * FILE (or its journal) for this custom_id and request, if it has one and
+ * use is set (the line is a request now: a duplicate custom_id stays a
+ * duplicate): 1 and it is queued, else 0; *m says how its record compared
+ * (output.h).  A usage error (exit 2) if FILE is not this input's output.
+ * writer_close says on stderr how many lines changed their request, and
+ * how many successes were kept by custom_id alone. */
+int writer_reuse(struct writer *wr, const struct reuse_line *ln, int use,
+    enum reuse_match *m);
 
 /* A success that must wait for earlier lines: with -o, journal it, so a
  * kill does not lose it. */

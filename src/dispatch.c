@@ -18,7 +18,8 @@
 
 int no_more_work(const struct parent *pp)
 {
-	return pp->dp.input_done && !pp->dp.held && pp->fl.norphans == 0;
+	return pp->dp.input_done && !pp->dp.held && !resume_holding(pp) &&
+	    pp->fl.norphans == 0;
 }
 
 /*
@@ -220,8 +221,8 @@ int dispatch_line(struct parent *pp, const struct line *ln, uint64_t seq)
 		    &dp->req, &dp->msg);
 	/* Only a line that is a request now may keep an answer: a
 	 * duplicate custom_id stays a duplicate. */
-	if (pp->cfg->resume && writer_reuse(&pp->wr, seq, ln->lineno,
-	    dp->req.custom_id.data, dp->req.custom_id.len, code == ERR_NONE))
+	if (pp->cfg->resume && resume_line(pp, seq, ln->lineno,
+	    code == ERR_NONE))
 		return 0;
 	if (code == ERR_INVALID_JSON && seq == 0)
 		not_json_lines(ln);
@@ -253,12 +254,36 @@ void dispatch_blank(struct parent *pp, const struct line *ln, uint64_t seq)
 	ref.id = dp->req.custom_id.data;
 	ref.idlen = dp->req.custom_id.len;
 	if (pp->cfg->resume)
-		(void)writer_reuse(&pp->wr, seq, ln->lineno,
-		    dp->req.custom_id.data, dp->req.custom_id.len, 0);
+		(void)resume_line(pp, seq, ln->lineno, 0);
 	buf_reset(&dp->msg);
 	buf_addf(&dp->msg, "line %llu: blank", (unsigned long long)ln->lineno);
 	writer_error(&pp->wr, &ref, ln->lineno, ERR_BLANK_LINE, dp->msg.data,
 	    0);
+}
+
+/*
+ * --resume: the lines held for probation's verdict (resume.c) go out in
+ * order once it is given, before any other; it is given now if no more
+ * lines can come for it.  0 while some still wait for a worker.
+ */
+static int release_probation(struct parent *pp)
+{
+	struct dispatcher *dp = &pp->dp;
+	uint64_t seq, lineno;
+
+	if (!pp->cfg->resume || pp->lp.stopping)
+		return 1;
+	if (dp->input_done || (dp->probe.nheld > 0 &&
+	    !writer_room(&pp->wr, dp->next_seq)))
+		resume_verdict(pp);
+	while (((pp->fl.nidle > 0 && under_limit(pp)) || pp->col.halted) &&
+	    resume_next(pp, &seq, &lineno)) {
+		if (pp->col.halted)
+			not_sent(pp, seq, lineno);
+		else if (!place(pp, seq, lineno))
+			return 0;
+	}
+	return !dp->probe.over || !resume_holding(pp);
 }
 
 int dispatch(struct parent *pp)
@@ -271,7 +296,7 @@ int dispatch(struct parent *pp)
 	if (hedging(pp->cfg) && pp->fl.nidle > 0 &&
 	    now_us() >= pp->hedge_due_us)
 		hedge(pp);	/* stragglers first: they hold up the output */
-	if (!release_held(pp))
+	if (!release_held(pp) || !release_probation(pp))
 		return 0;
 	while (!dp->input_done && !pp->lp.stopping && !dp->held &&
 	    ((pp->fl.nidle > 0 && under_limit(pp)) || pp->col.halted) &&
@@ -297,6 +322,9 @@ int dispatch(struct parent *pp)
 		seq = dp->next_seq++;
 		if (dispatch_line(pp, &ln, seq) && !place(pp, seq, ln.lineno))
 			return 0;
+		if (!release_probation(pp))
+			return 0;
 	}
+	(void)release_probation(pp);
 	return 0;
 }

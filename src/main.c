@@ -164,6 +164,7 @@ static void finish(struct parent *pp, struct config *cfg)
 	lr_free(&pp->lr);
 	flight_free(&pp->fl);
 	request_free(&pp->dp.req);
+	resume_free(pp);
 	buf_release(&pp->dp.msg);
 	buf_release(&pp->col.msg);
 	buf_release(&pp->col.broken_why);

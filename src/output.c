@@ -18,7 +18,39 @@ struct jentry {
 	uint64_t off;	/* where its entry starts in the journal */
 };
 
+/* The request digest a record's id names (batch_req_ and 32 hex digits)
+ * into digest; "" for an id without one (24 hex digits: a line that was
+ * no request, or a record an older splitgpt made). */
+static void id_digest(json_object *v, char digest[DIGEST_HEX + 1])
+{
+	static const char pre[] = "batch_req_";
+	json_object *x;
+	const char *s;
+	size_t i, k = sizeof(pre) - 1;
+
+	digest[0] = 0;
+	if (!json_object_object_get_ex(v, "id", &x) ||
+	    !json_object_is_type(x, json_type_string) ||
+	    json_object_get_string_len(x) != (int)(k + DIGEST_HEX))
+		return;
+	s = json_object_get_string(x);
+	if (strncmp(s, pre, k) != 0)
+		return;
+	for (i = 0; i < DIGEST_HEX; i++)
+		if (!((s[k + i] >= '0' && s[k + i] <= '9') ||
+		    (s[k + i] >= 'a' && s[k + i] <= 'f')))
+			return;
+	memcpy(digest, s + k, DIGEST_HEX);
+	digest[DIGEST_HEX] = 0;
+}
+
 int record_parse(const char *line, size_t len, struct buf *id)
+{
+	return record_read(line, len, id, NULL);
+}
+
+int record_read(const char *line, size_t len, struct buf *id,
+    char digest[DIGEST_HEX + 1])
 {
 	struct json_problem p;
 	json_tokener *tok;
@@ -26,6 +58,8 @@ int record_parse(const char *line, size_t len, struct buf *id)
 	int rc = -1;
 
 	buf_reset(id);
+	if (digest)
+		digest[0] = 0;
 	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;
 	if (json_check(line, len, 10000, &p) != '{')
@@ -51,6 +85,8 @@ int record_parse(const char *line, size_t len, struct buf *id)
 		err = NULL;
 		json_object_object_get_ex(v, "error", &err);
 		rc = status >= 200 && status < 300 && err == NULL;
+		if (digest)
+			id_digest(v, digest);
 	}
 	json_object_put(v);
 	return rc;
@@ -244,16 +280,30 @@ static void journal_index(struct output *o, uint64_t done)
 	fclose(f);
 }
 
-/* The journal's success for line seq into rec, if it has one for a line
- * with this custom_id; 1 if found. */
-static int journal_find(struct output *o, uint64_t seq, const char *id,
-    size_t idlen, struct buf *rec)
+/*
+ * How a record (success ok, request digest have) answers the line that
+ * asks for the request want: the same one, another, or (one of the two
+ * digests is "") can't tell.
+ */
+static enum reuse_match match(int ok, const char *have, const char *want)
 {
-	size_t i, at;
+	if (*have == 0 || *want == 0)
+		return ok && *have == 0 ? MATCH_ID_ONLY : MATCH_NONE;
+	return strcmp(have, want) == 0 ? MATCH_SAME : MATCH_OTHER;
+}
+
+/* The journal's success for line seq into rec, if it has one for a line
+ * with this custom_id and request (digest); 1 if found, and *m says how
+ * it matched. */
+static int journal_find(struct output *o, uint64_t seq, const char *id,
+    size_t idlen, const char *digest, struct buf *rec, enum reuse_match *m)
+{
+	char have[DIGEST_HEX + 1];
+	size_t i, at = 0;
 	uint64_t got;
 	FILE *f;
-	int found = 0;
 
+	*m = MATCH_NONE;
 	if (o->jcount == 0)
 		return 0;
 	i = jmap_slot(o, seq + 1);
@@ -262,14 +312,16 @@ static int journal_find(struct output *o, uint64_t seq, const char *id,
 	if (fseeko(f, (off_t)o->jmap[i].off, SEEK_SET) == 0 &&
 	    next_line(f, &o->line) &&
 	    (at = journal_entry(&o->line, &got)) > 0 && got == seq &&
-	    record_parse(o->line.data + at, o->line.len - at, &o->id) == 1 &&
-	    o->id.len == idlen && memcmp(o->id.data, id, idlen) == 0) {
+	    record_read(o->line.data + at, o->line.len - at, &o->id,
+	    have) == 1 &&
+	    o->id.len == idlen && memcmp(o->id.data, id, idlen) == 0)
+		*m = match(1, have, digest);
+	if (*m == MATCH_SAME || *m == MATCH_ID_ONLY) {
 		buf_reset(rec);
 		buf_add(rec, o->line.data + at, o->line.len - at);
-		found = 1;
 	}
 	fclose(f);
-	return found;
+	return *m == MATCH_SAME || *m == MATCH_ID_ONLY;
 }
 
 /*
@@ -417,32 +469,41 @@ void output_journal(struct output *o, uint64_t seq, const char *rec,
 		o->journal_end = seq + 1;
 }
 
-int output_reuse(struct output *o, uint64_t seq, uint64_t lineno,
-    const char *id, size_t idlen, struct buf *rec, struct buf *msg)
+int output_reuse(struct output *o, const struct reuse_line *ln,
+    struct buf *rec, struct buf *msg, enum reuse_match *m)
 {
+	char have[DIGEST_HEX + 1];
+	const char *id = ln->id;
+	size_t idlen = ln->idlen;
 	int ok;
 
-	if (o->old == NULL)
-		return journal_find(o, seq, id, idlen, rec);
-	if (!next_line(o->old, rec)) {
+	if (o->old != NULL && !next_line(o->old, rec)) {
 		fclose(o->old);
 		o->old = NULL;
-		return journal_find(o, seq, id, idlen, rec);
 	}
+	if (o->old == NULL)
+		return journal_find(o, ln->seq, id, idlen, ln->digest, rec, m);
 	o->old_read++;
-	ok = record_parse(rec->data, rec->len, &o->id);
+	ok = record_read(rec->data, rec->len, &o->id, have);
 	if (ok < 0 || o->id.len != idlen || memcmp(o->id.data, id, idlen)) {
 		buf_reset(msg);
 		buf_addf(msg, "--resume: line %llu has custom_id \"%.*s\" but "
 		    "record %llu of %s %s%.*s%s: is it the same input?",
-		    (unsigned long long)lineno, (int)idlen, id,
+		    (unsigned long long)ln->lineno, (int)idlen, id,
 		    (unsigned long long)o->old_read, o->path,
 		    ok < 0 ? "is not a record" : "has \"",
 		    ok < 0 ? 0 : (int)o->id.len, o->id.data ? o->id.data : "",
 		    ok < 0 ? "" : "\"");
 		return -1;
 	}
-	return ok ? 1 : journal_find(o, seq, id, idlen, rec);
+	/* The journal holds no entry for a line FILE holds. */
+	*m = match(ok, have, ln->digest);
+	return ok && (*m == MATCH_SAME || *m == MATCH_ID_ONLY);
+}
+
+int output_comparing(const struct output *o, uint64_t seq)
+{
+	return o->old != NULL || seq < o->journal_end;
 }
 
 int output_may_block(const struct output *o)

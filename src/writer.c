@@ -76,22 +76,41 @@ void writer_error(struct writer *wr, const struct record_ref *ref,
 		    0, attempts, 0, code, 0, 0, 0);
 }
 
-int writer_reuse(struct writer *wr, uint64_t seq, uint64_t lineno,
-    const char *id, size_t idlen, int use)
+int writer_reuse(struct writer *wr, const struct reuse_line *ln, int use,
+    enum reuse_match *m)
 {
 	struct buf rec = { 0 }, msg = { 0 };
-	int r = output_reuse(&wr->sink, seq, lineno, id, idlen, &rec, &msg);
+	int r = output_reuse(&wr->sink, ln, &rec, &msg, m);
 
 	if (r < 0)
 		die(EXIT_USAGE, "%s", msg.data);
 	buf_release(&msg);
 	if (r > 0 && use) {
-		writer_put(wr, seq, rec.data, rec.len, rec.len, 0,
+		writer_put(wr, ln->seq, rec.data, rec.len, rec.len, 0,
 		    STATS_REUSED);
+		wr->id_only += *m == MATCH_ID_ONLY;
 		return 1;
 	}
+	wr->changed += use && *m == MATCH_OTHER;
 	buf_release(&rec);
 	return 0;
+}
+
+/* What --resume could not tell, and what it found changed. */
+static void resume_notes(const struct writer *wr)
+{
+	if (wr->cfg->quiet)
+		return;
+	if (wr->id_only > 0)
+		warnx("--resume: %llu of %s's successes were kept by custom_id "
+		    "alone: they name no request (an older splitgpt made them), "
+		    "so a changed request among them can't be told",
+		    (unsigned long long)wr->id_only, wr->cfg->out_path);
+	if (wr->changed > 0)
+		warnx("--resume: %llu line%s asked for another request than "
+		    "%s's record for %s: not reused, to be sent again",
+		    (unsigned long long)wr->changed, wr->changed == 1 ? "" : "s",
+		    wr->cfg->out_path, wr->changed == 1 ? "it" : "them");
 }
 
 /* Inflate a result of len bytes (rawlen inflated) onto the end of out. */
@@ -247,6 +266,7 @@ void writer_close(struct writer *wr, int resume_done)
 		    "has lines: is it the same input?", wr->cfg->out_path);
 	}
 	output_close(&wr->sink);
+	resume_notes(wr);
 	if (wr->joblog_fd >= 0 && close(wr->joblog_fd) < 0)
 		die_errno(EXIT_INTERNAL, "--joblog %s", wr->cfg->joblog_path);
 	wr->joblog_fd = -1;

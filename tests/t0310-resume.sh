@@ -1,7 +1,9 @@
 # Interrupt, resume, repeat: the file ends with one record per line, in
 # order, and no request was answered successfully twice.
 . tests/lib.sh
-mock_start --latency 60 --seed 21 --fault 500:0.1
+# (120 ms: each of the interrupted runs below must still be at work when
+# it is stopped, on a loaded machine too)
+mock_start --latency 120 --seed 21 --fault 500:0.1
 
 prompts 300 r >"$T/in"
 OUT=$T/out.jsonl

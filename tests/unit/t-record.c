@@ -4,6 +4,7 @@
 
 #include "api.h"
 #include "jsoncheck.h"
+#include "output.h"
 #include "record.h"
 #include "stats.h"
 #include "unit.h"
@@ -73,6 +74,25 @@ int main(void)
 	CHECK(strstr(b.data, "\"error\":null,\"metadata\":{\"k\":[1]}}\n") != NULL,
 	    "a response record carries the metadata too");
 	CHECK(valid(&b), "... is valid JSON");
+	{
+		char d[DIGEST_HEX + 1];
+		static const char *nodigest[] = {
+			"{\"id\":\"batch_req_0123456789ABCDEF0123456789abcdef\",\"custom_id\":\"d\"}",
+			"{\"id\":\"batch_req_0123456789abcdef\\u00003456789abcdef\",\"custom_id\":\"d\"}",
+			"{\"id\":\"batch_xyz_0123456789abcdef0123456789abcdef\",\"custom_id\":\"d\"}",
+			"{\"id\":\"batch_req_0123456789abcdef0123456789abcde\",\"custom_id\":\"d\"}",
+			"{\"id\":7,\"custom_id\":\"d\"}",
+			"{\"id\":\"batch_req_00000abc0000000000000005\",\"custom_id\":\"d\"}",
+		};
+
+		CHECK(record_read(b.data, b.len, &c, d) == 1 && !strcmp(d, dg) &&
+		    !strcmp(c.data, "d"), "record_read: a success, its custom_id and digest");
+		for (size_t i = 0; i < sizeof(nodigest) / sizeof(*nodigest); i++) {
+			CHECK(record_read(nodigest[i], strlen(nodigest[i]), &c, d) == 0 &&
+			    d[0] == 0, "record_read: no digest in id %zu", i);
+		}
+		buf_reset(&c);
+	}
 	buf_reset(&b);
 
 	record_response(&b, &cfg, &r5, 200, "req_9", body, strlen(body),
