@@ -67,6 +67,8 @@ struct config {
 	double rpm, tpm;		/* --rpm, --tpm; 0: no limit */
 	const char *out_path;		/* -o, or NULL for standard output */
 	int resume;			/* --resume */
+	const char *cache_path;		/* --cache, or NULL */
+	int cache_readonly;		/* --no-cache-write */
 	int progress;			/* draw the progress line */
 	const char *stats_path;		/* --stats, or NULL */
 	const char *joblog_path;	/* --joblog, or NULL */

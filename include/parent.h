@@ -21,6 +21,7 @@
 #include "pool.h"	/* struct pool */
 #include "progress.h"	/* struct progress */
 #include "ratelimit.h"	/* struct pacer */
+#include "recall.h"	/* struct recall */
 #include "stats.h"	/* struct stats */
 #include "util.h"	/* struct buf */
 #include "writer.h"	/* struct writer */
@@ -90,6 +91,7 @@ struct parent {
 	struct writer wr;
 	struct progress pg;
 	struct pacer pacer;
+	struct recall rc;
 	struct stats st;
 	struct loopstate lp;
 };
@@ -135,6 +137,25 @@ void short_of_workers(struct parent *pp);
 void crashed(struct parent *pp, int k, unsigned attempts, const char *m);
 /* Kill the workers silent past their time. */
 void watchdog(struct parent *pp);
+
+/* recall.c: --cache (recall.h).  Open it, or a usage error. */
+void recall_init(struct parent *pp);
+void recall_free(struct parent *pp);
+/* Line seq (lineno), whose request is req: 1 if it is answered from the
+ * cache or waits on the same request out; else 0, and it is to be sent
+ * (it leads that request's followers). */
+int recall_line(struct parent *pp, const struct request *req, uint64_t seq,
+    uint64_t lineno);
+/* Line seq's record is in; stored: its answer went into the cache.  If
+ * it led, its followers are answered from the cache, or wait for one of
+ * them to be sent. */
+void recall_done(struct parent *pp, uint64_t seq, int stored);
+/* Followers waiting to be sent, their leader having failed. */
+size_t recall_waiting(const struct parent *pp);
+/* The next of those, into req: 1 with its seq and lineno (it leads now),
+ * or 0. */
+int recall_next(struct parent *pp, struct request *req, uint64_t *seq,
+    uint64_t *lineno);
 
 /* loop.c: run until the input is done and every record written, or a
  * signal says stop. */

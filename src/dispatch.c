@@ -18,7 +18,8 @@
 
 int no_more_work(const struct parent *pp)
 {
-	return pp->dp.input_done && !pp->dp.held && pp->fl.norphans == 0;
+	return pp->dp.input_done && !pp->dp.held && pp->fl.norphans == 0 &&
+	    recall_waiting(pp) == 0;
 }
 
 /*
@@ -108,6 +109,7 @@ static void not_sent(struct parent *pp, uint64_t seq, uint64_t lineno)
 	buf_addf(&dp->msg, "line %llu: not sent: %s",
 	    (unsigned long long)lineno, pp->col.halt_why);
 	writer_error(&pp->wr, &ref, lineno, ERR_NOT_SENT, dp->msg.data, 0);
+	recall_done(pp, seq, 0);	/* its followers are not sent either */
 }
 
 /*
@@ -158,6 +160,26 @@ static int release_held(struct parent *pp)
 		return 1;
 	}
 	return pp->fl.nidle > 0 && place(pp, dp->held_seq, dp->held_lineno);
+}
+
+/*
+ * --cache: lines that waited on a request that failed (recall.h), sent
+ * for real, the first of each first; 0 if one is held by the pacer.
+ */
+static int send_followers(struct parent *pp)
+{
+	struct dispatcher *dp = &pp->dp;
+	uint64_t seq, lineno;
+
+	while (recall_waiting(pp) > 0 && !pp->lp.stopping &&
+	    (pp->fl.nidle > 0 || pp->col.halted) &&
+	    recall_next(pp, &dp->req, &seq, &lineno)) {
+		if (pp->col.halted)
+			not_sent(pp, seq, lineno);
+		else if (!place(pp, seq, lineno))
+			return 0;
+	}
+	return 1;
 }
 
 /*
@@ -237,7 +259,7 @@ static int take_line(struct parent *pp, const struct line *ln, uint64_t seq)
 		not_sent(pp, seq, ln->lineno);
 		return 0;
 	}
-	return 1;
+	return !recall_line(pp, &dp->req, seq, ln->lineno);
 }
 
 /* --keep-blank: a blank line's record, under line-N, kept in step with
@@ -271,7 +293,7 @@ int dispatch(struct parent *pp)
 	if (hedging(pp->cfg) && pp->fl.nidle > 0 &&
 	    now_us() >= pp->hedge_due_us)
 		hedge(pp);	/* stragglers first: they hold up the output */
-	if (!release_held(pp))
+	if (!release_held(pp) || !send_followers(pp))
 		return 0;
 	while (!dp->input_done && !pp->lp.stopping && !dp->held &&
 	    (pp->fl.nidle > 0 || pp->col.halted) &&

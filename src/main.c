@@ -113,6 +113,7 @@ static void start(struct parent *pp, struct config *cfg)
 	pacer_cap(&pp->pacer, cfg->max_retry_wait_ms / 1000.0);
 	cfg->run_id = (uint32_t)(hash64(&pp, sizeof(&pp)) ^ now_us() ^
 	    ((uint64_t)getpid() << 16) ^ (uint64_t)time(NULL));
+	recall_init(pp);	/* a bad --cache: exit 2, before any fork */
 	pool_init(&pp->pool, cfg);
 	if (cfg->api_key && *cfg->api_key) {
 		/* The key is in this process's memory and its workers': no
@@ -153,6 +154,7 @@ static void finish(struct parent *pp, struct config *cfg)
 {
 	worker_prefork_free();
 	classifier_free(pp->cls);
+	recall_free(pp);
 	lr_free(&pp->lr);
 	flight_free(&pp->fl);
 	buf_release(&pp->dp.req.path);

@@ -89,6 +89,9 @@ static const char help_text[] =
 "  -o, --output FILE          write the records to FILE (replaced whole,\n"
 "                             through FILE.partial) instead of stdout\n"
 "      --resume               with -o: keep FILE's successes, send the rest\n"
+"      --cache PATH           answer a request from the SQLite cache PATH\n"
+"                             when it is there; store new answers in it\n"
+"      --no-cache-write       use the --cache read-only: store nothing\n"
 "      --progress             draw a progress line on stderr (default when\n"
 "                             stderr is a terminal)\n"
 "      --no-progress          no progress line\n"
@@ -127,7 +130,7 @@ enum {
 	OPT_MAX_PENDING, OPT_MAX_BUFFER, OPT_RESUME, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_STATS, OPT_JOBLOG, OPT_PRICE_IN, OPT_PRICE_OUT,
 	OPT_RPM, OPT_TPM, OPT_API_KEY_FILE, OPT_INSECURE, OPT_CACERT, OPT_STREAM, OPT_IDLE_TIMEOUT,
-	OPT_HEDGE, OPT_ALLOW_DUP_IDS
+	OPT_HEDGE, OPT_ALLOW_DUP_IDS, OPT_CACHE, OPT_NO_CACHE_WRITE
 };
 
 static const struct option longopts[] = {
@@ -166,6 +169,8 @@ static const struct option longopts[] = {
 	{ "tpm", required_argument, NULL, OPT_TPM },
 	{ "output", required_argument, NULL, 'o' },
 	{ "resume", no_argument, NULL, OPT_RESUME },
+	{ "cache", required_argument, NULL, OPT_CACHE },
+	{ "no-cache-write", no_argument, NULL, OPT_NO_CACHE_WRITE },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "stats", required_argument, NULL, OPT_STATS },
@@ -421,6 +426,12 @@ static int opt_output(int c, const char *arg, struct config *cfg)
 	case OPT_RESUME:
 		cfg->resume = 1;
 		break;
+	case OPT_CACHE:
+		cfg->cache_path = arg;
+		break;
+	case OPT_NO_CACHE_WRITE:
+		cfg->cache_readonly = 1;
+		break;
 	case OPT_PROGRESS:
 		cfg->progress = 1;
 		break;
@@ -494,6 +505,8 @@ static void settle(struct config *cfg, const char *url_from,
 	if (cfg->resume && cfg->format != FORMAT_RECORD)
 		die(EXIT_USAGE, "--resume needs --format record: content lines "
 		    "have no custom_id to match");
+	if (cfg->cache_readonly && cfg->cache_path == NULL)
+		die(EXIT_USAGE, "--no-cache-write needs --cache PATH");
 	/* --progress wins; else -q or --no-progress; else a terminal. */
 	if (cfg->progress < 0)
 		cfg->progress = !cfg->quiet && isatty(2);
