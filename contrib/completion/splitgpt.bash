@@ -53,7 +53,7 @@ _splitgpt()
 			compopt -o filenames 2>/dev/null
 		fi
 		;;
-	-o | --output | --stats | --joblog)
+	-o | --output | --stats | --joblog | --cache)
 		local IFS=$'\n'
 		cand=($(compgen -f -- "$cur"))
 		compopt -o filenames 2>/dev/null
@@ -78,7 +78,7 @@ _splitgpt()
 			    --max-retry-wait --halt-after --rpm --tpm --max-line-length
 			    --max-response-size --max-depth --max-pending
 			    --max-buffer --allow-duplicate-ids -o --output
-			    --resume --progress
+			    --resume --cache --no-cache-write --progress
 			    --no-progress --stats --joblog --price-in --price-out
 			    -q --quiet -v --verbose -h --help
 			    -V --version' -- "$cur"))
