@@ -6,8 +6,8 @@
  * functions: the pool (pool.h), the lines in flight (flight.h), the
  * reader (reader.h), the classifier (classify.h), the dispatcher and hedging
  * (below, dispatch.c and hedge.c), the collector (below, collect.c), the
- * writer (writer.h), progress (progress.h), the pacer (ratelimit.h) and
- * the counts (stats.h).  The loop (loop.c) runs them.
+ * writer (writer.h), progress (progress.h), the pacer (ratelimit.h), the
+ * cache's lines (recall.h) and the counts (stats.h).  The loop (loop.c) runs them.
  */
 #ifndef SPLITGPT_PARENT_H
 #define SPLITGPT_PARENT_H

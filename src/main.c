@@ -26,7 +26,10 @@
  * being written.  Classifier: each line becomes a request (classify.c), or an
  * error record at once, without a worker.  Dispatcher: a request goes to
  * an idle worker when the pacer lets it go (held until then); with
- * --hedge a straggler gets a copy on a second worker.  Pool: each worker
+ * --hedge a straggler gets a copy on a second worker.  With --cache
+ * (recall.c, cache.c) a request answered before gets its record from the
+ * cache, before the pacer, and one already out is waited for, not sent
+ * twice.  Pool: each worker
  * has its own pair of pipes, requests down one, results up the other, so
  * messages never interleave and need not fit in PIPE_BUF; workers are
  * forked a few per turn of the loop, so the first lines go out while the
@@ -66,7 +69,11 @@
  *   most L bytes and one read's worth of input.  When one slow request
  *   holds the head of the ring, the other workers go on until W or B is
  *   reached, then the reader waits.  None of this depends on the input's
- *   size.  The one part that can is the custom_id set (idset.h): nothing
+ *   size.  With --cache the lines waiting on a request out are lines
+ *   handed out, so within W, each holding its id and metadata (and one
+ *   copy of each request they wait on), and SQLite's page cache is 2 MB
+ *   a process, whatever the cache's size.  The one part that can grow is
+ *   the custom_id set (idset.h): nothing
  *   for ids that count (request-1, request-2, ...), 10 to 15 bytes for
  *   each other id, and none at all with --allow-duplicate-ids.
  */
