@@ -17,7 +17,7 @@ CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wno-missing-field-initializers
 STD = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
-LIBS_PKG = libcurl json-c zlib
+LIBS_PKG = libcurl json-c zlib sqlite3
 DEPCFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIBS_PKG))
 DEPLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG))
 
@@ -48,11 +48,11 @@ PARENT_SRCS = src/options.c src/help.c src/credentials.c src/loop.c src/signals.
        src/dispatch.c src/hedge.c src/flight.c src/pool.c src/collect.c \
        src/writer.c src/progress.c src/reader.c src/classify.c src/reqbody.c \
        src/output.c src/ratelimit.c src/plan.c src/budget.c src/autoscale.c \
-       src/resume.c
+       src/resume.c src/recall.c
 WORKER_SRCS = src/worker.c src/transfer.c src/judge.c src/cacache.c \
        src/retry.c src/sse.c src/evstream.c src/ssechunks.c
 SHARED_SRCS = src/api.c src/util.c src/frame.c src/reorder.c src/idset.c \
-       src/jsoncheck.c src/stats.c src/record.c src/sha256.c
+       src/jsoncheck.c src/stats.c src/record.c src/sha256.c src/cache.c
 SRCS = $(PARENT_SRCS) $(WORKER_SRCS) $(SHARED_SRCS)
 MAIN = src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)

@@ -70,6 +70,8 @@ struct config {
 	int jobs_auto;			/* -P auto: jobs is the most */
 	int dry_run;			/* --dry-run */
 	int emit_requests;		/* --emit-requests */
+	const char *cache_path;		/* --cache, or NULL */
+	int cache_readonly;		/* --no-cache-write */
 	int progress;			/* draw the progress line */
 	const char *stats_path;		/* --stats, or NULL */
 	const char *joblog_path;	/* --joblog, or NULL */

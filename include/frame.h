@@ -97,7 +97,8 @@ struct msg_request {
 enum {
 	RESULT_OK = 1,		/* a 2xx answer with a JSON body */
 	RESULT_QUOTA = 2,	/* error code insufficient_quota */
-	RESULT_STREAMED = 4	/* the answer came as an event stream */
+	RESULT_STREAMED = 4,	/* the answer came as an event stream */
+	RESULT_CACHED = 8	/* --cache: stored there before it was sent */
 };
 
 struct msg_result {

@@ -6,8 +6,8 @@
  * functions: the pool (pool.h), the lines in flight (flight.h), the
  * reader (reader.h), the classifier (classify.h), the dispatcher and hedging
  * (below, dispatch.c and hedge.c), the collector (below, collect.c), the
- * writer (writer.h), progress (progress.h), the pacer (ratelimit.h) and
- * the counts (stats.h).  The loop (loop.c) runs them.
+ * writer (writer.h), progress (progress.h), the pacer (ratelimit.h), the
+ * cache's lines (recall.h) and the counts (stats.h).  The loop (loop.c) runs them.
  */
 #ifndef SPLITGPT_PARENT_H
 #define SPLITGPT_PARENT_H
@@ -23,6 +23,7 @@
 #include "pool.h"	/* struct pool */
 #include "progress.h"	/* struct progress */
 #include "ratelimit.h"	/* struct pacer */
+#include "recall.h"	/* struct recall */
 #include "stats.h"	/* struct stats */
 #include "util.h"	/* struct buf */
 #include "writer.h"	/* struct writer */
@@ -116,6 +117,7 @@ struct parent {
 	struct writer wr;
 	struct progress pg;
 	struct pacer pacer;
+	struct recall rc;
 	struct stats st;
 	struct loopstate lp;
 	struct budget bg;
@@ -195,6 +197,25 @@ void short_of_workers(struct parent *pp);
 void crashed(struct parent *pp, int k, unsigned attempts, const char *m);
 /* Kill the workers silent past their time. */
 void watchdog(struct parent *pp);
+
+/* recall.c: --cache (recall.h).  Open it, or a usage error. */
+void recall_init(struct parent *pp);
+void recall_free(struct parent *pp);
+/* Line seq (lineno), whose request is req: 1 if it is answered from the
+ * cache or waits on the same request out; else 0, and it is to be sent
+ * (it leads that request's followers). */
+int recall_line(struct parent *pp, const struct request *req, uint64_t seq,
+    uint64_t lineno);
+/* Line seq's record is in; stored: its answer went into the cache.  If
+ * it led, its followers are answered from the cache, or wait for one of
+ * them to be sent. */
+void recall_done(struct parent *pp, uint64_t seq, int stored);
+/* Followers waiting to be sent, their leader having failed. */
+size_t recall_waiting(const struct parent *pp);
+/* The next of those, into req: 1 with its seq and lineno (it leads now),
+ * or 0. */
+int recall_next(struct parent *pp, struct request *req, uint64_t *seq,
+    uint64_t *lineno);
 
 /* loop.c: run until the input is done and every record written, or a
  * signal says stop. */

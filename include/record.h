@@ -92,6 +92,20 @@ void record_response(struct buf *out, const struct config *cfg,
     const char *request_id, const char *body, size_t bodylen,
     const char *content, const struct record_error *err);
 
+/*
+ * The record of an HTTP answer whose body is JSON (json, parsed from body,
+ * borrowed): its token counts to *pt and *ct, and for --format content
+ * its text (response_digest, api.h; content is scratch), then
+ * record_response.  The worker writes every answer's record with it, and
+ * the parent a cache hit's, so the two are the same bytes.
+ */
+struct json_object;
+void record_answer(struct buf *out, const struct config *cfg,
+    const struct record_ref *ref, long status, const char *request_id,
+    const char *body, size_t bodylen, struct json_object *json,
+    const struct record_error *err, struct buf *content,
+    unsigned long long *pt, unsigned long long *ct);
+
 /* A record for a failure with no usable answer: "response" is null. */
 void record_error(struct buf *out, const struct config *cfg,
     const struct record_ref *ref, const struct record_error *err);

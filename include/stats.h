@@ -41,6 +41,7 @@ struct stats {
 	uint64_t ok;
 	uint64_t failed;
 	uint64_t reused;	/* successes taken from the -o file */
+	uint64_t cache_hits;	/* successes answered from --cache */
 	uint64_t blank;		/* blank lines' records (--keep-blank) */
 	uint64_t by_code[ERR_COUNT];
 	uint64_t http_errors;	/* records with a non-2xx response */
@@ -85,9 +86,10 @@ void stats_init(struct stats *s);
  * What a record says, in a byte, for counting it once it is written: its
  * error code (ERR_NONE for a success), or STATS_HTTP_ERROR for a non-2xx
  * response with none; STATS_REUSED added to a success taken from the -o
- * file.
+ * file, STATS_CACHED to one answered from --cache.
  */
-#define STATS_HTTP_ERROR 0x7f
+#define STATS_HTTP_ERROR 0x3f
+#define STATS_CACHED 0x40
 #define STATS_REUSED 0x80
 unsigned char stats_tag(enum errcode code, int ok);
 /* An HTTP error record came: its status and the server's code ("" for

@@ -66,6 +66,13 @@ void writer_error(struct writer *wr, const struct record_ref *ref,
     uint64_t lineno, enum errcode code, const char *message,
     unsigned attempts);
 
+/* --cache: line ref->seq's record rec (len bytes, taken over), an
+ * answer with this status from the cache; journaled and logged as a
+ * worker's success is. */
+void writer_cached(struct writer *wr, const struct record_ref *ref,
+    char *rec, size_t len, unsigned status,
+    unsigned long long prompt_tokens, unsigned long long completion_tokens);
+
 /* With --resume, for every line in order: line ln's success kept from
  * FILE (or its journal) for this custom_id and request, if it has one and
  * use is set (the line is a request now: a duplicate custom_id stays a

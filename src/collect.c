@@ -302,6 +302,7 @@ static void take_result(struct parent *pp, int i, const struct frame *f,
 		    m->rawlen, 1, stats_tag(m->error,
 		    (m->flags & RESULT_OK) != 0));
 		count_result(pp, i, f->seq, m);
+		recall_done(pp, f->seq, (m->flags & RESULT_CACHED) != 0);
 	}
 	pp->col.idle_deaths = 0;
 	flight_idle(&pp->fl, i);
@@ -369,6 +370,7 @@ void crashed(struct parent *pp, int k, unsigned attempts, const char *m)
 	col->finished++;
 	pp->st.requests++;
 	pp->st.retries += attempts - 1;
+	recall_done(pp, j->seq, 0);
 }
 
 /* A worker that died holding nothing: not the line's fault; but one

@@ -19,7 +19,7 @@
 int no_more_work(const struct parent *pp)
 {
 	return pp->dp.input_done && !pp->dp.held && !resume_holding(pp) &&
-	    pp->fl.norphans == 0;
+	    pp->fl.norphans == 0 && recall_waiting(pp) == 0;
 }
 
 /*
@@ -110,6 +110,7 @@ static void not_sent(struct parent *pp, uint64_t seq, uint64_t lineno)
 	buf_addf(&dp->msg, "line %llu: not sent: %s",
 	    (unsigned long long)lineno, pp->col.halt_why);
 	writer_error(&pp->wr, &ref, lineno, ERR_NOT_SENT, dp->msg.data, 0);
+	recall_done(pp, seq, 0);	/* its followers are not sent either */
 }
 
 /*
@@ -161,6 +162,30 @@ static int release_held(struct parent *pp)
 	}
 	return pp->fl.nidle > 0 && under_limit(pp) &&
 	    place(pp, dp->held_seq, dp->held_lineno);
+}
+
+/*
+ * --cache: lines that waited on a request that failed (recall.h), sent
+ * for real, the first of each first; 0 if one is held by the pacer.
+ */
+static int send_followers(struct parent *pp)
+{
+	struct dispatcher *dp = &pp->dp;
+	uint64_t seq, lineno;
+
+	while (recall_waiting(pp) > 0 && !pp->lp.stopping &&
+	    ((pp->fl.nidle > 0 && under_limit(pp)) || pp->col.halted) &&
+	    recall_next(pp, &dp->req, &seq, &lineno)) {
+		/* Its leader's request, so bounded: the cap alone may stop
+		 * it. */
+		if (!pp->col.halted)
+			(void)budget_allows(pp, &dp->req, lineno, &dp->msg);
+		if (pp->col.halted)
+			not_sent(pp, seq, lineno);
+		else if (!place(pp, seq, lineno))
+			return 0;
+	}
+	return 1;
 }
 
 /*
@@ -226,9 +251,15 @@ int dispatch_line(struct parent *pp, const struct line *ln, uint64_t seq)
 		return 0;
 	if (code == ERR_INVALID_JSON && seq == 0)
 		not_json_lines(ln);
+	/* An answer from the cache costs nothing, halted or not; a line
+	 * that waits on its twin in flight is the cache's too. */
+	if (code == ERR_NONE && recall_line(pp, &dp->req, seq, ln->lineno))
+		return 0;
 	if (code == ERR_NONE && !pp->col.halted &&
-	    budget_allows(pp, &dp->req, ln->lineno, &dp->msg) == 0)
+	    budget_allows(pp, &dp->req, ln->lineno, &dp->msg) == 0) {
 		code = ERR_NOT_SENT;	/* no bound on its cost */
+		recall_done(pp, seq, 0);	/* it leads nothing now */
+	}
 	if (code != ERR_NONE) {
 		struct record_ref ref = req_ref(dp, seq);
 
@@ -296,7 +327,8 @@ int dispatch(struct parent *pp)
 	if (hedging(pp->cfg) && pp->fl.nidle > 0 &&
 	    now_us() >= pp->hedge_due_us)
 		hedge(pp);	/* stragglers first: they hold up the output */
-	if (!release_held(pp) || !release_probation(pp))
+	if (!release_held(pp) || !release_probation(pp) ||
+	    !send_followers(pp))
 		return 0;
 	while (!dp->input_done && !pp->lp.stopping && !dp->held &&
 	    ((pp->fl.nidle > 0 && under_limit(pp)) || pp->col.halted) &&

@@ -189,8 +189,8 @@ static void handle_events(struct parent *pp, struct waitset *w)
  * stop and nothing is out any more. */
 static int finished(const struct parent *pp)
 {
-	return ((pp->dp.input_done && !pp->dp.held && !resume_holding(pp)) ||
-	    pp->lp.stopping) &&
+	return ((pp->dp.input_done && !pp->dp.held && !resume_holding(pp) &&
+	    recall_waiting(pp) == 0) || pp->lp.stopping) &&
 	    busy_count(pp) == 0 && pp->fl.norphans == 0;
 }
 

@@ -26,7 +26,10 @@
  * being written.  Classifier: each line becomes a request (classify.c), or an
  * error record at once, without a worker.  Dispatcher: a request goes to
  * an idle worker when the pacer lets it go (held until then); with
- * --hedge a straggler gets a copy on a second worker.  Pool: each worker
+ * --hedge a straggler gets a copy on a second worker.  With --cache
+ * (recall.c, cache.c) a request answered before gets its record from the
+ * cache, before the pacer, and one already out is waited for, not sent
+ * twice.  Pool: each worker
  * has its own pair of pipes, requests down one, results up the other, so
  * messages never interleave and need not fit in PIPE_BUF; workers are
  * forked a few per turn of the loop, so the first lines go out while the
@@ -66,7 +69,11 @@
  *   most L bytes and one read's worth of input.  When one slow request
  *   holds the head of the ring, the other workers go on until W or B is
  *   reached, then the reader waits.  None of this depends on the input's
- *   size.  The one part that can is the custom_id set (idset.h): nothing
+ *   size.  With --cache the lines waiting on a request out are lines
+ *   handed out, so within W, each holding its id and metadata (and one
+ *   copy of each request they wait on), and SQLite's page cache is 2 MB
+ *   a process, whatever the cache's size.  The one part that can grow is
+ *   the custom_id set (idset.h): nothing
  *   for ids that count (request-1, request-2, ...), 10 to 15 bytes for
  *   each other id, and none at all with --allow-duplicate-ids.
  */
@@ -116,6 +123,7 @@ static void start(struct parent *pp, struct config *cfg)
 	pacer_cap(&pp->pacer, cfg->max_retry_wait_ms / 1000.0);
 	cfg->run_id = (uint32_t)(hash64(&pp, sizeof(&pp)) ^ now_us() ^
 	    ((uint64_t)getpid() << 16) ^ (uint64_t)time(NULL));
+	recall_init(pp);	/* a bad --cache: exit 2, before any fork */
 	pool_init(&pp->pool, cfg);
 	if (cfg->jobs_auto) {
 		autoscale_init(&pp->as, cfg->jobs);
@@ -161,6 +169,7 @@ static void finish(struct parent *pp, struct config *cfg)
 {
 	worker_prefork_free();
 	classifier_free(pp->cls);
+	recall_free(pp);
 	lr_free(&pp->lr);
 	flight_free(&pp->fl);
 	request_free(&pp->dp.req);

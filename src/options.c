@@ -35,7 +35,7 @@ enum {
 	OPT_NO_PROGRESS, OPT_STATS, OPT_JOBLOG, OPT_PRICE_IN, OPT_PRICE_OUT,
 	OPT_RPM, OPT_TPM, OPT_API_KEY_FILE, OPT_INSECURE, OPT_CACERT, OPT_STREAM, OPT_IDLE_TIMEOUT,
 	OPT_HEDGE, OPT_ALLOW_DUP_IDS, OPT_DRY_RUN, OPT_EMIT_REQUESTS,
-	OPT_PRICE_CACHED, OPT_MAX_COST
+	OPT_PRICE_CACHED, OPT_MAX_COST, OPT_CACHE, OPT_NO_CACHE_WRITE
 };
 
 static const struct option longopts[] = {
@@ -76,6 +76,8 @@ static const struct option longopts[] = {
 	{ "resume", no_argument, NULL, OPT_RESUME },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "emit-requests", no_argument, NULL, OPT_EMIT_REQUESTS },
+	{ "cache", required_argument, NULL, OPT_CACHE },
+	{ "no-cache-write", no_argument, NULL, OPT_NO_CACHE_WRITE },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "stats", required_argument, NULL, OPT_STATS },
@@ -351,6 +353,12 @@ static int opt_output(int c, const char *arg, struct config *cfg)
 	case OPT_EMIT_REQUESTS:
 		cfg->emit_requests = 1;
 		break;
+	case OPT_CACHE:
+		cfg->cache_path = arg;
+		break;
+	case OPT_NO_CACHE_WRITE:
+		cfg->cache_readonly = 1;
+		break;
 	case OPT_PROGRESS:
 		cfg->progress = 1;
 		break;
@@ -433,6 +441,10 @@ static void settle(struct config *cfg, const char *url_from,
 	if (cfg->max_cost > 0 && (cfg->hedge_s > 0 || cfg->hedge_x > 0))
 		die(EXIT_USAGE, "--max-cost with --hedge: a copy doubles a "
 		    "line's cost; give one");
+	if ((cfg->dry_run || cfg->emit_requests) && cfg->cache_path)
+		die(EXIT_USAGE, "--%s sends nothing: --cache has nothing to "
+		    "answer or keep", cfg->dry_run ? "dry-run" :
+		    "emit-requests");
 	if (cfg->dry_run && cfg->emit_requests)
 		die(EXIT_USAGE, "--dry-run and --emit-requests: give one");
 	if ((cfg->dry_run || cfg->emit_requests) && cfg->resume)
@@ -450,6 +462,8 @@ static void settle(struct config *cfg, const char *url_from,
 	if (cfg->resume && cfg->format != FORMAT_RECORD)
 		die(EXIT_USAGE, "--resume needs --format record: content lines "
 		    "have no custom_id to match");
+	if (cfg->cache_readonly && cfg->cache_path == NULL)
+		die(EXIT_USAGE, "--no-cache-write needs --cache PATH");
 	/* --progress wins; else -q or --no-progress; else a terminal. */
 	if (cfg->progress < 0)
 		cfg->progress = !cfg->quiet && isatty(2);

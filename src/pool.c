@@ -182,8 +182,12 @@ int pool_spawn(struct pool *pl, int i)
 #ifdef HAVE_PDEATHSIG
 		/* Die with the parent, at once: a worker it can no longer
 		 * hear from must not go on paying for requests.  (Elsewhere
-		 * the worker sees its request pipe close.) */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+		 * the worker sees its request pipe close.)  With --cache
+		 * it is told to stop retrying instead (SIGUSR1): the answer
+		 * of the attempt under way, paid for already, goes into
+		 * the cache, and then the closed pipe ends the worker. */
+		if (prctl(PR_SET_PDEATHSIG, pl->cfg->cache_path &&
+		    !pl->cfg->cache_readonly ? SIGUSR1 : SIGKILL) < 0 ||
 		    getppid() != parent)
 			_exit(1);
 #endif

@@ -5,6 +5,8 @@
 #include <stdio.h>	/* snprintf */
 #include <string.h>	/* strlen */
 
+#include "api.h"	/* response_digest */
+
 static const char *const errnames[ERR_COUNT] = {
 	[ERR_NONE] = "none",
 	[ERR_INVALID_JSON] = "invalid_json",
@@ -109,6 +111,21 @@ void record_response(struct buf *out, const struct config *cfg,
 	else
 		buf_adds(out, "null");
 	record_tail(out, ref);
+}
+
+void record_answer(struct buf *out, const struct config *cfg,
+    const struct record_ref *ref, long status, const char *request_id,
+    const char *body, size_t bodylen, struct json_object *json,
+    const struct record_error *err, struct buf *content,
+    unsigned long long *pt, unsigned long long *ct)
+{
+	int has_content;
+
+	*pt = *ct = 0;
+	buf_reset(content);
+	has_content = response_digest(json, pt, ct, content);
+	record_response(out, cfg, ref, status, request_id, body, bodylen,
+	    has_content ? content->data : NULL, err);
 }
 
 void record_error(struct buf *out, const struct config *cfg,

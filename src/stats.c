@@ -64,10 +64,12 @@ unsigned char stats_tag(enum errcode code, int ok)
 void stats_written(struct stats *s, unsigned char tag)
 {
 	s->done++;
-	if ((tag & ~STATS_REUSED) == ERR_NONE) {
+	if ((tag & ~(STATS_REUSED | STATS_CACHED)) == ERR_NONE) {
 		s->ok++;
 		if (tag & STATS_REUSED)
 			s->reused++;
+		if (tag & STATS_CACHED)
+			s->cache_hits++;
 		return;
 	}
 	if (tag == ERR_BLANK_LINE) {
@@ -284,6 +286,9 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 	if (s->reused)
 		buf_addf(out, "; %" PRIu64 " reused from the output file",
 		    s->reused);
+	if (s->cache_hits)
+		buf_addf(out, "; %" PRIu64 " answered from the cache",
+		    s->cache_hits);
 	if (s->hedged)
 		buf_addf(out, "; %" PRIu64 " hedged (the copy first in %"
 		    PRIu64 ")", s->hedged, s->hedge_won);
@@ -350,8 +355,9 @@ void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
 	buf_adds(out, ",\"http_errors_by_kind\":{");
 	kinds(s, out, 1);
 	buf_adds(out, "}");
-	buf_addf(out, ",\"hedged\":%" PRIu64 ",\"hedge_won\":%" PRIu64,
-	    s->hedged, s->hedge_won);
+	buf_addf(out, ",\"hedged\":%" PRIu64 ",\"hedge_won\":%" PRIu64
+	    ",\"cache_hits\":%" PRIu64, s->hedged, s->hedge_won,
+	    s->cache_hits);
 	buf_addf(out, ",\"streamed\":%" PRIu64 ",\"first_token_p50\":%.6f"
 	    ",\"first_token_p95\":%.6f,\"stream_tokens_per_second\":%.3f",
 	    s->first_token.count, hist_quantile(&s->first_token, 0.5) / 1e6,

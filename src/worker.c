@@ -14,8 +14,9 @@
 #include <unistd.h>	/* getpid, getppid, _exit */
 #include <zlib.h>	/* deflate */
 
-#include "api.h"	/* response_digest, api_error */
+#include "api.h"	/* api_error */
 #include "cacache.h"	/* the parent's parsed CA file */
+#include "cache.h"	/* --cache: cache_put */
 #include "frame.h"	/* request and result messages */
 #include "judge.h"	/* what an attempt came to */
 #include "ratelimit.h"	/* parse_duration, parse_count */
@@ -48,6 +49,8 @@ struct worker {
 	struct buf msg;		/* what went wrong, "line N: ..." */
 	struct buf why;		/* why the retries stopped early */
 	uint64_t rng;
+	unsigned store_warned;	/* --cache: a failed store was said */
+	struct buf cache_why;	/* and why it failed */
 };
 
 /* Set by SIGUSR1: the parent is stopping; make no further attempts. */
@@ -105,6 +108,7 @@ static int backoff_wait(const struct worker *w, long ms)
 void worker_prefork(const struct config *cfg)
 {
 	cacache_prefork(cfg);
+	cache_prefork();	/* no SQLite connection crosses a fork */
 }
 
 void worker_prefork_free(void)
@@ -148,6 +152,7 @@ static void worker_free(struct worker *w)
 	buf_release(&w->content);
 	buf_release(&w->msg);
 	buf_release(&w->why);
+	buf_release(&w->cache_why);
 	buf_release(&w->hintbuf);
 }
 
@@ -344,8 +349,29 @@ static unsigned attempt_all(struct worker *w, uint64_t seq,
 	return attempts;
 }
 
+/*
+ * --cache: store a success under its request's digest, before its result
+ * goes to the parent (so a follower waiting on it finds it there, and a
+ * parent killed meanwhile loses nothing).  A failure is said once; the
+ * answer still goes out.
+ */
+static void store(struct worker *w, const struct record_ref *ref,
+    const struct outcome *o, struct msg_result *res)
+{
+	const struct config *cfg = w->cfg;
+
+	if (!cfg->cache_path || cfg->cache_readonly || !ref->digest[0])
+		return;
+	if (cache_put(cfg, ref->digest, o->status, w->t.h.request_id,
+	    o->body, o->body_len, &w->cache_why) == 0)
+		res->flags |= RESULT_CACHED;
+	else if (!w->store_warned++)
+		warnx("--cache %s: %s; this worker goes on without storing",
+		    cfg->cache_path, w->cache_why.data);
+}
+
 /* The record of an answer with a JSON body, in w->line; puts o->json. */
-static void record_answer(struct worker *w, uint64_t seq,
+static void answer_record(struct worker *w, uint64_t seq,
     const struct msg_request *rq, struct outcome *o, struct record_error *re,
     struct msg_result *res)
 {
@@ -355,12 +381,10 @@ static void record_answer(struct worker *w, uint64_t seq,
 	struct record_ref ref;
 	unsigned long long pt = 0, ct = 0;
 	int ok = o->status >= 200 && o->status < 300;
-	int has_content;
 
-	has_content = response_digest(o->json, &pt, &ct, &w->content);
-	res->prompt_tokens = pt;
-	res->completion_tokens = ct;
-	res->cached_tokens = response_cached_tokens(o->json);
+	msg_request_ref(rq, seq, hex, &ref);
+	if (ok && o->err == ERR_NONE)
+		store(w, &ref, o, res);
 	if (ok)
 		res->flags |= RESULT_OK;
 	if (o->quota)
@@ -377,10 +401,12 @@ static void record_answer(struct worker *w, uint64_t seq,
 		err = re;
 		res->error = re->code;
 	}
-	msg_request_ref(rq, seq, hex, &ref);
-	record_response(&w->line, w->cfg, &ref, o->status,
-	    request_id[0] ? request_id : NULL, o->body, o->body_len,
-	    has_content ? w->content.data : NULL, err);
+	record_answer(&w->line, w->cfg, &ref, o->status,
+	    request_id[0] ? request_id : NULL, o->body, o->body_len, o->json,
+	    err, &w->content, &pt, &ct);
+	res->prompt_tokens = pt;
+	res->completion_tokens = ct;
+	res->cached_tokens = response_cached_tokens(o->json);
 	json_object_put(o->json);
 }
 
@@ -427,7 +453,7 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
 	re.lineno = rq->lineno;
 	re.attempts = attempts;
 	if (o.json)
-		record_answer(w, seq, rq, &o, &re, res);
+		answer_record(w, seq, rq, &o, &re, res);
 	else
 		record_failure(w, seq, rq, &o, &re, res);
 }

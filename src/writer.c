@@ -76,6 +76,21 @@ void writer_error(struct writer *wr, const struct record_ref *ref,
 		    0, attempts, 0, code, 0, 0, 0);
 }
 
+void writer_cached(struct writer *wr, const struct record_ref *ref,
+    char *rec, size_t len, unsigned status,
+    unsigned long long prompt_tokens, unsigned long long completion_tokens)
+{
+	if (!writer_is_next(wr, ref->seq) && wr->cfg->format == FORMAT_RECORD &&
+	    output_journaling(&wr->sink))
+		output_journal(&wr->sink, ref->seq, rec, len);
+	writer_put(wr, ref->seq, rec, len, len, 0,
+	    stats_tag(ERR_NONE, 1) | STATS_CACHED);
+	if (wr->joblog_fd >= 0)
+		joblog_line(&wr->jl, ref->seq, ref->id, ref->idlen, wall_ms(),
+		    0, 0, status, ERR_NONE, prompt_tokens, completion_tokens,
+		    0);
+}
+
 int writer_reuse(struct writer *wr, const struct reuse_line *ln, int use,
     enum reuse_match *m)
 {

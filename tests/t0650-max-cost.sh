@@ -44,4 +44,14 @@ sg --max-cost 1 <"$T/in2" >/dev/null 2>&1
 is "$?" 2 "--max-cost without prices: a usage error"
 sg --max-cost 1 --price-in 1 --price-out 1 --hedge 2 <"$T/in2" >/dev/null 2>&1
 is "$?" 2 "--max-cost with --hedge: a usage error"
+# Answers from --cache cost nothing: a rerun under a tiny cap sends
+# nothing and answers every line.
+mock_reset
+sg --cache "$T/cache.db" -q <"$T/in2" --max-tokens 5 >/dev/null 2>&1
+sent=$(mock_stats .requests)
+sg --cache "$T/cache.db" --max-tokens 5 --max-cost 0.000001 --price-in 1 \
+    --price-out 1 <"$T/in2" >"$T/out3" 2>/dev/null
+is "$?" 0 "under a tiny --max-cost, cached answers still come: exit 0"
+is "$(( $(mock_stats .requests) - sent ))" 0 "... and nothing is sent"
+is "$(jq -r .response.status_code "$T/out3" | sort -u)" 200 "... every line answered"
 done_testing

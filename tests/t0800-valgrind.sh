@@ -30,4 +30,20 @@ is "$errs" 0 "valgrind: no errors and no leaks in the parent or any worker"
 check "valgrind looked at the parent and the workers" \
     test "$(ls "$T"/vg.* | wc -l)" -ge 4
 
+# --cache: stores, identical requests waiting on one (some leaders fail:
+# the next is sent), and hits, in one run under valgrind.
+rm -f "$T"/vg.*
+prompts 6 vc >"$T/cin"
+cat "$T/cin" "$T/cin" "$T/cin" >"$T/cin3"
+# shellcheck disable=SC2086
+SG_TIMEOUT=300 timeout -k 5 300 $VG "$SPLITGPT" --base-url "$MOCK_URL" -P 3 \
+    --backoff-max 0.05 --allow-duplicate-ids --cache "$T/c.db" <"$T/cin3" \
+    >"$T/cout" 2>"$T/err"
+is "$(wc -l <"$T/cout")" 18 "under valgrind with --cache: every record"
+check "... some of them answered from the cache" \
+    grep -q 'answered from the cache' "$T/err"
+errs=$(cat "$T"/vg.* 2>/dev/null | grep -c .)
+is "$errs" 0 "valgrind with --cache: no errors and no leaks"
+[ "$errs" -eq 0 ] || cat "$T"/vg.* | head -60 | sed 's/^/# /'
+
 done_testing

@@ -53,7 +53,7 @@ _splitgpt()
 			compopt -o filenames 2>/dev/null
 		fi
 		;;
-	-o | --output | --stats | --joblog)
+	-o | --output | --stats | --joblog | --cache)
 		local IFS=$'\n'
 		cand=($(compgen -f -- "$cur"))
 		compopt -o filenames 2>/dev/null
@@ -79,7 +79,8 @@ _splitgpt()
 			    --max-retry-wait --halt-after --rpm --tpm --max-line-length
 			    --max-response-size --max-depth --max-pending
 			    --max-buffer --allow-duplicate-ids -o --output
-			    --resume --dry-run --emit-requests --progress
+			    --resume --dry-run --emit-requests --cache
+			    --no-cache-write --progress
 			    --no-progress --stats --joblog --price-in --price-out
 			    --price-cached-in --max-cost
 			    -q --quiet -v --verbose -h --help
