@@ -356,10 +356,19 @@ mock_stop
 	printf '\n== targets (a bench: reported, not asserted)  load: %s\n' \
 	    "$(cut -d' ' -f1-3 /proc/loadavg)"
 	awk -F'\t' -v lo="$(printf '%s\n' $LATS | sort -n | head -n 1)" \
-	    -v hi="$MEMLAT" -v pmin="$(printf '%s\n' $PS | sort -n | head -n 1)" '
+	    -v mid="$(printf '%s\n' $LATS | sort -n | tail -n 2 | head -n 1)" \
+	    -v hi="$MEMLAT" -v pmin="$(printf '%s\n' $PS | sort -n | head -n 1)" \
+	    -v rounds="$ROUNDS" '
+	function all_in() {	# did the mock see all P requests at once?
+		return match($15, /max_in_flight=[0-9]+/) &&
+		    substr($15, RSTART + 14, RLENGTH - 14) + 0 == $4 + 0
+	}
 	NR == 1 { next }
 	$1 == "cpu" && !(($2 " " $4) in seen) { seen[$2 " " $4]; key[++nk] = $2 " " $4 }
-	$1 == "cpu" && $5 == lo { c_lo[$2 " " $4] = $10 }
+	$1 == "cpu" && $5 == lo { c_lo[$2 " " $4] = $10
+		if (!all_in()) few[$2 " " $4] = substr($15, RSTART, RLENGTH) }
+	$1 == "cpu" && $5 == mid && all_in() { s_mid[$2 " " $4] = $9 }
+	$1 == "cpu" && $5 == hi && all_in() { s_hi[$2 " " $4] = $9 }
 	$1 == "cpu" && $5 == hi { c_hi[$2 " " $4] = $10
 		if ($13 != "") m[++nm] = sprintf("memory  %-9s P=%-5s parent RSS %s kB, %s workers, Pss %s kB each, %s kB in all (%.0f kB per request in flight)",
 		    $2, $4, $11, $12, $13, $14, $14 / $4)
@@ -370,8 +379,17 @@ mock_stop
 		for (i = 1; i <= nk; i++) if (c_lo[key[i]] > 0 && key[i] in c_hi) {
 			split(key[i], a, " ")
 			r = c_hi[key[i]] / c_lo[key[i]]
-			printf "cpu     %-9s P=%-5s cpu/1000 %s s at %d ms, %s s at %d ms: %.2fx  (target <= 2x: %s)\n",
-			    a[1], a[2], c_lo[key[i]], lo, c_hi[key[i]], hi, r, (r <= 2 ? "met" : "NOT met")
+			printf "cpu     %-9s P=%-5s cpu/1000 %s s at %d ms, %s s at %d ms: %.2fx  (target <= 2x: %s)%s\n",
+			    a[1], a[2], c_lo[key[i]], lo, c_hi[key[i]], hi, r, (r <= 2 ? "met" : "NOT met"),
+			    key[i] in few ? "; at " lo " ms " few[key[i]] ": fewer than P were ever out at once" : ""
+		}
+		# Both rows had all P waiting at once, the same start-up: the
+		# difference is (hi - mid) ms more waiting, ROUNDS times.
+		for (i = 1; i <= nk; i++) if ((key[i] in s_mid) && (key[i] in s_hi) && hi > mid) {
+			split(key[i], a, " ")
+			printf "wait    %-9s P=%-5s (cpu_s at %d ms - at %d ms) / (%d x P x %.0f s): %.1f us per waiting worker (or request) per second\n",
+			    a[1], a[2], hi, mid, rounds, (hi - mid) / 1000,
+			    (s_hi[key[i]] - s_mid[key[i]]) * 1e6 / (rounds * a[2] * (hi - mid) / 1000)
 		}
 		for (i = 1; i <= ne; i++) {
 			split(e[i], f, "\t")
