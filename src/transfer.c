@@ -190,10 +190,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 }
 
 /*
- * --idle-timeout: libcurl calls this often while data flows and about
- * once a second while none does; a stream silent too long is cut here,
- * and judge() calls that a timeout.  Only event streams are watched: an
- * unstreamed answer is silent until it is ready.
+ * --idle-timeout: libcurl calls this often while data flows, and run()
+ * wakes it when the stream's deadline comes; a stream silent too long is
+ * cut here, and judge() calls that a timeout.  Only event streams are
+ * watched: an unstreamed answer is silent until it is ready.
  */
 static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
