@@ -66,7 +66,7 @@ FLOOR = $(BUILD)/floor
 MOCK_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd json-c zlib 2>/dev/null)
 MOCK_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd json-c zlib 2>/dev/null)
 
-.PHONY: all check unit demo install uninstall clean bench valgrind lint
+.PHONY: all check unit demo install uninstall clean bench bench-wait valgrind lint
 
 all: splitgpt
 
@@ -124,6 +124,10 @@ demo: $(BIN) $(MOCK)
 bench: $(BIN) $(MOCK) $(FLOOR)
 	sh tests/bench/bench.sh $(CURDIR)/$(BIN) $(CURDIR)/$(MOCK) \
 	    $(CURDIR)/$(FLOOR)
+
+# what waiting costs at P=512 and 2048, against the Node SDK (issue 26)
+bench-wait: $(BIN) $(MOCK)
+	sh tests/bench/wait.sh $(CURDIR)/$(BIN) $(CURDIR)/$(MOCK)
 
 valgrind: $(BIN) $(MOCK)
 	VALGRIND=1 BUILD=$(BUILD) SPLITGPT=$(CURDIR)/$(BIN) \

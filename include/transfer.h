@@ -48,6 +48,7 @@ struct answer_headers {
 struct transfer {
 	const struct config *cfg;
 	CURL *curl;
+	CURLM *multi;		/* runs curl, and keeps its connection */
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
 	struct buf url;
