@@ -20,6 +20,9 @@
  *
  *   loop.c runs the stages; progress.c draws the progress line and the
  *   summary; signals.c turns signals into an event on a self-pipe.
+ *   Beside the dispatcher: resume.c (--resume's probation), recall.c and
+ *   cache.c (--cache), budget.c (--max-cost), autoscale.c (-P auto's
+ *   limit); plan.c runs --dry-run and --emit-requests instead of the loop.
  *
  * Reader: standard input is read in chunks only when the dispatcher has
  * somewhere to send a line, so a slow producer never stops results from

@@ -104,11 +104,7 @@ void resume_free(struct parent *pp)
 {
 	struct probation *pb = &pp->dp.probe;
 
-	for (unsigned i = 0; i < HOLD_MAX; i++) {
-		buf_release(&pb->held[i].req.path);
-		buf_release(&pb->held[i].req.custom_id);
-		buf_release(&pb->held[i].req.body);
-		buf_release(&pb->held[i].req.metadata);
-	}
+	for (unsigned i = 0; i < HOLD_MAX; i++)
+		request_free(&pb->held[i].req);
 	memset(pb, 0, sizeof(*pb));
 }
