@@ -233,6 +233,36 @@ static void warn_line(struct parent *pp, enum errcode code, uint64_t seq)
 		    "prompt as it stands, give --text", TEXT_HINT);
 }
 
+/*
+ * The valid request in dp.req (line seq), to send: 1 if it is to go now;
+ * 0 if it has its record already (from the cache, or not sent: the run
+ * halted, or its cost has no bound) or waits on its twin in flight.  An
+ * answer from the cache costs nothing, so it comes halted or not.  Lines
+ * held by --resume's probation come this way too, once released.
+ */
+static int to_send(struct parent *pp, uint64_t seq, uint64_t lineno)
+{
+	struct dispatcher *dp = &pp->dp;
+
+	if (recall_line(pp, &dp->req, seq, lineno))
+		return 0;
+	if (!pp->col.halted &&
+	    budget_allows(pp, &dp->req, lineno, &dp->msg) == 0) {
+		struct record_ref ref = req_ref(dp, seq);
+
+		recall_done(pp, seq, 0);	/* it leads nothing now */
+		warn_line(pp, ERR_NOT_SENT, seq);
+		writer_error(&pp->wr, &ref, lineno, ERR_NOT_SENT, dp->msg.data,
+		    0);
+		return 0;
+	}
+	if (pp->col.halted) {
+		not_sent(pp, seq, lineno);
+		return 0;
+	}
+	return 1;
+}
+
 int dispatch_line(struct parent *pp, const struct line *ln, uint64_t seq)
 {
 	struct dispatcher *dp = &pp->dp;
@@ -251,15 +281,6 @@ int dispatch_line(struct parent *pp, const struct line *ln, uint64_t seq)
 		return 0;
 	if (code == ERR_INVALID_JSON && seq == 0)
 		not_json_lines(ln);
-	/* An answer from the cache costs nothing, halted or not; a line
-	 * that waits on its twin in flight is the cache's too. */
-	if (code == ERR_NONE && recall_line(pp, &dp->req, seq, ln->lineno))
-		return 0;
-	if (code == ERR_NONE && !pp->col.halted &&
-	    budget_allows(pp, &dp->req, ln->lineno, &dp->msg) == 0) {
-		code = ERR_NOT_SENT;	/* no bound on its cost */
-		recall_done(pp, seq, 0);	/* it leads nothing now */
-	}
 	if (code != ERR_NONE) {
 		struct record_ref ref = req_ref(dp, seq);
 
@@ -267,11 +288,7 @@ int dispatch_line(struct parent *pp, const struct line *ln, uint64_t seq)
 		writer_error(&pp->wr, &ref, ln->lineno, code, dp->msg.data, 0);
 		return 0;
 	}
-	if (pp->col.halted) {
-		not_sent(pp, seq, ln->lineno);
-		return 0;
-	}
-	return 1;
+	return to_send(pp, seq, ln->lineno);
 }
 
 void dispatch_blank(struct parent *pp, const struct line *ln, uint64_t seq)
@@ -308,12 +325,9 @@ static int release_probation(struct parent *pp)
 	    !writer_room(&pp->wr, dp->next_seq)))
 		resume_verdict(pp);
 	while (((pp->fl.nidle > 0 && under_limit(pp)) || pp->col.halted) &&
-	    resume_next(pp, &seq, &lineno)) {
-		if (pp->col.halted)
-			not_sent(pp, seq, lineno);
-		else if (!place(pp, seq, lineno))
+	    resume_next(pp, &seq, &lineno))
+		if (to_send(pp, seq, lineno) && !place(pp, seq, lineno))
 			return 0;
-	}
 	return !dp->probe.over || !resume_holding(pp);
 }
 

@@ -24,6 +24,16 @@ is "$(jq .cache_hits "$T/stats")" 60 "--stats: cache_hits 60"
 is "$(grep -c '	a-' "$T/jl")" 60 "the job log has a line for each hit"
 is "$(sqlite3 "$C" 'PRAGMA journal_mode')" wal "the cache is in WAL mode"
 
+# --resume with --cache: lines whose records in FILE failed, held while
+# --resume compares its first lines, are answered from the cache too.
+timeout 60 "$SPLITGPT" --base-url "http://127.0.0.1:1/v1" -q --retries 0 \
+    -o "$T/res" <"$T/in" 2>/dev/null
+mock_reset
+sg -P 4 --cache "$C" -o "$T/res" --resume <"$T/in" 2>/dev/null
+is "$?" 0 "--resume --cache over failed records: exit 0"
+is "$(mock_stats .requests)" 0 "... every line answered from the cache, none sent"
+check "... and FILE is the first run's output" cmp "$T/out1" "$T/res"
+
 # 100 lines, 10 distinct requests: 10 sent, each line its own record.
 mock_reset
 awk 'BEGIN { for (i = 1; i <= 100; i++)
