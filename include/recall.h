@@ -33,7 +33,8 @@ struct wait {
 	char digest[DIGEST_HEX + 1];
 	int led;		/* its leader, line leader_seq, is out */
 	uint64_t leader_seq;
-	struct buf path, body;	/* the request, to send a follower */
+	struct buf path, body;	/* the request, to send a follower (kept
+				 * once one waits) */
 	long long prompt_est, max_out;
 	struct follower *f;	/* a queue: f[head..nf) */
 	size_t head, nf, capf;

@@ -26,7 +26,7 @@ static void id_digest(json_object *v, char digest[DIGEST_HEX + 1])
 	static const char pre[] = "batch_req_";
 	json_object *x;
 	const char *s;
-	size_t i, k = sizeof(pre) - 1;
+	size_t k = sizeof(pre) - 1;
 
 	digest[0] = 0;
 	if (!json_object_object_get_ex(v, "id", &x) ||
@@ -34,12 +34,9 @@ static void id_digest(json_object *v, char digest[DIGEST_HEX + 1])
 	    json_object_get_string_len(x) != (int)(k + DIGEST_HEX))
 		return;
 	s = json_object_get_string(x);
-	if (strncmp(s, pre, k) != 0)
+	if (strncmp(s, pre, k) != 0 ||
+	    strspn(s + k, "0123456789abcdef") != DIGEST_HEX)
 		return;
-	for (i = 0; i < DIGEST_HEX; i++)
-		if (!((s[k + i] >= '0' && s[k + i] <= '9') ||
-		    (s[k + i] >= 'a' && s[k + i] <= 'f')))
-			return;
 	memcpy(digest, s + k, DIGEST_HEX);
 	digest[DIGEST_HEX] = 0;
 }

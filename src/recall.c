@@ -57,8 +57,7 @@ void recall_free(struct parent *pp)
  * when the cache has no answer for it (or a lookup failed: said once,
  * and the line is sent).
  */
-static int answer(struct parent *pp, const struct record_ref *ref,
-    uint64_t lineno)
+static int answer(struct parent *pp, const struct record_ref *ref)
 {
 	struct recall *rc = &pp->rc;
 	struct cache_hit *h = &rc->hit;
@@ -81,7 +80,6 @@ static int answer(struct parent *pp, const struct record_ref *ref,
 	    h->request_id.data : NULL, h->body.data, h->body.len, json, NULL,
 	    &rc->content, &pt, &ct);
 	json_object_put(json);
-	(void)lineno;
 	writer_cached(&pp->wr, ref, rec.data, rec.len,
 	    (unsigned)h->status, pt, ct);
 	return 1;
@@ -109,6 +107,14 @@ static void follow(struct wait *w, const struct request *req, uint64_t seq,
 		w->capf = w->capf ? w->capf * 2 : 4;
 		w->f = xrealloc(w->f, w->capf * sizeof(*w->f));
 	}
+	if (w->path.len == 0) {
+		/* The first follower: keep the request (the leader's, the
+		 * same bytes), to send should the leader fail. */
+		buf_add(&w->path, req->path.data, req->path.len);
+		buf_add(&w->body, req->body.data, req->body.len);
+		w->prompt_est = req->prompt_est;
+		w->max_out = req->max_out;
+	}
 	f = &w->f[w->nf++];
 	f->seq = seq;
 	f->lineno = lineno;
@@ -127,10 +133,6 @@ static void lead(struct recall *rc, const struct request *req, uint64_t seq)
 	memcpy(w->digest, req->digest, sizeof(w->digest));
 	w->led = 1;
 	w->leader_seq = seq;
-	buf_add(&w->path, req->path.data, req->path.len);
-	buf_add(&w->body, req->body.data, req->body.len);
-	w->prompt_est = req->prompt_est;
-	w->max_out = req->max_out;
 	if (rc->nw == rc->capw) {
 		rc->capw = rc->capw ? rc->capw * 2 : 16;
 		rc->w = xrealloc(rc->w, rc->capw * sizeof(*rc->w));
@@ -150,7 +152,7 @@ int recall_line(struct parent *pp, const struct request *req, uint64_t seq,
 
 	if (!rc->on || !req->digest[0])
 		return 0;
-	if (answer(pp, &ref, lineno))
+	if (answer(pp, &ref))
 		return 1;
 	if (pp->cfg->cache_readonly)
 		return 0;	/* nothing is stored: nothing to wait for */
@@ -190,7 +192,7 @@ void recall_done(struct parent *pp, uint64_t seq, int stored)
 			f->seq, f->id, f->idlen, w->digest, f->meta, f->metalen
 		};
 
-		if (!answer(pp, &ref, f->lineno))
+		if (!answer(pp, &ref))
 			break;	/* not there after all: sent */
 		free(f->id);
 		free(f->meta);
