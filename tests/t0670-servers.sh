@@ -6,13 +6,12 @@
 # asserts a wall-clock time.
 . tests/lib.sh
 
-# mock_as NAME [options...]: start a mock logging to $T/NAME.log; sets
-# NAME_URL and NAME_PID.
+# mock_as NAME [options...]: start a mock logging to $T/NAME.log (its
+# MOCK_URL and MOCK_PID are then kept as NAME_URL and NAME_PID).
 mock_as() {
 	_name=$1
 	shift
 	mock_start --log "$T/$_name.log" "$@"
-	eval "${_name}_URL=\$MOCK_URL ${_name}_PID=\$MOCK_PID"
 }
 
 # dead_port: a port nothing listens on now (a mock's, once stopped).
@@ -56,7 +55,9 @@ jqs() {
 
 # --- 1. Two servers, one six times faster: it gets more lines ---------------
 mock_as fast --latency 10
+fast_URL=$MOCK_URL fast_PID=$MOCK_PID
 mock_as slow --latency 60
+slow_URL=$MOCK_URL slow_PID=$MOCK_PID
 N=400
 prompts $N a >"$T/in1"
 run --base-url "$fast_URL" --base-url "$slow_URL" -P 8 --stats "$T/s1" \
@@ -86,12 +87,15 @@ kill "$fast_PID" "$slow_PID" 2>/dev/null
 
 # --- 2. One of two killed mid-run: nothing lost, nothing answered twice -----
 mock_as live --latency 30
+live_URL=$MOCK_URL live_PID=$MOCK_PID
 mock_as victim --latency 30
+victim_URL=$MOCK_URL victim_PID=$MOCK_PID
 N=600
 P=8
 prompts $N k >"$T/in2"
 run_bg "$T/in2" "$T/out2" "$T/err2" --base-url "$live_URL" \
     --base-url "$victim_URL" -P $P --retries 0 --stats "$T/s2"
+# shellcheck disable=SC2016 # wait_for evaluates it
 wait_for 300 0.05 '[ "$(cat "$T/out2" 2>/dev/null | wc -l)" -ge 20 ] || ! kill -0 $SG_WAIT 2>/dev/null'
 at=$(wc -l <"$T/out2")
 kill -9 "$victim_PID" 2>/dev/null
@@ -121,6 +125,7 @@ kill "$live_PID" 2>/dev/null
 # --- 3. One server dead from the start: no fail-fast halt -------------------
 dead_port
 mock_as good3 --latency 5
+good3_URL=$MOCK_URL good3_PID=$MOCK_PID
 N=50
 prompts $N d >"$T/in3"
 run --base-url "http://127.0.0.1:$DEAD/v1" --base-url "$good3_URL" -P 4 \
@@ -138,6 +143,7 @@ dead_port
 back=$DEAD
 back_URL="http://127.0.0.1:$back/v1"
 mock_as first4 --latency 50
+first4_URL=$MOCK_URL first4_PID=$MOCK_PID
 N=600
 prompts $N b >"$T/in4"
 run_bg "$T/in4" "$T/out4" "$T/err4" --base-url "$first4_URL" \
@@ -146,6 +152,7 @@ sleep 1.5
 if kill -0 "$SG_WAIT" 2>/dev/null; then
 	# the same port: the second server is back
 	mock_as back4 --port "$back" --latency 50
+	back4_PID=$MOCK_PID
 fi
 wait "$SG_WAIT"
 is "$?" 0 "server 2 down at the start, back later: exit 0"
@@ -159,7 +166,9 @@ kill "$first4_PID" "${back4_PID:-}" 2>/dev/null
 
 # --- 5. A server answering 500 to everything --------------------------------
 mock_as bad5 --fault 500:1
+bad5_URL=$MOCK_URL bad5_PID=$MOCK_PID
 mock_as good5 --latency 5
+good5_URL=$MOCK_URL good5_PID=$MOCK_PID
 N=50
 prompts $N f >"$T/in5"
 run --base-url "$bad5_URL" --base-url "$good5_URL" -P 4 --retries 0 \
@@ -172,7 +181,9 @@ kill "$bad5_PID" "$good5_PID" 2>/dev/null
 
 # --- 6. A key per server: key-file= and header-file= ------------------------
 mock_as keyA --latency 5 --require-key sk-key-one-1111
+keyA_URL=$MOCK_URL keyA_PID=$MOCK_PID
 mock_as keyB --latency 5 --require-key sk-key-two-2222
+keyB_URL=$MOCK_URL keyB_PID=$MOCK_PID
 printf 'sk-key-one-1111\n' >"$T/key1"
 printf '# the second server\n\nAuthorization: Bearer sk-key-two-2222\n' >"$T/hdr2"
 N=40

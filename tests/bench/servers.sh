@@ -83,20 +83,20 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # mock NAME LATENCY: a fresh mock logging to $TMP/NAME.log; sets
-# NAME_URL and NAME_PID
+# MURL and MPID
 mock() {
 	local i=0 port=$TMP/$1.port
 	rm -f "$port" "$TMP/$1.log"
 	"$MOCK" --port 0 --port-file "$port" --lifetime 3600 \
 	    --latency "$2" --log "$TMP/$1.log" 2>>"$TMP/mock.err" &
-	eval "$1_PID=$!"
-	PIDS="$PIDS $!"
+	MPID=$!
+	PIDS="$PIDS $MPID"
 	while [ ! -s "$port" ] && [ $i -lt 100 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
 	[ -s "$port" ] || { cat "$TMP/mock.err" >&2; die "the mock did not start"; }
-	eval "$1_URL=http://127.0.0.1:$(cat "$port")/v1"
+	MURL=http://127.0.0.1:$(cat "$port")/v1
 }
 
 stop() {	# PID
@@ -137,7 +137,9 @@ check() {
 run() {
 	local kill=$1 w t0 i=0 at=
 	mock fast "$FAST"
+	fast_URL=$MURL fast_PID=$MPID
 	mock slow "$SLOW"
+	slow_URL=$MURL slow_PID=$MPID
 	rm -f "$TMP/out" "$TMP/stats"
 	t0=$EPOCHREALTIME
 	timeout -k 5 300 "$SPLITGPT" -q -P "$P" --retries 0 \
@@ -146,7 +148,7 @@ run() {
 	w=$!
 	if [ "$kill" = 1 ]; then
 		while [ $i -lt 6000 ] && kill -0 "$w" 2>/dev/null &&
-		    [ "$(cat "$TMP/out" 2>/dev/null | wc -l)" -lt $((N / 2)) ]; do
+		    [ "$(wc -l 2>/dev/null <"$TMP/out" || echo 0)" -lt $((N / 2)) ]; do
 			sleep 0.01
 			i=$((i + 1))
 		done
