@@ -13,8 +13,9 @@
 #     share of server i is (1/lat_i) / sum(1/lat_j), the ideal throughput
 #     sum((P/2)/lat_j), the ideal makespan N over that.
 #   - killed: the same run with the fast server killed (SIGKILL) once half
-#     the records are out.  Ideal: the first half at the pair's
-#     throughput, the second on the slow server alone (P/lat_slow).  The
+#     the records are out (K, in the notes as killed_at).  Ideal: K lines
+#     at the pair's throughput, the rest on the slow server alone
+#     (P/lat_slow); the fast one's ideal share is its share of the K.  The
 #     notes check every line ok, in input order, and that the survivor
 #     answered no line twice.
 # SERVERS_REPS (3) runs of each; each row is one run, the summary gives
@@ -153,6 +154,7 @@ run() {
 			i=$((i + 1))
 		done
 		at=$(wc -l <"$TMP/out")
+		KILLED_AT=$at
 		{ kill -9 "$fast_PID"; wait "$fast_PID"; } 2>/dev/null
 	fi
 	wait "$w"
@@ -176,7 +178,13 @@ run() {
 PAIR=$(calc "($P / 2) * 1000 / $FAST + ($P / 2) * 1000 / $SLOW")	# lines/s
 IDEAL_FAST=$(calc "(1 / $FAST) / (1 / $FAST + 1 / $SLOW)")
 IDEAL_SPREAD=$(calc "$N / $PAIR")
-IDEAL_KILLED=$(calc "($N / 2) / $PAIR + ($N / 2) / ($P * 1000 / $SLOW)")
+# killed once K records are out: K at the pair's pace, the rest on the slow
+# one alone; the fast one's ideal share is its share of the K
+ideal_killed() {	# K
+	IDEAL_KILLED=$(calc "$1 / $PAIR + ($N - $1) / ($P * 1000 / $SLOW)")
+	IDEAL_FAST_KILLED=$(calc "$IDEAL_FAST * $1 / $N")
+}
+ideal_killed $((N / 2))
 
 COLS='section	rep	N	P	fast_ms	slow_ms	wall_s	ideal_s	efficiency	fast_lines	slow_lines	fast_share	ideal_fast_share	notes'
 printf '%s\n' "$COLS" >"$OUT/servers.tsv"
@@ -187,19 +195,23 @@ printf '%s\n' "$COLS" >"$OUT/servers.tsv"
 	echo "two mocks at $FAST and $SLOW ms, -P $P, N=$N, $REPS runs each"
 	echo "ideal: fast share $IDEAL_FAST; pair throughput $PAIR lines/s" \
 	    "(P/2 in flight on each); makespan $IDEAL_SPREAD s;" \
-	    "with the fast one killed halfway $IDEAL_KILLED s"
+	    "with the fast one killed at N/2 records $IDEAL_KILLED s" \
+	    "(each killed row: at its own killed_at)"
 	printf '%-7s %3s %8s %7s %6s %6s %6s %6s %6s  %s\n' \
 	    section rep wall_s ideal_s eff fast slow share ideal notes
 } | tee "$OUT/servers-info.txt"
 
 for sec in spread killed; do
-	ideal=$IDEAL_SPREAD
-	[ "$sec" = killed ] && ideal=$IDEAL_KILLED
+	ideal=$IDEAL_SPREAD ishare=$IDEAL_FAST
 	for rep in $(seq 1 "$REPS"); do
 		say "$sec run $rep"
 		run $([ "$sec" = killed ] && echo 1 || echo 0)
+		if [ "$sec" = killed ]; then
+			ideal_killed "$KILLED_AT"
+			ideal=$IDEAL_KILLED ishare=$IDEAL_FAST_KILLED
+		fi
 		share=$(calc "$FAST_N / ($FAST_N + $SLOW_N + ($FAST_N + $SLOW_N == 0))")
-		line="$sec	$rep	$N	$P	$FAST	$SLOW	$WALL	$ideal	$(calc "$ideal / $WALL")	$FAST_N	$SLOW_N	$share	$IDEAL_FAST	$NOTES"
+		line="$sec	$rep	$N	$P	$FAST	$SLOW	$WALL	$ideal	$(calc "$ideal / $WALL")	$FAST_N	$SLOW_N	$share	$ishare	$NOTES"
 		printf '%s\n' "$line" >>"$OUT/servers.tsv"
 		printf '%s\n' "$line" | awk -F'\t' '{
 			printf "%-7s %3s %8.3f %7s %6s %6s %6s %6s %6s  %s\n",
@@ -211,9 +223,8 @@ done
 	printf '\n== median of %s runs (a bench: reported, not asserted)  load: %s\n' \
 	    "$REPS" "$(cut -d' ' -f1-3 /proc/loadavg)"
 	for sec in spread killed; do
-		awk -F'\t' -v s="$sec" '$1 == s { print $9 "\t" $12 "\t" $7 }' \
-		    "$OUT/servers.tsv" | sort -n | awk -F'\t' -v s="$sec" \
-		    -v f="$IDEAL_FAST" '{ e[NR] = $1; sh[NR] = $2; w[NR] = $3 }
+		awk -F'\t' -v s="$sec" '$1 == s { print $9 "\t" $12 "\t" $7 "\t" $13 }' \
+		    "$OUT/servers.tsv" | sort -n | awk -F'\t' -v s="$sec" '{ e[NR] = $1; sh[NR] = $2; w[NR] = $3; f = $4 }
 		    END { m = int((NR + 1) / 2)
 			printf "%-7s efficiency %s (wall %.3f s); fast server share %s (ideal %s)\n",
 			    s, e[m], w[m], sh[m], f }'
