@@ -177,6 +177,12 @@ is "$?" 0 "server 1 answers 500 to all, --retries 0: exit 0"
 check "... every line ok, in order" in_order "$T/out5" $N f
 check "... the failing server was tried ($(tried "$T/bad5.log") requests)" \
     test "$(tried "$T/bad5.log")" -ge 1
+# One server: --stats still has "servers", the summary no line for it.
+run --base-url "$good5_URL" --stats "$T/s5b" <"$T/in5" >/dev/null 2>"$T/err5b"
+is "$(jqs "$T/s5b" '[.servers[] | .url, .answered] | join(" ")')" \
+    "$good5_URL $N" "one server: --stats has it in \"servers\""
+check "... the summary has no line per server" \
+    sh -c "! grep -q '^splitgpt: server 1 ' '$T/err5b'"
 kill "$bad5_PID" "$good5_PID" 2>/dev/null
 
 # --- 6. A key per server: key-file= and header-file= ------------------------
@@ -210,12 +216,12 @@ usage() {
 	check "... naming it ($(head -c 200 "$T/e7" | tr '\n' ' '))" \
 	    grep -q -- "$_p" "$T/e7"
 }
-usage "an empty key-file=" 'key-file' --base-url "$keyA_URL,key-file="
-usage "an empty header-file=" 'header-file' \
+usage "an empty key-file=" '--base-url .*key-file' --base-url "$keyA_URL,key-file="
+usage "an empty header-file=" '--base-url .*header-file' \
     --base-url "$keyA_URL" --base-url "$keyB_URL,header-file="
-usage "a key file that does not exist" "$T/no-such-key" \
+usage "a key file that does not exist" "--base-url .*: .*$T/no-such-key" \
     --base-url "$keyA_URL,key-file=$T/no-such-key"
-usage "key-file= twice" 'key-file' \
+usage "key-file= twice" '--base-url .*: .*key-file' \
     --base-url "$keyA_URL,key-file=$T/key1,key-file=$T/key1"
 set --
 i=0
@@ -223,7 +229,7 @@ while [ $i -lt 65 ]; do
 	set -- "$@" --base-url "$keyA_URL,key-file=$T/key1"
 	i=$((i + 1))
 done
-usage "65 --base-url" 'base-url' "$@"
+usage "65 --base-url" '--base-url.* 64' "$@"
 shift 2
 prompts 4 m >"$T/in7"
 run "$@" -P 2 <"$T/in7" >"$T/out7" 2>"$T/e7"
