@@ -123,13 +123,16 @@ static void start(struct parent *pp, struct config *cfg)
 	pp->st.price_out = cfg->price_out;
 	pp->st.price_cached = cfg->price_cached >= 0 ? cfg->price_cached :
 	    cfg->price_in;
+	/* What may refuse the run (a bad --cache, too few open files: exit
+	 * 2) comes before -o FILE is opened, which would leave an empty
+	 * FILE.partial behind. */
+	recall_init(pp);
+	pool_init(&pp->pool, cfg);
 	writer_init(&pp->wr, cfg, &pp->st);
 	pacer_init(&pp->pacer, cfg->rpm, cfg->tpm, now_s());
 	pacer_cap(&pp->pacer, cfg->max_retry_wait_ms / 1000.0);
 	cfg->run_id = (uint32_t)(hash64(&pp, sizeof(&pp)) ^ now_us() ^
 	    ((uint64_t)getpid() << 16) ^ (uint64_t)time(NULL));
-	recall_init(pp);	/* a bad --cache: exit 2, before any fork */
-	pool_init(&pp->pool, cfg);
 	if (cfg->jobs_auto) {
 		autoscale_init(&pp->as, cfg->jobs);
 		pp->pool.wanted = autoscale_limit(&pp->as);

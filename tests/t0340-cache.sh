@@ -83,9 +83,13 @@ check "... saying it could not open it" grep -q 'opening it read-only' "$T/err"
 # A file that is no cache of ours is refused before anything is sent.
 mock_reset
 echo 'not a database' >"$T/bad.db"
-sg --cache "$T/bad.db" <"$T/in" >/dev/null 2>"$T/err"
+echo 'the last run' >"$T/keep.jsonl"
+sg --cache "$T/bad.db" -o "$T/keep.jsonl" <"$T/in" 2>"$T/err"
 is "$?" 2 "a --cache that is not SQLite: exit 2"
 check "... with a clear message" grep -q 'not a database' "$T/err"
+check "... before -o FILE is touched: no FILE.partial left behind" \
+    test ! -e "$T/keep.jsonl.partial"
+is "$(cat "$T/keep.jsonl")" "the last run" "... and FILE as it was"
 sqlite3 "$T/other.db" 'CREATE TABLE t (x)'
 sg --cache "$T/other.db" <"$T/in" >/dev/null 2>"$T/err"
 is "$?" 2 "an SQLite database of another kind: exit 2"
