@@ -11,6 +11,17 @@
 
 #define SPLITGPT_VERSION "0.1.0"
 
+#define SERVERS_MAX 64	/* --base-url given this many times at most */
+
+/* A server (--base-url URL[,key-file=F][,header-file=F]). */
+struct server {
+	const char *url;	/* tidied; trailing slashes are dropped by
+				 * url_join */
+	const char *key;	/* key-file's key, or NULL: the run's */
+	char **headers;		/* header-file's, NULL terminated, or NULL */
+	int nheaders;
+};
+
 enum out_format {
 	FORMAT_RECORD,	/* Batch API output records */
 	FORMAT_CONTENT	/* one JSON string (or null) per line */
@@ -18,7 +29,9 @@ enum out_format {
 
 struct config {
 	int jobs;			/* -P: worker processes */
-	const char *base_url;		/* as given, less blanks around it */
+	const char *base_url;		/* servers[0].url */
+	struct server *servers;		/* one per --base-url, in order */
+	int nservers;
 	const char *endpoint;		/* path for lines that don't name one */
 	const char *model;		/* defaults filled into bodies, or NULL */
 	const char *system;

@@ -34,12 +34,18 @@ char *key_read(const char *key_file, int *azure);
  */
 const char *base_url_default(const char **from);
 
-/* Whether a -H header brings a key of the user's own: an Authorization
- * or an api-key header.  Then no key of splitgpt's is sent. */
-int user_key_header(const struct config *cfg);
+/* Whether a -H header, or server's header-file, brings a key of the
+ * user's own: an Authorization or an api-key header.  Then no key of
+ * splitgpt's goes to that server. */
+int user_key_header(const struct config *cfg, int server);
+
+/* The key that goes to server (its key-file's, else the run's), or NULL
+ * when none does. */
+const char *server_key(const struct config *cfg, int server);
 
 /*
- * Warn on stderr (never naming the key): --insecure; a key that would go
+ * Warn on stderr (never naming the key), for each server: --insecure; a
+ * key that would go
  * over plain http to another machine than this one (127.0.0.0/8, ::1,
  * localhost); no key at all for api.openai.com, which wants one (unless a
  * -H header brings an Authorization of the user's own).
@@ -52,5 +58,19 @@ void key_warnings(const struct config *cfg);
  * colon, or with a line break, is a usage error (exit 2).
  */
 void header_add(struct config *cfg, const char *h);
+
+/*
+ * --base-url URL[,key-file=FILE][,header-file=FILE] (from names where it
+ * came from): add a server to cfg->servers, its URL tidied and checked,
+ * its key read from key-file's first line, its own headers from each line
+ * of header-file.  A comma starts an option only when key-file= or
+ * header-file= follows.  A usage error (exit 2): no http(s) URL, an
+ * option twice or with no file, a file that cannot be read, more than
+ * SERVERS_MAX servers.  cfg->base_url is the first server's URL.
+ */
+void server_add(struct config *cfg, const char *arg, const char *from);
+
+/* Free the servers, their keys wiped. */
+void servers_free(struct config *cfg);
 
 #endif

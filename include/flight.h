@@ -28,6 +28,7 @@ struct job {
 	unsigned orphan;	/* no worker (none could be started), but
 				 * a line to send again after this many
 				 * attempts; 0: none */
+	unsigned server;	/* where its line is, when busy */
 	long long charged;	/* tokens the pacer was charged for it */
 	long long prompt_est;	/* its prompt estimate, before correction */
 	long long max_out;
@@ -41,9 +42,10 @@ struct flight {
 	int norphans;		/* jobs with the orphan flag */
 	uint64_t due_us;	/* the earliest due_us of a busy job, or 0 */
 	uint64_t placed;	/* lines given out (not copies, not resends) */
+	unsigned *on_server;	/* busy jobs on each server (config.h) */
 };
 
-void flight_init(struct flight *fl, int n);
+void flight_init(struct flight *fl, int n, int nservers);
 void flight_free(struct flight *fl);
 
 /* Worker i is idle: push it on the stack. */
@@ -71,10 +73,14 @@ int flight_won(struct flight *fl, int i);
  * line (and it is not hedged again). */
 void flight_unhedge(struct flight *fl, int i);
 
-/* Worker i holds the line whose frame is in jobs[i].sent, from now on:
- * write the frame down its pipe (pl); it must say something within
- * due_ms (its attempt's time) and a margin. */
-void flight_send(struct flight *fl, struct pool *pl, int i, uint64_t due_ms);
+/* Worker i holds the line whose frame is in jobs[i].sent, from now on,
+ * for server: write the frame down its pipe (pl); it must say something
+ * within due_ms (its attempt's time) and a margin. */
+void flight_send(struct flight *fl, struct pool *pl, int i, uint64_t due_ms,
+    unsigned server);
+
+/* Worker i's line went on to another server. */
+void flight_move(struct flight *fl, int i, unsigned server);
 
 /* Worker i now holds what jobs[k] holds (a hedge's copy, or an orphan
  * adopted), as a copy or not.  The frame is copied to jobs[i].sent. */

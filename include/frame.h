@@ -91,6 +91,10 @@ struct msg_request {
 	size_t digestlen;
 	const char *meta;	/* the line's metadata, JSON, or none */
 	size_t metalen;
+	/* Where it goes (set as it is sent; encoded after attempts): */
+	uint32_t server;	/* the server of its first attempt
+				 * (config.h, cfg->servers) */
+	uint64_t aside;		/* servers set aside: bit i for server i */
 };
 
 /* What the parent learns from a result without inflating it. */
@@ -117,6 +121,10 @@ struct msg_result {
 				 * provider's cache */
 	const char *data;	/* the output line, deflated */
 	size_t len;
+	uint32_t server;	/* the server of the last attempt */
+	uint32_t failovers;	/* attempts that moved it to another server
+				 * (not counted in attempts) */
+	uint64_t attempt_us;	/* the last attempt's time */
 };
 
 /*
@@ -159,6 +167,11 @@ struct msg_failed {
 	size_t codelen;
 	const char *message;
 	size_t msglen;
+	uint32_t server;	/* the server that failed */
+	uint32_t moved;		/* the next attempt goes to server moved - 1;
+				 * 0: to the same, or none */
+	uint32_t uncounted;	/* and it is not counted against --retries
+				 * (the line had not tried that server) */
 };
 
 void msg_failed_encode(struct buf *b, uint64_t seq, const struct msg_failed *m);
@@ -169,6 +182,8 @@ void msg_request_encode(struct buf *b, uint64_t seq,
 int msg_request_decode(const struct frame *f, struct msg_request *m);
 /* In an encoded request frame: count one more attempt, return the count. */
 unsigned msg_request_bump_attempts(struct buf *frame);
+/* In an encoded request frame: where it goes (see struct msg_request). */
+void msg_request_route(struct buf *frame, unsigned server, uint64_t aside);
 /* Decode an encoded request frame (m points into it): 0, or -1. */
 int msg_request_peek(const struct buf *frame, struct msg_request *m);
 /* Whom line seq's record is for, from its request m; the digest is

@@ -16,6 +16,7 @@
 
 #include "config.h"	/* struct config */
 #include "flight.h"	/* struct flight */
+#include "frame.h"	/* msg_request_route */
 #include "autoscale.h"	/* struct autoscale */
 #include "budget.h"	/* struct budget */
 #include "classify.h"	/* struct classifier, struct request */
@@ -24,6 +25,7 @@
 #include "progress.h"	/* struct progress */
 #include "ratelimit.h"	/* struct pacer */
 #include "recall.h"	/* struct recall */
+#include "route.h"	/* struct route */
 #include "stats.h"	/* struct stats */
 #include "util.h"	/* struct buf */
 #include "writer.h"	/* struct writer */
@@ -122,6 +124,7 @@ struct parent {
 	struct loopstate lp;
 	struct budget bg;
 	struct autoscale as;	/* -P auto's */
+	struct route rt;	/* which server */
 };
 
 
@@ -137,10 +140,15 @@ static inline int under_limit(const struct parent *pp)
 	return !pp->cfg->jobs_auto || busy_count(pp) < autoscale_limit(&pp->as);
 }
 
-/* Worker i holds its job's line from now: write the frame down its pipe. */
+/* Worker i holds its job's line from now: write the frame down its pipe,
+ * for the server route.h picks. */
 static inline void send_to(struct parent *pp, int i)
 {
-	flight_send(&pp->fl, &pp->pool, i, (uint64_t)pp->cfg->timeout_ms);
+	uint64_t aside = 0;
+	unsigned s = route_pick(&pp->rt, pp->fl.on_server, now_us(), &aside);
+
+	msg_request_route(&pp->fl.jobs[i].sent, s, aside);
+	flight_send(&pp->fl, &pp->pool, i, (uint64_t)pp->cfg->timeout_ms, s);
 }
 
 /* dispatch.c: take lines while there is a worker for them; 1 if input is

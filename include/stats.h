@@ -34,6 +34,20 @@ uint64_t hist_quantile(const struct hist *h, double q);
 
 #define STATS_KINDS 16
 
+struct config;
+
+/* What one server (config.h) did. */
+struct stats_server {
+	const char *url;
+	uint64_t answered;	/* lines whose last attempt was there */
+	uint64_t ok;		/* ... with a 2xx answer */
+	uint64_t failed;	/* attempts there that failed */
+	uint64_t failovers;	/* lines moved from it to another server */
+	uint64_t set_aside;	/* times set aside (route.h) */
+	uint64_t lat_sum_us;	/* the last attempt's time, answered lines */
+	struct hist lat;
+};
+
 struct stats {
 	uint64_t start_us;	/* monotonic */
 	uint64_t total;		/* lines expected, 0 if unknown */
@@ -75,12 +89,20 @@ struct stats {
 	double price_out;
 	double price_cached;	/* cached prompt tokens (price_in if not
 				 * given) */
+	struct stats_server *servers;	/* one per server, in order */
+	int nservers;
 	/* For the live rate: a snapshot a few seconds old. */
 	uint64_t rate_at_us, rate_done, rate_tokens;
 	double rate_rps, rate_tps;
 };
 
 void stats_init(struct stats *s);
+/* A count for each of cfg's servers; stats_free frees them. */
+void stats_servers(struct stats *s, const struct config *cfg);
+void stats_free(struct stats *s);
+/* A line's last attempt was on server k, took attempt_us; ok: 2xx. */
+void stats_server_answered(struct stats *s, unsigned k, int ok,
+    uint64_t attempt_us);
 
 /*
  * What a record says, in a byte, for counting it once it is written: its

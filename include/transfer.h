@@ -49,7 +49,7 @@ struct transfer {
 	const struct config *cfg;
 	CURL *curl;
 	CURLM *multi;		/* runs curl, and keeps its connection */
-	struct curl_slist *headers;
+	struct curl_slist **headers;	/* for each server (config.h) */
 	char errbuf[CURL_ERROR_SIZE];
 	struct buf url;
 	struct buf body;	/* the answer's body */
@@ -94,7 +94,8 @@ void transfer_stream_body(struct transfer *t, const struct msg_request *rq,
     const char **body, size_t *len);
 
 /*
- * Make one attempt: post body to the base URL joined with rq's path,
+ * Make one attempt: post body to server's URL (cfg->servers) joined with
+ * rq's path, with that server's headers,
  * within timeout_ms, and fill what it left into *a, with the settings
  * the judge needs: all of it but a->attempt and a->now.  What *a points
  * to (body, headers, the stream's error and problem) belongs to t and
@@ -102,6 +103,7 @@ void transfer_stream_body(struct transfer *t, const struct msg_request *rq,
  * reference (or NULL), which the caller puts once it has judged.
  */
 void transfer_perform(struct transfer *t, const struct msg_request *rq,
-    const char *body, size_t bodylen, long timeout_ms, struct attempt *a);
+    int server, const char *body, size_t bodylen, long timeout_ms,
+    struct attempt *a);
 
 #endif

@@ -173,9 +173,11 @@ static void cas_load(void *self, const struct config *cfg)
 	pthread_t parser;
 	void *objs;
 	size_t i;
-	int k, n;
+	int k, n, tls = 0;
 
-	if (cfg->insecure || strncmp(cfg->base_url, "https://", 8) != 0)
+	for (k = 0; k < cfg->nservers; k++)
+		tls |= strncmp(cfg->servers[k].url, "https://", 8) == 0;
+	if (cfg->insecure || !tls)
 		return;
 	for (i = 0; file == NULL && i < sizeof(ca_bundles) / sizeof(*ca_bundles);
 	    i++)

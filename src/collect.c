@@ -154,14 +154,16 @@ static void hint(struct parent *pp, const struct msg_failed *m, struct buf *b)
 		"wrong version number",		/* OpenSSL */
 		"unexpected TLS packet",	/* GnuTLS */
 	};
+	const char *url = pp->cfg->servers[m->server <
+	    (unsigned)pp->cfg->nservers ? m->server : 0].url;
 	size_t k;
 
-	if (m->status || strncmp(pp->cfg->base_url, "https://", 8) != 0)
+	if (m->status || strncmp(url, "https://", 8) != 0)
 		return;
 	for (k = 0; k < sizeof(plain_http) / sizeof(*plain_http); k++)
 		if (has_bytes(m->message, m->msglen, plain_http[k])) {
 			buf_addf(b, "; the server may speak plain HTTP: try "
-			    "--base-url http://%s", pp->cfg->base_url + 8);
+			    "--base-url http://%s", url + 8);
 			return;
 		}
 }
@@ -189,7 +191,45 @@ static void url_of(struct parent *pp, int i, struct buf *b)
 
 	if (frame_decode(sent->data, sent->len, UINT32_MAX, &f) > 0 &&
 	    msg_request_decode(&f, &rq) == 0)
-		url_join(b, pp->cfg->base_url, rq.path, rq.pathlen);
+		url_join(b, pp->cfg->servers[pp->fl.jobs[i].server].url,
+		    rq.path, rq.pathlen);
+}
+
+/* Whether an attempt failed for its server's sake: a 5xx, or no answer
+ * (no connection, a timeout, a cut or garbled body or stream). */
+static int servers_fault(const struct msg_failed *m)
+{
+	return m->status >= 500 || (m->status == 0 &&
+	    (m->error == ERR_TIMEOUT || m->error == ERR_CONNECTION ||
+	    m->error == ERR_INVALID_RESPONSE || m->error == ERR_STREAM_ERROR));
+}
+
+/* Several servers: an attempt by worker i on server m->server failed;
+ * count it, set the server aside after a streak, follow the line to the
+ * server it moves on to. */
+static void server_failed(struct parent *pp, int i, const struct msg_failed *m)
+{
+	unsigned s = m->server < (unsigned)pp->cfg->nservers ? m->server : 0;
+	struct stats_server *v = &pp->st.servers[s];
+	uint64_t ms;
+
+	v->failed++;
+	v->failovers += m->uncounted != 0;
+	if (!servers_fault(m)) {
+		if (route_answered(&pp->rt, s) && !pp->cfg->quiet)
+			warnx("server %u (%s) is back", s + 1, v->url);
+	} else if ((ms = route_failed(&pp->rt, s, now_us())) > 0) {
+		v->set_aside++;
+		if (!pp->cfg->quiet) {
+			buf_reset(&pp->col.msg);
+			describe(&pp->col.msg, m);
+			warnx("server %u (%s) set aside for %.1f s: %u failures "
+			    "in a row (the last: %s)", s + 1, v->url, ms / 1000.0,
+			    route_streak(&pp->rt, s), pp->col.msg.data);
+		}
+	}
+	if (m->moved > 0 && m->moved <= (unsigned)pp->cfg->nservers)
+		flight_move(&pp->fl, i, m->moved - 1);
 }
 
 /*
@@ -231,6 +271,7 @@ static int take_failed(struct parent *pp, int i, const struct frame *f)
 	if (!j->busy || f->seq != j->seq)
 		return 0;	/* a cut twin's: the other answers */
 	budget_failed(pp, j, m.error, m.status);
+	server_failed(pp, i, &m);
 	if (pp->cfg->jobs_auto && (m.status == 429 || m.status == 503))
 		autoscale_overload(&pp->as);	/* at once, not at the end */
 	kind_of(&m, &k);
@@ -247,6 +288,8 @@ static int take_failed(struct parent *pp, int i, const struct frame *f)
 			    (unsigned long long)j->lineno, col->msg.data);
 		}
 	}
+	if (m.uncounted)
+		return 0;	/* it goes on to another server */
 	if (col->ff_n < 0 || !m.systematic ||
 	    (col->ff_n > 0 && !same_kind(&col->ff_kind, &k))) {
 		col->ff_n = -1;
@@ -291,6 +334,13 @@ static void take_result(struct parent *pp, int i, const struct frame *f,
 	if (j->hedged)
 		hedge_won(pp, i);
 	autoscaled(pp, m);
+	stats_server_answered(&pp->st, m->server, (m->flags & RESULT_OK) != 0,
+	    m->attempt_us);
+	if (m->status && m->status < 500 && m->server < (unsigned)
+	    pp->cfg->nservers && route_answered(&pp->rt, m->server) &&
+	    !pp->cfg->quiet)
+		warnx("server %u (%s) is back", m->server + 1,
+		    pp->st.servers[m->server].url);
 	if (m->flags & RESULT_OK)
 		pp->col.ff_n = -1;	/* one passed: no systematic failure */
 	else if (m->status >= 400)

@@ -39,23 +39,21 @@ char *value_tidy(const char *raw, const char *from, const char *what,
 	return e > k ? xmemdup(k, e - k) : NULL;
 }
 
-/* The key from --api-key-file: its first line, tidied. */
-static char *read_key(const char *path)
+/* The key in the file path (from names the option): its first line,
+ * tidied. */
+static char *read_key(const char *path, const char *from)
 {
 	FILE *f = fopen(path, "r");
 	char *line = NULL, *k;
-	struct buf from = { 0 };
 	size_t cap = 0;
 
 	if (f == NULL)
-		die_errno(EXIT_USAGE, "--api-key-file %s", path);
+		die_errno(EXIT_USAGE, "%s", from);
 	if (getline(&line, &cap, f) < 0)
-		die(EXIT_USAGE, "--api-key-file %s: empty", path);
+		die(EXIT_USAGE, "%s: empty", from);
 	fclose(f);
-	buf_addf(&from, "--api-key-file %s", path);
-	if ((k = value_tidy(line, from.data, "key", 0)) == NULL)
-		die(EXIT_USAGE, "%s: empty", from.data);
-	buf_release(&from);
+	if ((k = value_tidy(line, from, "key", 0)) == NULL)
+		die(EXIT_USAGE, "%s: empty", from);
 	memset(line, 0, cap);
 	free(line);
 	return k;
@@ -67,8 +65,15 @@ char *key_read(const char *key_file, int *azure)
 	const char *az = getenv("AZURE_OPENAI_API_KEY");
 
 	*azure = 0;
-	if (key_file)
-		return read_key(key_file);
+	if (key_file) {
+		struct buf from = { 0 };
+		char *k;
+
+		buf_addf(&from, "--api-key-file %s", key_file);
+		k = read_key(key_file, from.data);
+		buf_release(&from);
+		return k;
+	}
 	if (env)
 		return value_tidy(env, "OPENAI_API_KEY", "key", 0);
 	if (az == NULL)
@@ -98,15 +103,30 @@ const char *base_url_default(const char **from)
 	return url.data;
 }
 
-int user_key_header(const struct config *cfg)
+/* Whether one of the n headers is an Authorization or an api-key one. */
+static int has_key_header(char *const *headers, int n)
 {
-	int i;
-
-	for (i = 0; i < cfg->nheaders; i++)
-		if (strncasecmp(cfg->headers[i], "Authorization:", 14) == 0 ||
-		    strncasecmp(cfg->headers[i], "api-key:", 8) == 0)
+	for (int i = 0; i < n; i++)
+		if (strncasecmp(headers[i], "Authorization:", 14) == 0 ||
+		    strncasecmp(headers[i], "api-key:", 8) == 0)
 			return 1;
 	return 0;
+}
+
+int user_key_header(const struct config *cfg, int server)
+{
+	const struct server *s = &cfg->servers[server];
+
+	return has_key_header(cfg->headers, cfg->nheaders) ||
+	    has_key_header(s->headers, s->nheaders);
+}
+
+const char *server_key(const struct config *cfg, int server)
+{
+	const char *k = cfg->servers[server].key ?
+	    cfg->servers[server].key : cfg->api_key;
+
+	return k && *k && !user_key_header(cfg, server) ? k : NULL;
 }
 
 /* The host of url (after any user:pass@; "[::1]" with its brackets),
@@ -158,17 +178,16 @@ static int loopback_http_ok(const char *url)
  * wants one, and no -H header brings a key of the user's own.
  * (A local server, a proxy or Azure's api-key header may need none.)
  */
-static int key_missing(const struct config *cfg)
+static int key_missing(const struct config *cfg, int server)
 {
 	const char *h;
 	size_t n;
 
-	if (cfg->api_key && *cfg->api_key)
+	if (server_key(cfg, server) || user_key_header(cfg, server))
 		return 0;
-	h = url_host(cfg->base_url, &n);
-	if (h == NULL || n != 14 || strncasecmp(h, "api.openai.com", 14) != 0)
-		return 0;
-	return !user_key_header(cfg);
+	h = url_host(cfg->servers[server].url, &n);
+	return h != NULL && n == 14 &&
+	    strncasecmp(h, "api.openai.com", 14) == 0;
 }
 
 void key_warnings(const struct config *cfg)
@@ -176,25 +195,30 @@ void key_warnings(const struct config *cfg)
 	if (cfg->insecure)
 		warnx("warning: --insecure: TLS certificates are not checked; "
 		    "anyone on the path can read the key and the answers");
-	if (cfg->api_key && *cfg->api_key && !loopback_http_ok(cfg->base_url))
-		warnx("warning: the API key goes over plain http to %s; "
-		    "use https unless this network is yours", cfg->base_url);
-	if (key_missing(cfg))
-		warnx("warning: no API key (set OPENAI_API_KEY, or give "
-		    "--api-key-file): api.openai.com will refuse every "
-		    "request");
+	for (int i = 0; i < cfg->nservers; i++) {
+		const char *url = cfg->servers[i].url;
+
+		if (server_key(cfg, i) && !loopback_http_ok(url))
+			warnx("warning: the API key goes over plain http to "
+			    "%s; use https unless this network is yours", url);
+		if (key_missing(cfg, i))
+			warnx("warning: no API key (set OPENAI_API_KEY, or "
+			    "give --api-key-file): api.openai.com will refuse "
+			    "every request");
+	}
 }
 
-/* Append a header line to the NULL-terminated list. */
-static void push_header(struct config *cfg, const char *h)
+/* Append a header line to the NULL-terminated list of n. */
+static void push_header(char ***list, int *n, const char *h)
 {
-	cfg->headers = xrealloc(cfg->headers,
-	    (cfg->nheaders + 2) * sizeof(char *));
-	cfg->headers[cfg->nheaders++] = xstrdup(h);
-	cfg->headers[cfg->nheaders] = NULL;
+	*list = xrealloc(*list, (*n + 2) * sizeof(char *));
+	(*list)[(*n)++] = xstrdup(h);
+	(*list)[*n] = NULL;
 }
 
-static void read_header_file(struct config *cfg, const char *path)
+/* Each line of the file path as a header (from names the option). */
+static void read_header_file(char ***list, int *nh, const char *path,
+    const char *from)
 {
 	FILE *f = fopen(path, "r");
 	char *line = NULL;
@@ -202,15 +226,16 @@ static void read_header_file(struct config *cfg, const char *path)
 	ssize_t n;
 
 	if (f == NULL)
-		die_errno(EXIT_USAGE, "-H @%s", path);
+		die_errno(EXIT_USAGE, "%s", from);
 	while ((n = getline(&line, &cap, f)) >= 0) {
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = 0;
 		if (n == 0 || line[0] == '#')
 			continue;
 		if (strchr(line, ':') == NULL)
-			die(EXIT_USAGE, "-H @%s: \"%s\" is not NAME: VALUE", path, line);
-		push_header(cfg, line);
+			die(EXIT_USAGE, "%s: \"%s\" is not NAME: VALUE", from,
+			    line);
+		push_header(list, nh, line);
 	}
 	free(line);
 	fclose(f);
@@ -219,10 +244,101 @@ static void read_header_file(struct config *cfg, const char *path)
 void header_add(struct config *cfg, const char *h)
 {
 	if (h[0] == '@') {
-		read_header_file(cfg, h + 1);
+		struct buf from = { 0 };
+
+		buf_addf(&from, "-H @%s", h + 1);
+		read_header_file(&cfg->headers, &cfg->nheaders, h + 1,
+		    from.data);
+		buf_release(&from);
 		return;
 	}
 	if (strchr(h, ':') == NULL || strpbrk(h, "\r\n") != NULL)
 		die(EXIT_USAGE, "-H %s: not NAME: VALUE", h);
-	push_header(cfg, h);
+	push_header(&cfg->headers, &cfg->nheaders, h);
+}
+
+/* The options a --base-url may carry after its URL. */
+static const char *const server_opts[] = { ",key-file=", ",header-file=" };
+
+/* Where the next ",key-file=" or ",header-file=" is in p, or its end. */
+static const char *next_opt(const char *p)
+{
+	const char *end = p + strlen(p), *q;
+
+	for (size_t k = 0; k < 2; k++)
+		if ((q = strstr(p, server_opts[k])) != NULL && q < end)
+			end = q;
+	return end;
+}
+
+/* One option of --base-url arg, [p, e): key-file= or header-file=. */
+static void server_opt(struct server *s, const char *arg,
+    const char *p, const char *e, unsigned *seen)
+{
+	unsigned k = strncmp(p, server_opts[0], strlen(server_opts[0])) == 0 ?
+	    0 : 1;
+	size_t skip = strlen(server_opts[k]);
+	char *file = xmemdup(p + skip, (size_t)(e - p) - skip);
+	struct buf from = { 0 };
+
+	buf_addf(&from, "--base-url %s: %s%s", arg, server_opts[k] + 1, file);
+	if (*seen & (1u << k))
+		die(EXIT_USAGE, "--base-url %s: %.*s given twice", arg,
+		    (int)skip - 2, server_opts[k] + 1);
+	*seen |= 1u << k;
+	if (*file == 0)
+		die(EXIT_USAGE, "--base-url %s: %.*s names no file", arg,
+		    (int)skip - 2, server_opts[k] + 1);
+	if (k == 0)
+		s->key = read_key(file, from.data);
+	else
+		read_header_file(&s->headers, &s->nheaders, file, from.data);
+	free(file);
+	buf_release(&from);
+}
+
+void server_add(struct config *cfg, const char *arg, const char *from)
+{
+	const char *e = next_opt(arg), *p;
+	struct server *s;
+	unsigned seen = 0;
+	char *raw;
+
+	if (cfg->nservers == SERVERS_MAX)
+		die(EXIT_USAGE, "--base-url: more than %d servers", SERVERS_MAX);
+	cfg->servers = xrealloc(cfg->servers,
+	    (cfg->nservers + 1) * sizeof(*cfg->servers));
+	s = &cfg->servers[cfg->nservers++];
+	memset(s, 0, sizeof(*s));
+	raw = xmemdup(arg, (size_t)(e - arg));
+	if ((s->url = value_tidy(raw, from, "URL", 1)) == NULL)
+		die(EXIT_USAGE, "%s: empty", from);
+	free(raw);
+	if (strncmp(s->url, "http://", 7) != 0 &&
+	    strncmp(s->url, "https://", 8) != 0)
+		die(EXIT_USAGE, "%s %s: not an http:// or https:// URL", from,
+		    s->url);
+	for (p = e; *p; p = e) {
+		e = next_opt(p + 1);
+		server_opt(s, arg, p, e, &seen);
+	}
+	cfg->base_url = cfg->servers[0].url;
+}
+
+void servers_free(struct config *cfg)
+{
+	for (int i = 0; i < cfg->nservers; i++) {
+		struct server *s = &cfg->servers[i];
+
+		for (int k = 0; k < s->nheaders; k++)
+			free(s->headers[k]);
+		free(s->headers);
+		free((char *)s->url);
+		if (s->key)
+			memset((char *)s->key, 0, strlen(s->key));
+		free((char *)s->key);
+	}
+	free(cfg->servers);
+	cfg->servers = NULL;
+	cfg->nservers = 0;
 }

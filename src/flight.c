@@ -6,12 +6,13 @@
 #include <stdlib.h>	/* free */
 #include <string.h>	/* memset */
 
-void flight_init(struct flight *fl, int n)
+void flight_init(struct flight *fl, int n, int nservers)
 {
 	memset(fl, 0, sizeof(*fl));
 	fl->n = n;
 	fl->jobs = xcalloc(n, sizeof(*fl->jobs));
 	fl->idle = xcalloc(n, sizeof(*fl->idle));
+	fl->on_server = xcalloc(nservers, sizeof(*fl->on_server));
 }
 
 void flight_free(struct flight *fl)
@@ -20,13 +21,23 @@ void flight_free(struct flight *fl)
 		buf_release(&fl->jobs[i].sent);
 	free(fl->jobs);
 	free(fl->idle);
+	free(fl->on_server);
+	fl->on_server = NULL;
 	fl->jobs = NULL;
 	fl->idle = NULL;
 }
 
+/* Worker i holds its line no more. */
+static void let_go(struct flight *fl, int i)
+{
+	if (fl->jobs[i].busy)
+		fl->on_server[fl->jobs[i].server]--;
+	fl->jobs[i].busy = 0;
+}
+
 void flight_idle(struct flight *fl, int i)
 {
-	fl->jobs[i].busy = 0;
+	let_go(fl, i);
 	fl->idle[fl->nidle++] = i;
 }
 
@@ -44,7 +55,7 @@ void flight_forget_idle(struct flight *fl, int i)
 
 void flight_fresh(struct flight *fl, int i)
 {
-	fl->jobs[i].busy = 0;
+	let_go(fl, i);
 	fl->jobs[i].stalled = 0;
 }
 
@@ -97,14 +108,29 @@ void flight_unhedge(struct flight *fl, int i)
 	fl->jobs[i].cancelled = fl->jobs[i].hedged = 0;
 }
 
-void flight_send(struct flight *fl, struct pool *pl, int i, uint64_t due_ms)
+void flight_send(struct flight *fl, struct pool *pl, int i, uint64_t due_ms,
+    unsigned server)
 {
 	struct job *j = &fl->jobs[i];
 
 	pool_send(pl, i, j->sent.data, j->sent.len);
+	let_go(fl, i);
 	j->busy = 1;
+	j->server = server;
+	fl->on_server[server]++;
 	j->sent_us = now_us();
 	set_due(fl, i, j->sent_us, due_ms);
+}
+
+void flight_move(struct flight *fl, int i, unsigned server)
+{
+	struct job *j = &fl->jobs[i];
+
+	if (!j->busy || j->server == server)
+		return;
+	fl->on_server[j->server]--;
+	fl->on_server[server]++;
+	j->server = server;
 }
 
 void flight_copy(struct flight *fl, int i, int k, int is_copy)

@@ -180,6 +180,9 @@ void msg_failed_encode(struct buf *b, uint64_t seq, const struct msg_failed *m)
 	frame_put_u32(b, m->status);
 	frame_put_u32(b, m->error);
 	frame_put_u32(b, m->systematic);
+	frame_put_u32(b, m->server);
+	frame_put_u32(b, m->moved);
+	frame_put_u32(b, m->uncounted);
 	frame_put_bytes(b, m->code, m->codelen);
 	frame_put_bytes(b, m->message, m->msglen);
 	frame_end(b, start);
@@ -195,6 +198,9 @@ int msg_failed_decode(const struct frame *f, struct msg_failed *m)
 	m->status = frame_get_u32(&r);
 	m->error = frame_get_u32(&r);
 	m->systematic = frame_get_u32(&r);
+	m->server = frame_get_u32(&r);
+	m->moved = frame_get_u32(&r);
+	m->uncounted = frame_get_u32(&r);
 	m->code = frame_get_bytes(&r, &m->codelen);
 	m->message = frame_get_bytes(&r, &m->msglen);
 	return r.bad || r.n != 0 ? -1 : 0;
@@ -224,6 +230,8 @@ void msg_request_encode(struct buf *b, uint64_t seq,
 
 	frame_put_u64(b, m->lineno);
 	frame_put_u32(b, m->attempts);
+	frame_put_u32(b, m->server);
+	frame_put_u64(b, m->aside);
 	frame_put_bytes(b, m->path, m->pathlen);
 	frame_put_bytes(b, m->id, m->idlen);
 	frame_put_bytes(b, m->body, m->bodylen);
@@ -241,6 +249,8 @@ int msg_request_decode(const struct frame *f, struct msg_request *m)
 	frame_reader_init(&r, f);
 	m->lineno = frame_get_u64(&r);
 	m->attempts = frame_get_u32(&r);
+	m->server = frame_get_u32(&r);
+	m->aside = frame_get_u64(&r);
 	m->path = frame_get_bytes(&r, &m->pathlen);
 	m->id = frame_get_bytes(&r, &m->idlen);
 	m->body = frame_get_bytes(&r, &m->bodylen);
@@ -259,6 +269,17 @@ unsigned msg_request_bump_attempts(struct buf *frame)
 
 	put_le(p, n, 4);
 	return n;
+}
+
+/* Then the server and the servers set aside. */
+#define ROUTE_AT (ATTEMPTS_AT + 4)
+
+void msg_request_route(struct buf *frame, unsigned server, uint64_t aside)
+{
+	unsigned char *p = (unsigned char *)frame->data + ROUTE_AT;
+
+	put_le(p, server, 4);
+	put_le(p + 4, aside, 8);
 }
 
 void msg_request_ref(const struct msg_request *m, uint64_t seq,
@@ -304,6 +325,9 @@ void msg_result_encode(struct buf *b, uint64_t seq, const struct msg_result *m)
 	frame_put_u64(b, m->first_token_us);
 	frame_put_u64(b, m->rawlen);
 	frame_put_u64(b, m->cached_tokens);
+	frame_put_u32(b, m->server);
+	frame_put_u32(b, m->failovers);
+	frame_put_u64(b, m->attempt_us);
 	frame_put_bytes(b, m->data, m->len);
 	frame_end(b, start);
 }
@@ -326,6 +350,9 @@ int msg_result_decode(const struct frame *f, struct msg_result *m)
 	m->first_token_us = frame_get_u64(&r);
 	m->rawlen = frame_get_u64(&r);
 	m->cached_tokens = frame_get_u64(&r);
+	m->server = frame_get_u32(&r);
+	m->failovers = frame_get_u32(&r);
+	m->attempt_us = frame_get_u64(&r);
 	m->data = frame_get_bytes(&r, &m->len);
 	return r.bad || r.n != 0 ? -1 : 0;
 }

@@ -141,7 +141,9 @@ static void start(struct parent *pp, struct config *cfg)
 		(void)setrlimit(RLIMIT_CORE, &no_core);
 	}
 	signals_init();
-	flight_init(&pp->fl, cfg->jobs);
+	flight_init(&pp->fl, cfg->jobs, cfg->nservers);
+	route_init(&pp->rt, cfg->nservers);
+	stats_servers(&pp->st, cfg);
 	pp->col.last_code = xcalloc(cfg->jobs, sizeof(*pp->col.last_code));
 	pp->cls = classifier_new(cfg);
 	/* Standard input stays blocking: it is read only when poll(2)
@@ -175,6 +177,8 @@ static void finish(struct parent *pp, struct config *cfg)
 	recall_free(pp);
 	lr_free(&pp->lr);
 	flight_free(&pp->fl);
+	route_free(&pp->rt);
+	stats_free(&pp->st);
 	request_free(&pp->dp.req);
 	resume_free(pp);
 	buf_release(&pp->dp.msg);

@@ -224,15 +224,14 @@ static int opt_request(int c, const char *arg, const char *name,
 
 /* How requests are sent and retried: 1 if c was one of those options. */
 static int opt_transfer(int c, const char *arg, struct config *cfg,
-    const char **url_from, const char **key_file)
+    const char **key_file)
 {
 	char num[32];
 	const char *x;
 
 	switch (c) {
 	case OPT_BASE_URL:
-		cfg->base_url = arg;
-		*url_from = "--base-url";
+		server_add(cfg, arg, "--base-url");
 		break;
 	case OPT_API_KEY_FILE:
 		*key_file = arg;
@@ -407,10 +406,7 @@ static int opt_output(int c, const char *arg, struct config *cfg)
 
 static void defaults(struct config *cfg)
 {
-	const char *env = getenv("OPENAI_BASE_URL");
-
 	cfg->jobs = 8;
-	cfg->base_url = env && *env ? env : NULL;
 	cfg->endpoint = "/v1/chat/completions";
 	cfg->max_tokens = -1;
 	cfg->connect_timeout_ms = 10000;
@@ -430,11 +426,9 @@ static void defaults(struct config *cfg)
 }
 
 /* What follows from the options together, once all are read. */
-static void settle(struct config *cfg, const char *url_from,
-    const char *key_file, long long pending)
+static void settle(struct config *cfg, const char *key_file,
+    long long pending)
 {
-	char *url;
-
 	if (cfg->max_cost > 0 && cfg->price_in <= 0 && cfg->price_out <= 0)
 		die(EXIT_USAGE, "--max-cost needs the prices: --price-in and "
 		    "--price-out (dollars per million tokens)");
@@ -467,14 +461,18 @@ static void settle(struct config *cfg, const char *url_from,
 	/* --progress wins; else -q or --no-progress; else a terminal. */
 	if (cfg->progress < 0)
 		cfg->progress = !cfg->quiet && isatty(2);
-	if (cfg->base_url == NULL)
-		cfg->base_url = base_url_default(&url_from);
-	if ((url = value_tidy(cfg->base_url, url_from, "URL", 1)) == NULL)
-		die(EXIT_USAGE, "%s: empty", url_from);
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-		die(EXIT_USAGE, "%s %s: not an http:// or https:// URL",
-		    url_from, url);
-	cfg->base_url = url;	/* url_join drops trailing slashes */
+	if (cfg->nservers == 0) {	/* no --base-url */
+		const char *env = getenv("OPENAI_BASE_URL");
+
+		if (env && *env)
+			server_add(cfg, env, "OPENAI_BASE_URL");
+		else {
+			const char *from = "OPENAI_BASE_URL";
+			const char *url = base_url_default(&from);
+
+			server_add(cfg, url, from);
+		}
+	}
 	if (pending < 0)
 		pending = cfg->jobs * 64 > 1024 ? cfg->jobs * 64 : 1024;
 	if (pending < cfg->jobs)
@@ -492,7 +490,7 @@ static void settle(struct config *cfg, const char *url_from,
 
 void options_parse(int argc, char **argv, struct config *cfg)
 {
-	const char *key_file = NULL, *url_from = "OPENAI_BASE_URL";
+	const char *key_file = NULL;
 	long long pending = -1;
 	int c, longindex = -1;
 
@@ -507,7 +505,7 @@ void options_parse(int argc, char **argv, struct config *cfg)
 		if (c == '?' || c == ':')
 			bad_option(c, argv);
 		if (!opt_request(c, optarg, name, cfg) &&
-		    !opt_transfer(c, optarg, cfg, &url_from, &key_file) &&
+		    !opt_transfer(c, optarg, cfg, &key_file) &&
 		    !opt_limit(c, optarg, cfg, &pending) &&
 		    !opt_output(c, optarg, cfg))
 			usage();
@@ -517,7 +515,7 @@ void options_parse(int argc, char **argv, struct config *cfg)
 		    argv[optind]);
 		usage();
 	}
-	settle(cfg, url_from, key_file, pending);
+	settle(cfg, key_file, pending);
 }
 
 void options_free(struct config *cfg)
@@ -525,6 +523,6 @@ void options_free(struct config *cfg)
 	for (int i = 0; i < cfg->nheaders; i++)
 		free(cfg->headers[i]);
 	free(cfg->headers);
-	free((char *)cfg->base_url);
+	servers_free(cfg);
 	free((char *)cfg->api_key);
 }

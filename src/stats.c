@@ -4,7 +4,10 @@
 #include <inttypes.h>	/* PRIu64 */
 #include <math.h>	/* log, pow */
 #include <stdio.h>	/* snprintf */
-#include <string.h>	/* memset */
+#include <stdlib.h>	/* free */
+#include <string.h>	/* memset, strlen */
+
+#include "config.h"	/* struct config */
 
 #define LAT_BASE 1.02	/* each bucket 2% wider than the last */
 
@@ -13,6 +16,35 @@ void stats_init(struct stats *s)
 	memset(s, 0, sizeof(*s));
 	s->start_us = now_us();
 	s->rate_at_us = s->start_us;
+}
+
+void stats_servers(struct stats *s, const struct config *cfg)
+{
+	s->nservers = cfg->nservers;
+	s->servers = xcalloc(cfg->nservers, sizeof(*s->servers));
+	for (int k = 0; k < cfg->nservers; k++)
+		s->servers[k].url = cfg->servers[k].url;
+}
+
+void stats_free(struct stats *s)
+{
+	free(s->servers);
+	s->servers = NULL;
+	s->nservers = 0;
+}
+
+void stats_server_answered(struct stats *s, unsigned k, int ok,
+    uint64_t attempt_us)
+{
+	struct stats_server *v;
+
+	if (k >= (unsigned)s->nservers)
+		return;
+	v = &s->servers[k];
+	v->answered++;
+	v->ok += ok != 0;
+	v->lat_sum_us += attempt_us;
+	hist_add(&v->lat, attempt_us);
 }
 
 static int bucket(uint64_t us)
@@ -260,6 +292,28 @@ static void kinds(const struct stats *s, struct buf *out, int json)
 		    s->nkinds ? (json ? "," : ", ") : "", s->kinds_other);
 }
 
+/* Server k's line of the summary (the parts that are not zero). */
+static void server_summary(const struct stats_server *v, int k,
+    struct buf *out)
+{
+	buf_addf(out, "splitgpt: server %d %s: %" PRIu64 " answered (%" PRIu64
+	    " ok)", k + 1, v->url, v->answered, v->ok);
+	if (v->failed)
+		buf_addf(out, ", %" PRIu64 " failed attempt%s", v->failed,
+		    v->failed == 1 ? "" : "s");
+	if (v->failovers)
+		buf_addf(out, ", %" PRIu64 " moved to another server",
+		    v->failovers);
+	if (v->set_aside)
+		buf_addf(out, ", set aside %" PRIu64 " time%s", v->set_aside,
+		    v->set_aside == 1 ? "" : "s");
+	if (v->answered)
+		buf_addf(out, ", latency p50 %.3f s p95 %.3f s",
+		    hist_quantile(&v->lat, 0.5) / 1e6,
+		    hist_quantile(&v->lat, 0.95) / 1e6);
+	buf_addc(out, '\n');
+}
+
 void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 {
 	double t = elapsed(s, now);
@@ -309,6 +363,8 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 	    t > 0 ? (s->requests + s->retries) / t : 0,
 	    hist_quantile(&s->latency, 0.5) / 1e6,
 	    hist_quantile(&s->latency, 0.95) / 1e6, s->latency.max_us / 1e6);
+	for (int k = 0; s->nservers > 1 && k < s->nservers; k++)
+		server_summary(&s->servers[k], k, out);
 	if (s->first_token.count)
 		buf_addf(out, "splitgpt: streamed %" PRIu64 ": first token p50 "
 		    "%.3f s, p95 %.3f s; %.1f tokens/s while streaming\n",
@@ -316,6 +372,27 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 		    hist_quantile(&s->first_token, 0.5) / 1e6,
 		    hist_quantile(&s->first_token, 0.95) / 1e6,
 		    s->stream_us ? s->stream_tokens / (s->stream_us / 1e6) : 0);
+}
+
+/* The --stats "servers" member. */
+static void servers_json(const struct stats *s, struct buf *out)
+{
+	buf_adds(out, ",\"servers\":[");
+	for (int k = 0; k < s->nservers; k++) {
+		const struct stats_server *v = &s->servers[k];
+
+		buf_adds(out, k ? ",{\"url\":" : "{\"url\":");
+		buf_add_json_string(out, v->url, strlen(v->url));
+		buf_addf(out, ",\"answered\":%" PRIu64 ",\"ok\":%" PRIu64
+		    ",\"failed_attempts\":%" PRIu64 ",\"failovers\":%" PRIu64
+		    ",\"set_aside\":%" PRIu64 ",\"latency_mean_s\":%.6f"
+		    ",\"latency_p50_s\":%.6f,\"latency_p95_s\":%.6f}",
+		    v->answered, v->ok, v->failed, v->failovers, v->set_aside,
+		    v->answered ? v->lat_sum_us / 1e6 / v->answered : 0,
+		    hist_quantile(&v->lat, 0.5) / 1e6,
+		    hist_quantile(&v->lat, 0.95) / 1e6);
+	}
+	buf_adds(out, "]");
 }
 
 void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
@@ -367,6 +444,7 @@ void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
 		buf_addf(out, ",\"cost\":%.6f", stats_cost(s));
 	else
 		buf_adds(out, ",\"cost\":null");
+	servers_json(s, out);
 	buf_addf(out, ",\"parent_max_rss_kb\":%ld}\n", maxrss_kb);
 }
 

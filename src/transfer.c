@@ -5,13 +5,14 @@
 #include <netinet/in.h>	/* IPPROTO_TCP */
 #include <netinet/tcp.h>	/* TCP_QUICKACK */
 #include <stdint.h>	/* INT32_MAX */
+#include <stdlib.h>	/* free */
 #include <string.h>	/* memcpy, memchr, strlen */
 #include <strings.h>	/* strncasecmp */
 #include <unistd.h>	/* close */
 
 #include "api.h"	/* endpoint_of, url_join */
 #include "cacache.h"	/* the parent's parsed CA file */
-#include "credentials.h"	/* user_key_header */
+#include "credentials.h"	/* server_key */
 #include "evstream.h"	/* evstream_sniff */
 #include "sse.h"	/* streamed answers */
 
@@ -300,10 +301,14 @@ static int on_debug(CURL *c, curl_infotype type, char *data, size_t size,
 	return 0;
 }
 
-/* The request's headers: the key (as Azure's api-key when it came from
- * AZURE_OPENAI_API_KEY; none when -H gives one), and -H's. */
-static struct curl_slist *request_headers(const struct config *cfg)
+/* The headers of requests to server: the key (as Azure's api-key when
+ * it came from AZURE_OPENAI_API_KEY; none when a header gives one), -H's,
+ * then the server's header-file's. */
+static struct curl_slist *request_headers(const struct config *cfg,
+    int server)
 {
+	const struct server *s = &cfg->servers[server];
+	const char *key = server_key(cfg, server);
 	struct curl_slist *h;
 	struct buf hb = { 0 };
 	int i;
@@ -311,11 +316,11 @@ static struct curl_slist *request_headers(const struct config *cfg)
 	h = curl_slist_append(NULL, "Content-Type: application/json");
 	/* No 100-continue round trip for large bodies. */
 	h = curl_slist_append(h, "Expect:");
-	if (cfg->api_key && *cfg->api_key && !user_key_header(cfg)) {
-		if (cfg->key_azure)
-			buf_addf(&hb, "api-key: %s", cfg->api_key);
+	if (key) {
+		if (cfg->key_azure && s->key == NULL)
+			buf_addf(&hb, "api-key: %s", key);
 		else
-			buf_addf(&hb, "Authorization: Bearer %s", cfg->api_key);
+			buf_addf(&hb, "Authorization: Bearer %s", key);
 		h = curl_slist_append(h, hb.data);
 		/* The key is in the list now; don't leave a second copy. */
 		memset(hb.data, 0, hb.len);
@@ -323,6 +328,8 @@ static struct curl_slist *request_headers(const struct config *cfg)
 	}
 	for (i = 0; i < cfg->nheaders; i++)
 		h = curl_slist_append(h, cfg->headers[i]);
+	for (i = 0; i < s->nheaders; i++)
+		h = curl_slist_append(h, s->headers[i]);
 	if (h == NULL)
 		die(EXIT_INTERNAL, "out of memory for request headers");
 	return h;
@@ -332,7 +339,6 @@ static struct curl_slist *request_headers(const struct config *cfg)
 static void set_options(struct transfer *t)
 {
 	curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(t->curl, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(t->curl, CURLOPT_USERAGENT,
 	    "splitgpt/" SPLITGPT_VERSION);
@@ -389,7 +395,9 @@ void transfer_init(struct transfer *t, const struct config *cfg)
 		die(EXIT_INTERNAL, "out of memory for the JSON parser");
 	t->sse = sse_new(cfg->max_response, cfg->max_depth);
 	t->idle_ms = cfg->idle_timeout_ms;
-	t->headers = request_headers(cfg);
+	t->headers = xcalloc(cfg->nservers, sizeof(*t->headers));
+	for (int i = 0; i < cfg->nservers; i++)
+		t->headers[i] = request_headers(cfg, i);
 	set_options(t);
 }
 
@@ -398,7 +406,9 @@ void transfer_free(struct transfer *t)
 	if (t->multi != NULL)
 		curl_multi_cleanup(t->multi);	/* closes the connection */
 	curl_easy_cleanup(t->curl);
-	curl_slist_free_all(t->headers);
+	for (int i = 0; i < t->cfg->nservers; i++)
+		curl_slist_free_all(t->headers[i]);
+	free(t->headers);
 	curl_global_cleanup();
 	json_tokener_free(t->tok);
 	buf_release(&t->url);
@@ -493,8 +503,14 @@ static CURLcode run(struct transfer *t)
 	CURLMsg *m;
 	int running = 1, left;
 
-	if (t->multi == NULL && (t->multi = curl_multi_init()) == NULL)
-		die(EXIT_INTERNAL, "curl_multi_init failed");
+	if (t->multi == NULL) {
+		if ((t->multi = curl_multi_init()) == NULL)
+			die(EXIT_INTERNAL, "curl_multi_init failed");
+		/* A connection kept to each server (the default keeps 4). */
+		if (t->cfg->nservers > 4)
+			curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS,
+			    (long)t->cfg->nservers);
+	}
 	mc = curl_multi_add_handle(t->multi, t->curl);
 	while (mc == CURLM_OK) {
 		mc = curl_multi_perform(t->multi, &running);
@@ -512,10 +528,11 @@ static CURLcode run(struct transfer *t)
 }
 
 static CURLcode perform(struct transfer *t, const struct msg_request *rq,
-    const char *body, size_t bodylen, long timeout_ms)
+    int server, const char *body, size_t bodylen, long timeout_ms)
 {
 	buf_reset(&t->url);
-	url_join(&t->url, t->cfg->base_url, rq->path, rq->pathlen);
+	url_join(&t->url, t->cfg->servers[server].url, rq->path, rq->pathlen);
+	curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, t->headers[server]);
 	buf_reset(&t->body);
 	memset(&t->h, 0, sizeof(t->h));
 	t->too_large = 0;
@@ -544,14 +561,15 @@ static void stream_end_of(struct transfer *t, struct stream_end *e)
 }
 
 void transfer_perform(struct transfer *t, const struct msg_request *rq,
-    const char *body, size_t bodylen, long timeout_ms, struct attempt *a)
+    int server, const char *body, size_t bodylen, long timeout_ms,
+    struct attempt *a)
 {
 	const struct answer_headers *h = &t->h;
 	const struct config *cfg = t->cfg;
 	CURLcode cc;
 
 	t->lineno = rq->lineno;
-	cc = perform(t, rq, body, bodylen, timeout_ms);
+	cc = perform(t, rq, server, body, bodylen, timeout_ms);
 	memset(a, 0, sizeof(*a));
 	a->curl_code = cc;
 	a->curl_error = t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc);

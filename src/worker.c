@@ -49,6 +49,12 @@ struct worker {
 	struct buf msg;		/* what went wrong, "line N: ..." */
 	struct buf why;		/* why the retries stopped early */
 	uint64_t rng;
+	/* The line being served: its server now, those it was tried on,
+	 * the free moves to another, and its last attempt's time. */
+	unsigned srv;
+	uint64_t tried;
+	unsigned failovers;
+	uint64_t last_us;
 	unsigned store_warned;	/* --cache: a failed store was said */
 	struct buf cache_why;	/* and why it failed */
 };
@@ -201,10 +207,12 @@ static void send_hint(struct worker *w, uint64_t seq, const struct outcome *o)
  * server's error code and message from its answer, or what went wrong
  * without one (judge's message, less its "line N: ").
  */
-static void send_failed(struct worker *w, uint64_t seq, const struct outcome *o)
+static void send_failed(struct worker *w, uint64_t seq, const struct outcome *o,
+    unsigned moved, int uncounted)
 {
 	struct msg_failed m = { (uint32_t)o->status, o->err,
-	    (uint32_t)o->systematic, "", 0, "", 0 };
+	    (uint32_t)o->systematic, "", 0, "", 0, w->srv, moved,
+	    (uint32_t)uncounted };
 	const char *code = NULL, *message = NULL, *p;
 
 	if (o->err == ERR_NONE && o->status >= 200 && o->status < 300)
@@ -296,6 +304,46 @@ static int pause_before_retry(struct worker *w, uint64_t seq, long ms)
 	return r;
 }
 
+/* The server after srv (in turn) that is not in avoid, or -1. */
+static int next_server(const struct config *cfg, unsigned srv, uint64_t avoid)
+{
+	for (int k = 1; k < cfg->nservers; k++) {
+		unsigned s = (srv + k) % (unsigned)cfg->nservers;
+
+		if (!(avoid & (UINT64_C(1) << s)))
+			return (int)s;
+	}
+	return -1;
+}
+
+/*
+ * Several servers: where the attempt after o goes.  An attempt that
+ * failed for the server's sake (no answer, or a 5xx) moves to a server
+ * the line has not tried, not set aside, at once and not counted against
+ * --retries (*uncounted set); once it has tried them all, a further
+ * attempt (counted) goes to the next server not set aside.  Returns 1 +
+ * that server's number, or 0 for the same server (or no more attempts).
+ */
+static unsigned move_on(struct worker *w, const struct msg_request *rq,
+    const struct outcome *o, uint64_t deadline, int *uncounted)
+{
+	int to;
+
+	*uncounted = 0;
+	if (w->cfg->nservers < 2 || !o->retry || stop_retrying ||
+	    (o->status != 0 && o->status < 500) ||
+	    (deadline && now_us() >= deadline))
+		return 0;
+	if ((to = next_server(w->cfg, w->srv, w->tried | rq->aside)) >= 0) {
+		w->tried |= UINT64_C(1) << to;
+		*uncounted = 1;
+		return (unsigned)to + 1;
+	}
+	if (o->again && (to = next_server(w->cfg, w->srv, rq->aside)) >= 0)
+		return (unsigned)to + 1;
+	return 0;
+}
+
 /*
  * Make the call for one request, with its retries, from start_us: the
  * last attempt's outcome in *o (o->json the caller's to put), why the
@@ -317,21 +365,42 @@ static unsigned attempt_all(struct worker *w, uint64_t seq,
 	if (cfg->stream)
 		transfer_stream_body(&w->t, rq, &body, &bodylen);
 	buf_reset(&w->why);
+	w->srv = rq->server < (unsigned)cfg->nservers ? rq->server : 0;
+	w->tried = UINT64_C(1) << w->srv;
+	w->failovers = 0;
 	for (;;) {
 		long timeout = attempt_timeout(cfg, deadline), wait;
 		struct attempt a;
+		unsigned moved;
+		int uncounted;
 
-		if (attempts > rq->attempts && parent_gone(w))
+		if ((attempts > rq->attempts || w->failovers) && parent_gone(w))
 			_exit(1);	/* no answer to give, nobody to pay */
 		attempts++;
 		json_object_put(o->json);
-		transfer_perform(&w->t, rq, body, bodylen, timeout, &a);
+		transfer_perform(&w->t, rq, (int)w->srv, body, bodylen, timeout,
+		    &a);
+		w->last_us = now_us() - w->t.attempt_us;
 		a.attempt = attempts;
 		a.now = time(NULL);
 		judge(&a, o, &w->msg);
 		json_object_put(a.stream.answer);
 		send_hint(w, seq, o);
-		send_failed(w, seq, o);
+		moved = move_on(w, rq, o, deadline, &uncounted);
+		send_failed(w, seq, o, moved, uncounted);
+		if (moved && cfg->verbose)
+			warnx("line %llu: server %u failed; on to server %u%s",
+			    (unsigned long long)rq->lineno, w->srv + 1, moved,
+			    uncounted ? " (not counted as a retry)" : "");
+		if (moved)
+			w->srv = moved - 1;
+		if (uncounted) {
+			w->failovers++;
+			if (pause_before_retry(w, seq, 0) != 0)
+				break;
+			attempts--;	/* not counted against --retries */
+			continue;
+		}
 		if (!o->again)
 			break;
 		if ((wait = next_wait(w, o, attempts, deadline, re)) < 0)
@@ -444,6 +513,9 @@ static void serve(struct worker *w, uint64_t seq, const struct msg_request *rq,
 	res->attempts = attempts;
 	res->latency_us = now_us() - start;
 	res->started_ms = started_ms;
+	res->server = w->srv;
+	res->failovers = w->failovers;
+	res->attempt_us = w->last_us;
 	if (w->t.h.event_stream) {
 		res->flags |= RESULT_STREAMED;
 		res->first_token_us = w->t.first_token_us;

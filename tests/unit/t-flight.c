@@ -26,7 +26,7 @@ int main(void)
 	}
 	pl.procs = procs;
 	pl.spawned = N;
-	flight_init(&fl, N);
+	flight_init(&fl, N, 2);
 	for (i = 0; i < N; i++)
 		flight_idle(&fl, i);
 	CHECK_INT(fl.nidle, N, "every worker idle at first");
@@ -35,7 +35,7 @@ int main(void)
 	CHECK_INT(a, N - 1, "the idle stack gives the last pushed first");
 	f = flight_assign(&fl, a, 7, 9, 100, 40, 60);
 	buf_adds(f, "frame-7");
-	flight_send(&fl, &pl, a, 1000);
+	flight_send(&fl, &pl, a, 1000, 1);
 	CHECK(fl.jobs[a].busy, "a sent job is busy");
 	CHECK_INT(fl.placed, 1, "a line placed is counted");
 	CHECK_INT(read(fds[a][0], got, sizeof(got)), 7,
@@ -50,18 +50,25 @@ int main(void)
 	CHECK(who[0] == a && fl.jobs[a].stalled, "... and marked stalled");
 	CHECK_INT(flight_overdue(&fl, fl.jobs[a].due_us + 1, who), 0,
 	    "a stalled job is not reported twice");
+	CHECK(fl.on_server[0] == 0 && fl.on_server[1] == 1,
+	    "the line is counted on its server");
+	flight_move(&fl, a, 0);
+	CHECK(fl.on_server[0] == 1 && fl.on_server[1] == 0 &&
+	    fl.jobs[a].server == 0, "it moves on to another server");
 	flight_fresh(&fl, a);
 	CHECK(!fl.jobs[a].busy && !fl.jobs[a].stalled,
 	    "a fresh worker holds nothing");
+	CHECK(fl.on_server[0] == 0 && fl.on_server[1] == 0,
+	    "... and no line is counted on any server");
 
 	/* A line and its hedged copy. */
 	f = flight_assign(&fl, a, 8, 10, 5, 5, 0);
 	buf_adds(f, "frame-8");
-	flight_send(&fl, &pl, a, 1000);
+	flight_send(&fl, &pl, a, 1000, 0);
 	CHECK_INT(flight_hedgeable(&fl), 1, "one line may want a copy");
 	b = flight_take_idle(&fl);
 	flight_copy(&fl, b, a, 1);
-	flight_send(&fl, &pl, b, 1000);
+	flight_send(&fl, &pl, b, 1000, 1);
 	CHECK(fl.jobs[b].seq == 8 && fl.jobs[b].is_copy && fl.jobs[a].hedged,
 	    "the copy holds the same line, and both are hedged");
 	CHECK_STR(fl.jobs[b].sent.data, "frame-8", "with the same frame");
@@ -73,6 +80,8 @@ int main(void)
 	CHECK(fl.jobs[a].cancelled && !fl.jobs[b].hedged,
 	    "... it is cancelled, the winner hedged no more");
 	flight_idle(&fl, b);
+	CHECK(fl.on_server[0] == 1 && fl.on_server[1] == 0,
+	    "an idle worker's line is counted no more");
 	flight_unhedge(&fl, a);
 	CHECK(!fl.jobs[a].cancelled && !fl.jobs[a].hedged,
 	    "a cut twin, gone, carries no hedging state");
