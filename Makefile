@@ -49,8 +49,8 @@ PARENT_SRCS = src/options.c src/help.c src/credentials.c src/loop.c src/signals.
        src/writer.c src/progress.c src/reader.c src/classify.c src/reqbody.c \
        src/output.c src/ratelimit.c src/plan.c src/budget.c src/autoscale.c \
        src/resume.c src/recall.c src/route.c
-WORKER_SRCS = src/worker.c src/transfer.c src/judge.c src/cacache.c \
-       src/retry.c src/sse.c src/evstream.c src/ssechunks.c
+WORKER_SRCS = src/worker.c src/tries.c src/pack.c src/transfer.c \
+       src/judge.c src/cacache.c src/retry.c src/sse.c src/evstream.c src/ssechunks.c
 SHARED_SRCS = src/api.c src/util.c src/frame.c src/reorder.c src/idset.c \
        src/jsoncheck.c src/stats.c src/record.c src/sha256.c src/cache.c
 SRCS = $(PARENT_SRCS) $(WORKER_SRCS) $(SHARED_SRCS)

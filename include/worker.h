@@ -9,12 +9,13 @@
  * frame.  It handles one request at a time, so the parent knows exactly
  * which line a worker holds.  It stops when the request pipe closes.
  *
- * The pipeline, a file each: worker.c reads a request frame and runs the
- * retry loop; transfer.c (transfer.h) makes one attempt with libcurl;
- * judge.c (judge.h) decides what the attempt came to and whether another
- * is worth it; worker.c builds the record (record.h) and writes it back
- * deflated.  cacache.c (cacache.h) is the parent's OpenSSL set-up that
- * the workers share.
+ * The pipeline, a file each: worker.c reads a request frame; tries.c
+ * (tries.h) runs the retry loop, across the servers; transfer.c
+ * (transfer.h) makes one attempt with libcurl; judge.c (judge.h) decides
+ * what the attempt came to and whether another is worth it; worker.c
+ * builds the record (record.h) and writes it back deflated (pack.h).
+ * cacache.c (cacache.h) is the parent's OpenSSL set-up that the workers
+ * share.
  *
  * Streaming: with --stream the worker adds "stream":true to chat,
  * completions and Responses bodies that do not set it.  Any answer that

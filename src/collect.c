@@ -182,8 +182,8 @@ static int same_kind(const struct error_kind *a, const struct error_kind *b)
 	    strcmp(a->code, b->code) == 0;
 }
 
-/* The URL worker i's line went to, for a message. */
-static void url_of(struct parent *pp, int i, struct buf *b)
+/* The URL worker i's line went to on server k, for a message. */
+static void url_of(struct parent *pp, int i, unsigned k, struct buf *b)
 {
 	struct frame f;
 	struct msg_request rq;
@@ -191,8 +191,8 @@ static void url_of(struct parent *pp, int i, struct buf *b)
 
 	if (frame_decode(sent->data, sent->len, UINT32_MAX, &f) > 0 &&
 	    msg_request_decode(&f, &rq) == 0)
-		url_join(b, pp->cfg->servers[pp->fl.jobs[i].server].url,
-		    rq.path, rq.pathlen);
+		url_join(b, pp->cfg->servers[k < (unsigned)pp->cfg->nservers ?
+		    k : 0].url, rq.path, rq.pathlen);
 }
 
 /* Whether an attempt failed for its server's sake: a 5xx, or no answer
@@ -247,7 +247,7 @@ static void fail_fast(struct parent *pp, int i, const struct msg_failed *m)
 	    "way: ", FAIL_FAST);
 	describe(&col->ff_why, m);
 	buf_adds(&col->ff_why, " (POST ");
-	url_of(pp, i, &col->ff_why);
+	url_of(pp, i, m->server, &col->ff_why);
 	buf_adds(&col->ff_why, ")");
 	hint(pp, m, &col->ff_why);
 	halt(pp, col->ff_why.data);

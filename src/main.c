@@ -22,7 +22,8 @@
  *   summary; signals.c turns signals into an event on a self-pipe.
  *   Beside the dispatcher: resume.c (--resume's probation), recall.c and
  *   cache.c (--cache), budget.c (--max-cost), autoscale.c (-P auto's
- *   limit); plan.c runs --dry-run and --emit-requests instead of the loop.
+ *   limit), route.c (which server, with several --base-url); plan.c runs
+ *   --dry-run and --emit-requests instead of the loop.
  *
  * Reader: standard input is read in chunks only when the dispatcher has
  * somewhere to send a line, so a slow producer never stops results from
@@ -38,7 +39,8 @@
  * forked a few per turn of the loop, so the first lines go out while the
  * rest start, and once the input is done idle workers are let go.
  * Workers: each holds one request at a time, makes the call with blocking
- * libcurl and its own retries, and sends back the finished output line,
+ * libcurl and its own retries (moving on to another server when one fails
+ * it), and sends back the finished output line,
  * deflated, tagged with the line's sequence number (frame.h).  Collector:
  * a result goes to the writer; a worker that died holding a line is
  * replaced and the line sent again as a further attempt; the collector

@@ -507,9 +507,8 @@ static CURLcode run(struct transfer *t)
 		if ((t->multi = curl_multi_init()) == NULL)
 			die(EXIT_INTERNAL, "curl_multi_init failed");
 		/* A connection kept to each server (the default keeps 4). */
-		if (t->cfg->nservers > 4)
-			curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS,
-			    (long)t->cfg->nservers);
+		curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS,
+		    t->cfg->nservers > 4 ? (long)t->cfg->nservers : 4L);
 	}
 	mc = curl_multi_add_handle(t->multi, t->curl);
 	while (mc == CURLM_OK) {
@@ -566,6 +565,7 @@ void transfer_perform(struct transfer *t, const struct msg_request *rq,
 {
 	const struct answer_headers *h = &t->h;
 	const struct config *cfg = t->cfg;
+	long connects = 0;
 	CURLcode cc;
 
 	t->lineno = rq->lineno;
@@ -578,12 +578,8 @@ void transfer_perform(struct transfer *t, const struct msg_request *rq,
 	a->body_len = t->body.len;
 	a->too_large = t->too_large;
 	a->sends = t->sends;
-	{
-		long connects = 0;
-
-		curl_easy_getinfo(t->curl, CURLINFO_NUM_CONNECTS, &connects);
-		a->reused = connects == 0;
-	}
+	curl_easy_getinfo(t->curl, CURLINFO_NUM_CONNECTS, &connects);
+	a->reused = connects == 0;
 	a->idle_fired = t->idle_fired;
 	a->event_stream = h->event_stream;
 	a->stream.problem = "";

@@ -1,0 +1,78 @@
+/* Several servers: the least busy is picked, ties in turn; a streak of
+ * failures sets a server aside, for longer each time, up to the cap; back
+ * from aside it gets a probe at a time; an answer brings it back. */
+#include <stdint.h>
+
+#include "route.h"
+#include "unit.h"
+
+#define S(ms) ((uint64_t)(ms) * 1000)
+
+int main(void)
+{
+	struct route r;
+	unsigned out[3] = { 0, 0, 0 }, k, got[3] = { 0, 0, 0 };
+	uint64_t aside, now = S(1000000), ms = 0;
+	int i;
+
+	route_init(&r, 1);
+	CHECK_INT(route_pick(&r, out, now, &aside), 0, "one server: server 0");
+	for (i = 0; i < 10; i++)
+		CHECK_INT(route_failed(&r, 0, now), 0,
+		    "one server is never set aside (%d)", i);
+	route_free(&r);
+
+	route_init(&r, 3);
+	for (i = 0; i < 6; i++)
+		got[route_pick(&r, out, now, &aside)]++;
+	CHECK(got[0] == 2 && got[1] == 2 && got[2] == 2 && aside == 0,
+	    "all idle: in turn");
+	out[0] = 2, out[1] = 1, out[2] = 3;
+	CHECK_INT(route_pick(&r, out, now, &aside), 1, "the least busy");
+
+	out[0] = out[1] = out[2] = 0;
+	CHECK_INT(route_failed(&r, 1, now), 0, "a first failure: still in use");
+	CHECK_INT(route_failed(&r, 1, now), 0, "a second: still in use");
+	CHECK_INT(route_failed(&r, 1, now), ROUTE_ASIDE_MS,
+	    "a third in a row: set aside for the first time");
+	CHECK_INT(route_failed(&r, 1, now), 0,
+	    "failures while aside change nothing");
+	for (i = 0; i < 20; i++)
+		CHECK(route_pick(&r, out, now, &aside) != 1,
+		    "an aside server gets no line (%d)", i);
+	CHECK_INT(aside, 2, "and workers are told it is aside");
+
+	now += S(ROUTE_ASIDE_MS);
+	out[0] = out[2] = 5;
+	CHECK_INT(route_pick(&r, out, now, &aside), 1,
+	    "its time over, it gets a probe");
+	CHECK_INT(aside, 0, "and is not said to be aside");
+	out[1] = 1;
+	CHECK(route_pick(&r, out, now, &aside) != 1,
+	    "but one probe at a time");
+	CHECK_INT(route_failed(&r, 1, now), 2 * ROUTE_ASIDE_MS,
+	    "the probe fails: aside again, twice as long");
+	for (k = 0; k < 10; k++) {
+		now += S(ROUTE_ASIDE_MAX_MS);
+		ms = route_failed(&r, 1, now);
+	}
+	CHECK_INT(ms, ROUTE_ASIDE_MAX_MS, "never longer than the cap");
+	CHECK_INT(route_answered(&r, 1), 1, "an answer brings it back");
+	CHECK_INT(route_answered(&r, 1), 0, "... once");
+	CHECK_INT(route_failed(&r, 1, now), 0, "its streak starts again");
+	route_failed(&r, 1, now);
+	CHECK_INT(route_failed(&r, 1, now), ROUTE_ASIDE_MS,
+	    "and its time aside from the first");
+
+	route_failed(&r, 0, now);
+	route_failed(&r, 0, now);
+	route_failed(&r, 0, now + S(200));
+	route_failed(&r, 2, now);
+	route_failed(&r, 2, now);
+	route_failed(&r, 2, now + S(500));
+	CHECK_INT(route_pick(&r, out, now + S(10), &aside), 1,
+	    "every server aside: the one due back first");
+	CHECK_INT(aside, 7, "all three are said to be aside");
+	route_free(&r);
+	return unit_done();
+}
