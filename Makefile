@@ -66,7 +66,7 @@ FLOOR = $(BUILD)/floor
 MOCK_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd json-c zlib 2>/dev/null)
 MOCK_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd json-c zlib 2>/dev/null)
 
-.PHONY: all check unit demo install uninstall clean bench bench-wait valgrind lint
+.PHONY: all check unit demo install uninstall clean bench bench-wait bench-servers valgrind lint
 
 all: splitgpt
 
@@ -128,6 +128,10 @@ bench: $(BIN) $(MOCK) $(FLOOR)
 # what waiting costs at P=512 and 2048, against the Node SDK (issue 26)
 bench-wait: $(BIN) $(MOCK)
 	sh tests/bench/wait.sh $(CURDIR)/$(BIN) $(CURDIR)/$(MOCK)
+
+# lines spread over two servers, and one killed halfway (issue 26)
+bench-servers: $(BIN) $(MOCK)
+	sh tests/bench/servers.sh $(CURDIR)/$(BIN) $(CURDIR)/$(MOCK)
 
 valgrind: $(BIN) $(MOCK)
 	VALGRIND=1 BUILD=$(BUILD) SPLITGPT=$(CURDIR)/$(BIN) \

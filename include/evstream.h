@@ -4,7 +4,8 @@
  *
  * It is incremental: evstream_feed() takes the body in whatever pieces
  * the network delivers, split anywhere (inside a line, inside a CR LF),
- * and the events are the same as when it is fed whole.  Lines end with
+ * and the events are the same as when it is fed whole.  A UTF-8 BOM at
+ * the stream's start is skipped, as the standard says.  Lines end with
  * LF, CR LF or CR; a line that starts with ':' is a comment (a
  * keep-alive), dropped as it comes however long it is; "data:" lines
  * accumulate (one leading space stripped, several joined with LF);
@@ -43,6 +44,7 @@ struct evstream {
 	evstream_handler *handler;
 	void *arg;
 	struct buf line;	/* an unterminated line */
+	unsigned bom;		/* bytes of a leading BOM seen; 3: past it */
 	int cr;			/* the last line ended in CR: skip an LF */
 	int in_comment;		/* inside a comment line, dropped as it comes */
 	struct buf data;	/* the event's data lines, each with an LF */

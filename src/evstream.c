@@ -14,6 +14,7 @@ void evstream_init(struct evstream *e, size_t max_size,
 
 void evstream_reset(struct evstream *e)
 {
+	e->bom = 0;
 	e->cr = 0;
 	e->in_comment = 0;
 	buf_reset(&e->line);
@@ -96,6 +97,17 @@ enum evstream_status evstream_feed(struct evstream *e, const char *p,
 	const char *end = p + n, *q;
 	enum evstream_status st = EVS_MORE;
 
+	/* The stream may begin with a BOM, which may come split: it is no
+	 * part of the first line.  (Bytes that begin like one and go on
+	 * otherwise are not UTF-8, and are dropped too.) */
+	while (e->bom < 3 && p < end) {
+		if ((unsigned char)*p != (unsigned char)"\xef\xbb\xbf"[e->bom]) {
+			e->bom = 3;	/* none: the stream starts here */
+			break;
+		}
+		e->bom++;
+		p++;
+	}
 	while (p < end && st == EVS_MORE) {
 		if (e->cr) {
 			/* CR LF split across calls, or not: one line end. */

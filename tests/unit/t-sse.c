@@ -113,7 +113,8 @@ static const char chat_want[] =
 
 static void test_chat(void)
 {
-	struct buf t = { 0 };
+	struct buf t = { 0 }, w = { 0 };
+	const char *hello;
 
 	same_in_pieces(chat, chat_want, "chat, LF");
 	same_in_pieces(with_eol(&t, chat, "\r\n"), chat_want, "chat, CR LF");
@@ -124,7 +125,18 @@ static void test_chat(void)
 	    "chat with comments after every line");
 	same_in_pieces(with_eol(&t, chat, "\r\n:ping\r\nid: 7\r\nretry: 10\r\n"),
 	    chat_want, "chat with comments, id and retry fields, CR LF");
+	/* A BOM first is no part of the first line, however it is cut: the
+	 * first event (with content) is not lost. */
+	buf_reset(&t);
+	buf_adds(&t, "\xef\xbb\xbf" CHUNK("{\"content\":\"X\"}", "null"));
+	buf_adds(&t, chat);
+	hello = strstr(chat_want, "Hello");
+	buf_add(&w, chat_want, (size_t)(hello - chat_want));
+	buf_adds(&w, "X");
+	buf_adds(&w, hello);
+	same_in_pieces(t.data, w.data, "chat after a BOM");
 	buf_release(&t);
+	buf_release(&w);
 }
 
 static void test_multiline(void)
