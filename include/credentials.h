@@ -61,14 +61,16 @@ void header_add(struct config *cfg, const char *h);
 
 /*
  * --base-url URL[,key-file=FILE][,header-file=FILE] (from names where it
- * came from): add a server to cfg->servers, its URL tidied and checked,
+ * came from; with opts 0, as from OPENAI_BASE_URL, all of it is the URL):
+ * add a server to cfg->servers, its URL tidied and checked,
  * its key read from key-file's first line, its own headers from each line
  * of header-file.  A comma starts an option only when key-file= or
  * header-file= follows.  A usage error (exit 2): no http(s) URL, an
  * option twice or with no file, a file that cannot be read, more than
  * SERVERS_MAX servers.  cfg->base_url is the first server's URL.
  */
-void server_add(struct config *cfg, const char *arg, const char *from);
+void server_add(struct config *cfg, const char *arg, const char *from,
+    int opts);
 
 /* Free the servers, their keys wiped. */
 void servers_free(struct config *cfg);

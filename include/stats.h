@@ -62,7 +62,9 @@ struct stats {
 	uint64_t retries;	/* attempts beyond the first */
 	uint64_t requests;	/* lines that reached a worker (their first
 				 * attempts: HTTP requests are these plus
-				 * the retries) */
+				 * the retries and the failovers) */
+	uint64_t failovers;	/* attempts moved to another server, not
+				 * counted as retries */
 	int workers, workers_peak;	/* -P auto: the limit now, its peak;
 					 * 0 without */
 	uint64_t hedged;	/* lines sent a second time (--hedge) */

@@ -68,6 +68,7 @@ static void count_result(struct parent *pp, int i, uint64_t seq,
 
 	st->requests++;
 	st->retries += m->attempts > 1 ? m->attempts - 1 : 0;
+	st->failovers += m->failovers;
 	st->prompt_tokens += m->prompt_tokens;
 	st->cached_tokens += m->cached_tokens;
 	st->completion_tokens += m->completion_tokens;

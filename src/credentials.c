@@ -203,8 +203,9 @@ void key_warnings(const struct config *cfg)
 			    "%s; use https unless this network is yours", url);
 		if (key_missing(cfg, i))
 			warnx("warning: no API key (set OPENAI_API_KEY, or "
-			    "give --api-key-file): api.openai.com will refuse "
-			    "every request");
+			    "give --api-key-file): %s will refuse every "
+			    "request", cfg->nservers > 1 ? url :
+			    "api.openai.com");
 	}
 }
 
@@ -297,9 +298,10 @@ static void server_opt(struct server *s, const char *arg,
 	buf_release(&from);
 }
 
-void server_add(struct config *cfg, const char *arg, const char *from)
+void server_add(struct config *cfg, const char *arg, const char *from,
+    int opts)
 {
-	const char *e = next_opt(arg), *p;
+	const char *e = opts ? next_opt(arg) : arg + strlen(arg), *p;
 	struct server *s;
 	unsigned seen = 0;
 	char *raw;

@@ -231,7 +231,7 @@ static int opt_transfer(int c, const char *arg, struct config *cfg,
 
 	switch (c) {
 	case OPT_BASE_URL:
-		server_add(cfg, arg, "--base-url");
+		server_add(cfg, arg, "--base-url", 1);
 		break;
 	case OPT_API_KEY_FILE:
 		*key_file = arg;
@@ -465,12 +465,12 @@ static void settle(struct config *cfg, const char *key_file,
 		const char *env = getenv("OPENAI_BASE_URL");
 
 		if (env && *env)
-			server_add(cfg, env, "OPENAI_BASE_URL");
+			server_add(cfg, env, "OPENAI_BASE_URL", 0);
 		else {
 			const char *from = "OPENAI_BASE_URL";
 			const char *url = base_url_default(&from);
 
-			server_add(cfg, url, from);
+			server_add(cfg, url, from, 0);
 		}
 	}
 	if (pending < 0)

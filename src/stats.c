@@ -47,6 +47,12 @@ void stats_server_answered(struct stats *s, unsigned k, int ok,
 	hist_add(&v->lat, attempt_us);
 }
 
+/* The HTTP requests made: first attempts, retries, moves to a server. */
+static uint64_t http_requests(const struct stats *s)
+{
+	return s->requests + s->retries + s->failovers;
+}
+
 static int bucket(uint64_t us)
 {
 	double ms = us / 1000.0;
@@ -333,10 +339,13 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 	if (s->http_errors)
 		buf_addf(out, "%shttp_error %" PRIu64, first ? " (" : ", ",
 		    s->http_errors), first = 0;
-	buf_addf(out, "%s; %" PRIu64 " retr%s; %" PRIu64 " request%s",
-	    first ? "" : ")", s->retries, s->retries == 1 ? "y" : "ies",
-	    s->requests + s->retries,
-	    s->requests + s->retries == 1 ? "" : "s");
+	buf_addf(out, "%s; %" PRIu64 " retr%s", first ? "" : ")", s->retries,
+	    s->retries == 1 ? "y" : "ies");
+	if (s->failovers)
+		buf_addf(out, ", %" PRIu64 " moved to another server",
+		    s->failovers);
+	buf_addf(out, "; %" PRIu64 " request%s", http_requests(s),
+	    http_requests(s) == 1 ? "" : "s");
 	if (s->reused)
 		buf_addf(out, "; %" PRIu64 " reused from the output file",
 		    s->reused);
@@ -360,7 +369,7 @@ void stats_summary(const struct stats *s, uint64_t now, struct buf *out)
 	buf_addf(out, "\nsplitgpt: %.2f s, %.1f lines/s, %.1f requests/s; "
 	    "latency p50 %.3f s, p95 %.3f s, max %.3f s\n", t,
 	    t > 0 ? (s->done - s->reused) / t : 0,
-	    t > 0 ? (s->requests + s->retries) / t : 0,
+	    t > 0 ? http_requests(s) / t : 0,
 	    hist_quantile(&s->latency, 0.5) / 1e6,
 	    hist_quantile(&s->latency, 0.95) / 1e6, s->latency.max_us / 1e6);
 	for (int k = 0; s->nservers > 1 && k < s->nservers; k++)
@@ -413,14 +422,14 @@ void stats_json(const struct stats *s, uint64_t now, long maxrss_kb,
 	}
 	buf_addf(out, "},\"http_errors\":%" PRIu64 ",\"lines_sent\":%" PRIu64
 	    ",\"requests\":%" PRIu64 ",\"retries\":%" PRIu64
-	    ",\"prompt_tokens\":%" PRIu64 ",\"completion_tokens\":%" PRIu64
+	    ",\"failovers\":%" PRIu64 ",\"prompt_tokens\":%" PRIu64 ",\"completion_tokens\":%" PRIu64
 	    ",\"seconds\":%.3f,\"lines_per_second\":%.3f"
 	    ",\"requests_per_second\":%.3f,\"latency_p50\":%.6f"
 	    ",\"latency_p95\":%.6f,\"latency_max\":%.6f",
-	    s->http_errors, s->requests, s->requests + s->retries, s->retries,
-	    s->prompt_tokens, s->completion_tokens, t,
+	    s->http_errors, s->requests, http_requests(s), s->retries,
+	    s->failovers, s->prompt_tokens, s->completion_tokens, t,
 	    t > 0 ? (s->done - s->reused) / t : 0,
-	    t > 0 ? (s->requests + s->retries) / t : 0,
+	    t > 0 ? http_requests(s) / t : 0,
 	    hist_quantile(&s->latency, 0.5) / 1e6,
 	    hist_quantile(&s->latency, 0.95) / 1e6, s->latency.max_us / 1e6);
 	if (s->workers > 0)

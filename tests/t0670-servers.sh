@@ -120,6 +120,12 @@ check "... and lines moved from it ($(jqs "$T/s2" '.servers[1].failovers'))" \
     test "$(jqs "$T/s2" '.servers[1].failovers // 0')" -ge 1
 check "... stderr says it was set aside" \
     grep -qF "splitgpt: server 2 ($victim_URL) set aside for" "$T/err2"
+is "$(jqs "$T/s2" '.failovers')" "$(jqs "$T/s2" '[.servers[].failovers] | add')" \
+    "... --stats: the run's failovers are the servers'"
+is "$(jqs "$T/s2" '.requests')" "$(jqs "$T/s2" '.lines_sent + .retries + .failovers')" \
+    "... and requests count them, with the retries"
+check "... the summary counts the moves" \
+    grep -q "0 retries, [1-9][0-9]* moved to another server; [0-9]* requests" "$T/err2"
 kill "$live_PID" 2>/dev/null
 
 # --- 3. One server dead from the start: no fail-fast halt -------------------
@@ -243,6 +249,12 @@ run --base-url "$keyB_URL,key-fil=x,header-file=$T/hdr2" <"$T/in7" \
     >"$T/out7" 2>"$T/e7"
 is "$?" 0 "an unknown ,name= is part of the URL, not an option"
 check "... and it was sent so" grep -q 'POST /v1,key-fil=x/' "$T/keyB.log"
+# OPENAI_BASE_URL is one URL, options or not: no file is read.
+OPENAI_BASE_URL="$keyB_URL,key-file=$T/no-such-key" run -H "@$T/hdr2" \
+    <"$T/in7" \
+    >"$T/out7" 2>"$T/e7"
+is "$?" 0 "OPENAI_BASE_URL with ,key-file=: all of it is the URL"
+check "... sent so" grep -q 'POST /v1,key-file=' "$T/keyB.log"
 kill "$keyA_PID" "$keyB_PID" 2>/dev/null
 
 # --- 8. Every server down ---------------------------------------------------
