@@ -46,4 +46,19 @@ errs=$(cat "$T"/vg.* 2>/dev/null | grep -c .)
 is "$errs" 0 "valgrind with --cache: no errors and no leaks"
 [ "$errs" -eq 0 ] || cat "$T"/vg.* | head -60 | sed 's/^/# /'
 
+# Two servers, one a dead port and one with its own header file: moves to
+# the live one, the dead one set aside, per-server headers and statistics.
+rm -f "$T"/vg.*
+mock_start --fault 500:0.2 --seed 4
+printf 'X-Server: two\n# a comment\n' >"$T/hdr"
+# shellcheck disable=SC2086
+SG_TIMEOUT=300 timeout -k 5 300 $VG "$SPLITGPT" --base-url http://127.0.0.1:1/v1 \
+    --base-url "$MOCK_URL,header-file=$T/hdr" -P 3 --backoff-max 0.05 \
+    --stats "$T/st" <"$T/cin" >"$T/sout" 2>"$T/err"
+is "$(wc -l <"$T/sout")" 6 "under valgrind with two servers, one dead: every record"
+check "... the dead one set aside" grep -q 'server 1 .* set aside' "$T/err"
+errs=$(cat "$T"/vg.* 2>/dev/null | grep -c .)
+is "$errs" 0 "valgrind with two servers: no errors and no leaks"
+[ "$errs" -eq 0 ] || cat "$T"/vg.* | head -60 | sed 's/^/# /'
+
 done_testing
