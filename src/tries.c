@@ -291,13 +291,12 @@ unsigned tries_run(struct tries *w, uint64_t seq,
 			warnx("line %llu: server %u failed; on to server %u%s",
 			    (unsigned long long)rq->lineno, w->srv + 1, moved,
 			    uncounted ? " (not counted as a retry)" : "");
-		if (moved)
-			w->srv = moved - 1;
 		if (uncounted) {
 			w->failovers++;
 			if (pause_before_retry(w, seq, 0) != 0)
 				break;
 			attempts--;	/* not counted against --retries */
+			w->srv = moved - 1;
 			continue;
 		}
 		if (!o->again)
@@ -313,6 +312,8 @@ unsigned tries_run(struct tries *w, uint64_t seq,
 		}
 		if (pause_before_retry(w, seq, wait) != 0)
 			break;
+		if (moved)	/* the line's last attempt stays its server's */
+			w->srv = moved - 1;
 	}
 	return attempts;
 }
