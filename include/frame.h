@@ -137,6 +137,7 @@ struct msg_hint {
 	int64_t limit_tokens, remaining_tokens;
 	int64_t reset_requests_us, reset_tokens_us;
 	int64_t cooldown_us;
+	uint32_t server;	/* the server that said so */
 };
 
 void msg_hint_encode(struct buf *b, uint64_t seq, const struct msg_hint *m);

@@ -144,13 +144,21 @@ static inline int under_limit(const struct parent *pp)
  * for the server route.h picks. */
 static inline void send_to(struct parent *pp, int i)
 {
-	uint64_t aside = 0;
-	unsigned s = route_pick(&pp->rt, pp->fl.on_server, now_us(), &aside);
+	uint64_t aside = 0, now = now_us();
+	long long cost = pp->fl.jobs[i].charged;
+	unsigned s = route_pick(&pp->rt, pp->fl.on_server, now, cost, &aside);
 
+	route_sent(&pp->rt, s, now / 1e6, cost);
 	msg_request_route(&pp->fl.jobs[i].sent, s, aside);
 	flight_send(&pp->fl, &pp->pool, i, (uint64_t)pp->cfg->timeout_ms, s);
 }
 
+/* dispatch.c: when a request of cost tokens may go (now_s time): the
+ * parent's pacer's time (--rpm, --tpm; one server's headers), and with
+ * several servers the first that one of them lets it go by its own; *why
+ * says what holds it, or NULL. */
+double pace_ready_at(const struct parent *pp, double now, long long cost,
+    const char **why);
 /* dispatch.c: take lines while there is a worker for them; 1 if input is
  * wanted. */
 int dispatch(struct parent *pp);

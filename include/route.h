@@ -14,14 +14,22 @@
  * attempt on to another server themselves (worker.c); the collector tells
  * this stage what each attempt came to.
  *
+ * Each server has its own pacer (ratelimit.h) for what it publishes: its
+ * x-ratelimit-* headers and its 429s' waits slow the requests to it, not
+ * to the others (servers with keys of their own have limits of their
+ * own).  A request goes to a server whose pacer lets it go now, when
+ * there is one; --rpm and --tpm stay the parent's, for all of them.
+ *
  * The counts per server (stats.h) are kept by the collector; this is the
- * health only.  With one server, every call here is cheap and nothing is
- * ever set aside.
+ * health and the pace only.  With one server, every call here is cheap,
+ * nothing is ever set aside, and its headers go to the parent's pacer.
  */
 #ifndef SPLITGPT_ROUTE_H
 #define SPLITGPT_ROUTE_H
 
 #include <stdint.h>	/* uint64_t */
+
+#include "ratelimit.h"	/* struct pacer */
 
 #define ROUTE_STREAK 3
 #define ROUTE_ASIDE_MS 1000
@@ -31,6 +39,7 @@ struct route_server {
 	unsigned streak;	/* failures in a row */
 	uint64_t until_us;	/* set aside until then (now_us); 0: in use */
 	uint64_t aside_ms;	/* how long it goes aside next time */
+	struct pacer pc;	/* what it published (several servers) */
 };
 
 struct route {
@@ -39,17 +48,32 @@ struct route {
 	struct route_server *s;
 };
 
-void route_init(struct route *r, int n);
+/* n servers; their waits from headers capped at max_wait seconds. */
+void route_init(struct route *r, int n, double max_wait);
 void route_free(struct route *r);
 
 /*
- * The server for a request, out[] being the requests in flight on each:
- * the least busy of those in use (a server back from aside only when it
- * has none in flight: a probe at a time), else the one due back first.
- * *aside gets the servers set aside, bit i for server i.
+ * The server for a request of cost tokens, out[] being the requests in
+ * flight on each: the least busy of those in use whose pacer lets it go
+ * now, else the least busy of those in use (a server back from aside only
+ * when it has none in flight: a probe at a time), else the one due back
+ * first.  *aside gets the servers set aside, bit i for server i.
  */
 unsigned route_pick(struct route *r, const unsigned *out, uint64_t now,
-    uint64_t *aside);
+    long long cost, uint64_t *aside);
+
+/* Several servers: the first time (now_s) at which some server in use
+ * lets a request of cost tokens go by what it published; now if one
+ * does.  *why says what holds it (NULL if nothing). */
+double route_ready_at(const struct route *r, const unsigned *out, double now,
+    long long cost, const char **why);
+
+/* A request of cost tokens went to server s at now (now_s). */
+void route_sent(struct route *r, unsigned s, double now, long long cost);
+
+/* What server s's answer headers said, at now (now_s). */
+void route_hint(struct route *r, unsigned s, double now,
+    const struct ratelimit_hint *h);
 
 /*
  * An attempt on server s failed for the server's sake (no answer, or a

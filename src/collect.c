@@ -120,7 +120,17 @@ static int take_hint(struct parent *pp, const struct frame *f)
 	rh.reset_tokens = h.reset_tokens_us < 0 ? -1 :
 	    h.reset_tokens_us / 1e6;
 	rh.cooldown = h.cooldown_us < 0 ? -1 : h.cooldown_us / 1e6;
-	pacer_hint(&pp->pacer, now_s(), &rh);
+	if (pp->cfg->nservers < 2) {
+		pacer_hint(&pp->pacer, now_s(), &rh);
+		return 0;
+	}
+	/* Each server's own limits, but --rpm and --tpm win as they do
+	 * over one server's. */
+	if (pp->cfg->rpm > 0)
+		rh.limit_requests = rh.remaining_requests = -1;
+	if (pp->cfg->tpm > 0)
+		rh.limit_tokens = rh.remaining_tokens = -1;
+	route_hint(&pp->rt, h.server, now_s(), &rh);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
  */
 #include "parent.h"
 
+#include <stdio.h>	/* snprintf */
 #include <string.h>	/* strchr, strstr */
 
 #include "frame.h"	/* msg_request_encode */
@@ -47,17 +48,37 @@ static struct record_ref req_ref(const struct dispatcher *dp, uint64_t seq)
 	return ref;
 }
 
+double pace_ready_at(const struct parent *pp, double now, long long cost,
+    const char **why)
+{
+	double at = pacer_ready_at(&pp->pacer, now, cost, busy_count(pp));
+	const char *swhy;
+	double sat = route_ready_at(&pp->rt, pp->fl.on_server, now, cost,
+	    &swhy);
+
+	*why = pacer_why(&pp->pacer, now, cost, busy_count(pp));
+	if (sat > at) {
+		static char each[300];
+
+		snprintf(each, sizeof(each), "every server holds it by its "
+		    "own limits; the first to let it go: %s",
+		    swhy ? swhy : "?");
+		at = sat;
+		*why = each;
+	}
+	return at;
+}
+
 /* A long pause is not a hang: say so, and why. */
 static void say_pause(struct parent *pp, double now, double at,
-    long long cost)
+    const char *why)
 {
 	struct dispatcher *dp = &pp->dp;
 
 	if (at - now < PAUSE_SAY || at <= dp->pause_said + PAUSE_SAY ||
 	    pp->cfg->quiet)
 		return;
-	warnx("pausing %.1f s: %s", at - now,
-	    pacer_why(&pp->pacer, now, cost, busy_count(pp)));
+	warnx("pausing %.1f s: %s", at - now, why ? why : "the pacer");
 	dp->pause_said = at;
 }
 
@@ -70,8 +91,8 @@ static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
 	struct dispatcher *dp = &pp->dp;
 	long long cost = pacer_correct(&pp->pacer, dp->req.prompt_est) +
 	    dp->req.max_out;
-	double now = now_s(), at = pacer_ready_at(&pp->pacer, now, cost,
-	    busy_count(pp));
+	const char *why;
+	double now = now_s(), at = pace_ready_at(pp, now, cost, &why);
 	struct msg_request m = {
 		lineno, 0,
 		dp->req.path.data, dp->req.path.len,
@@ -87,7 +108,7 @@ static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
 		dp->held_seq = seq;
 		dp->held_lineno = lineno;
 		dp->wake_at = at;
-		say_pause(pp, now, at, cost);
+		say_pause(pp, now, at, why);
 		return 0;
 	}
 	dp->held = 0;

@@ -151,6 +151,7 @@ void msg_hint_encode(struct buf *b, uint64_t seq, const struct msg_hint *m)
 	frame_put_u64(b, (uint64_t)m->reset_requests_us);
 	frame_put_u64(b, (uint64_t)m->reset_tokens_us);
 	frame_put_u64(b, (uint64_t)m->cooldown_us);
+	frame_put_u32(b, m->server);
 	frame_end(b, start);
 }
 
@@ -220,6 +221,7 @@ int msg_hint_decode(const struct frame *f, struct msg_hint *m)
 	m->reset_requests_us = (int64_t)frame_get_u64(&r);
 	m->reset_tokens_us = (int64_t)frame_get_u64(&r);
 	m->cooldown_us = (int64_t)frame_get_u64(&r);
+	m->server = frame_get_u32(&r);
 	return r.bad || r.n != 0 ? -1 : 0;
 }
 

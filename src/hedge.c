@@ -62,6 +62,7 @@ void hedge(struct parent *pp)
 	while (fl->nidle > 0 && pp->st.hedged * HEDGE_SHARE < fl->placed) {
 		int i, old = oldest(fl);
 		struct job *j;
+		const char *why;
 		double t;
 
 		if (old < 0)
@@ -72,8 +73,7 @@ void hedge(struct parent *pp)
 			return;
 		}
 		t = now / 1e6;
-		if (pacer_ready_at(&pp->pacer, t, j->charged,
-		    busy_count(pp)) > t) {
+		if (pace_ready_at(pp, t, j->charged, &why) > t) {
 			pp->hedge_due_us = now + 10000;
 			return;
 		}

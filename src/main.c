@@ -147,7 +147,7 @@ static void start(struct parent *pp, struct config *cfg)
 	}
 	signals_init();
 	flight_init(&pp->fl, cfg->jobs, cfg->nservers);
-	route_init(&pp->rt, cfg->nservers);
+	route_init(&pp->rt, cfg->nservers, cfg->max_retry_wait_ms / 1000.0);
 	stats_servers(&pp->st, cfg);
 	pp->col.last_code = xcalloc(cfg->jobs, sizeof(*pp->col.last_code));
 	pp->cls = classifier_new(cfg);

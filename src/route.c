@@ -3,15 +3,18 @@
 
 #include <stdlib.h>	/* free */
 
-#include "util.h"	/* xcalloc */
+#include "util.h"	/* xcalloc, now_s */
 
-void route_init(struct route *r, int n)
+void route_init(struct route *r, int n, double max_wait)
 {
 	r->n = n;
 	r->turn = 0;
 	r->s = xcalloc(n, sizeof(*r->s));
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		r->s[i].aside_ms = ROUTE_ASIDE_MS;
+		pacer_init(&r->s[i].pc, 0, 0, now_s());
+		pacer_cap(&r->s[i].pc, max_wait);
+	}
 }
 
 void route_free(struct route *r)
@@ -20,10 +23,21 @@ void route_free(struct route *r)
 	r->s = NULL;
 }
 
-unsigned route_pick(struct route *r, const unsigned *out, uint64_t now,
-    uint64_t *aside)
+/* Whether server i is in use at now (us): not aside, and if back from
+ * aside, not holding its probe. */
+static int in_use(const struct route *r, const unsigned *out, unsigned i,
+    uint64_t now)
 {
-	int best = -1, soonest = 0;
+	const struct route_server *s = &r->s[i];
+
+	return s->until_us <= now && !(s->until_us && out[i] > 0);
+}
+
+unsigned route_pick(struct route *r, const unsigned *out, uint64_t now,
+    long long cost, uint64_t *aside)
+{
+	int best = -1, ready = -1, soonest = 0;
+	double t = now / 1e6;
 
 	*aside = 0;
 	if (r->n < 2)
@@ -39,15 +53,58 @@ unsigned route_pick(struct route *r, const unsigned *out, uint64_t now,
 				soonest = (int)i;
 			continue;
 		}
-		if (s->until_us && out[i] > 0)
-			continue;	/* back from aside: a probe at a time */
+		if (!in_use(r, out, i, now))
+			continue;
 		if (best < 0 || out[i] < out[best])
 			best = (int)i;
+		if ((ready < 0 || out[i] < out[ready]) &&
+		    pacer_ready_at(&s->pc, t, cost, out[i]) <= t)
+			ready = (int)i;
 	}
+	if (ready >= 0)
+		best = ready;
 	if (best < 0)
 		best = soonest;
 	r->turn = (unsigned)best + 1;
 	return (unsigned)best;
+}
+
+double route_ready_at(const struct route *r, const unsigned *out, double now,
+    long long cost, const char **why)
+{
+	double first = 0;
+	uint64_t us = (uint64_t)(now * 1e6);
+
+	*why = NULL;
+	if (r->n < 2)
+		return now;
+	for (int i = 0; i < r->n; i++) {
+		double at;
+
+		if (!in_use(r, out, (unsigned)i, us))
+			continue;
+		at = pacer_ready_at(&r->s[i].pc, now, cost, out[i]);
+		if (at <= now)
+			return now;
+		if (first == 0 || at < first) {
+			first = at;
+			*why = pacer_why(&r->s[i].pc, now, cost, out[i]);
+		}
+	}
+	return first > 0 ? first : now;	/* none in use: route_pick says */
+}
+
+void route_sent(struct route *r, unsigned s, double now, long long cost)
+{
+	if (r->n > 1)
+		pacer_sent(&r->s[s].pc, now, cost);
+}
+
+void route_hint(struct route *r, unsigned s, double now,
+    const struct ratelimit_hint *h)
+{
+	if (s < (unsigned)r->n)
+		pacer_hint(&r->s[s].pc, now, h);
 }
 
 uint64_t route_failed(struct route *r, unsigned s, uint64_t now)

@@ -95,6 +95,7 @@ static void send_hint(struct tries *w, uint64_t seq, const struct outcome *o)
 	m.remaining_tokens = parse_count(h->rl[4]);
 	m.reset_tokens_us = (d = parse_duration(h->rl[5])) < 0 ? -1 :
 	    (int64_t)(d * 1e6);
+	m.server = w->srv;
 	m.cooldown_us = o->status == 429 && !o->quota && o->wait_ms > 0 &&
 	    !o->too_long ? (int64_t)o->wait_ms * 1000 : -1;
 	if (m.remaining_requests < 0 && m.remaining_tokens < 0 &&

@@ -1,9 +1,10 @@
 # Several servers (--base-url given more than once, issue 26): lines spread
 # by what each server completes, failover that does not count against
 # --retries, a failing server set aside and brought back, per-server keys,
-# the summary and --stats "servers".  Every mock logs its requests
+# each server's own published limits, the summary and --stats "servers".  Every mock logs its requests
 # (--log), so the checks count what each server really answered; no check
 # asserts a wall-clock time.
+# shellcheck disable=SC2154 # mock_as sets NAME_URL and NAME_PID with eval
 . tests/lib.sh
 
 # mock_as NAME [options...]: start a mock logging to $T/NAME.log (its
@@ -12,6 +13,7 @@ mock_as() {
 	_name=$1
 	shift
 	mock_start --log "$T/$_name.log" "$@"
+	eval "${_name}_URL=\$MOCK_URL ${_name}_PID=\$MOCK_PID"
 }
 
 # dead_port: a port nothing listens on now (a mock's, once stopped).
@@ -48,6 +50,21 @@ run_bg() {
 	_pids="$_pids $SG_WAIT"
 }
 
+# spread K N TAG P A B: N prompts tagged TAG over the mocks A and B (started
+# with mock_as, their URLs kept as A_URL and B_URL) at -P P, into
+# $T/inK, $T/outK, $T/errK and --stats $T/sK; st is the exit status, a1
+# and a2 what each mock answered 200.
+spread() {
+	_sk=$1 _sa=$5 _sb=$6 _su1='' _su2=''
+	prompts "$2" "$3" >"$T/in$_sk"
+	eval "_su1=\$${_sa}_URL _su2=\$${_sb}_URL"
+	run --base-url "$_su1" --base-url "$_su2" -P "$4" --stats "$T/s$_sk" \
+	    <"$T/in$_sk" >"$T/out$_sk" 2>"$T/err$_sk"
+	st=$?
+	a1=$(answered "$T/$_sa.log")
+	a2=$(answered "$T/$_sb.log")
+}
+
 # jqs FILE FILTER: one figure from a --stats file ("" if none).
 jqs() {
 	jq -r "$2" "$1" 2>/dev/null
@@ -55,17 +72,12 @@ jqs() {
 
 # --- 1. Two servers, one six times faster: it gets more lines ---------------
 mock_as fast --latency 10
-fast_URL=$MOCK_URL fast_PID=$MOCK_PID
 mock_as slow --latency 60
-slow_URL=$MOCK_URL slow_PID=$MOCK_PID
 N=400
-prompts $N a >"$T/in1"
-run --base-url "$fast_URL" --base-url "$slow_URL" -P 8 --stats "$T/s1" \
-    <"$T/in1" >"$T/out1" 2>"$T/err1"
-is "$?" 0 "two servers at 10 and 60 ms: exit 0"
+spread 1 $N a 8 fast slow
+f=$a1 s=$a2
+is "$st" 0 "two servers at 10 and 60 ms: exit 0"
 check "... every line ok, in order, one record each" in_order "$T/out1" $N a
-f=$(answered "$T/fast.log")
-s=$(answered "$T/slow.log")
 check "... both were used (fast $f, slow $s)" test "$f" -ge 1 -a "$s" -ge 1
 check "... the faster got at least twice the lines (fast $f, slow $s; ideal ~6x)" \
     test "$f" -ge $((2 * s))
@@ -87,9 +99,7 @@ kill "$fast_PID" "$slow_PID" 2>/dev/null
 
 # --- 2. One of two killed mid-run: nothing lost, nothing answered twice -----
 mock_as live --latency 30
-live_URL=$MOCK_URL live_PID=$MOCK_PID
 mock_as victim --latency 30
-victim_URL=$MOCK_URL victim_PID=$MOCK_PID
 N=600
 P=8
 prompts $N k >"$T/in2"
@@ -131,7 +141,6 @@ kill "$live_PID" 2>/dev/null
 # --- 3. One server dead from the start: no fail-fast halt -------------------
 dead_port
 mock_as good3 --latency 5
-good3_URL=$MOCK_URL good3_PID=$MOCK_PID
 N=50
 prompts $N d >"$T/in3"
 run --base-url "http://127.0.0.1:$DEAD/v1" --base-url "$good3_URL" -P 4 \
@@ -149,7 +158,6 @@ dead_port
 back=$DEAD
 back_URL="http://127.0.0.1:$back/v1"
 mock_as first4 --latency 50
-first4_URL=$MOCK_URL first4_PID=$MOCK_PID
 N=800	# 10 s on server 1 alone: time for probes at ~1 s, ~3 s and ~7 s
 prompts $N b >"$T/in4"
 run_bg "$T/in4" "$T/out4" "$T/err4" --base-url "$first4_URL" \
@@ -175,9 +183,7 @@ kill "$first4_PID" "${back4_PID:-}" 2>/dev/null
 
 # --- 5. A server answering 500 to everything --------------------------------
 mock_as bad5 --fault 500:1
-bad5_URL=$MOCK_URL bad5_PID=$MOCK_PID
 mock_as good5 --latency 5
-good5_URL=$MOCK_URL good5_PID=$MOCK_PID
 N=50
 prompts $N f >"$T/in5"
 run --base-url "$bad5_URL" --base-url "$good5_URL" -P 4 --retries 0 \
@@ -196,9 +202,7 @@ kill "$bad5_PID" "$good5_PID" 2>/dev/null
 
 # --- 6. A key per server: key-file= and header-file= ------------------------
 mock_as keyA --latency 5 --require-key sk-key-one-1111
-keyA_URL=$MOCK_URL keyA_PID=$MOCK_PID
 mock_as keyB --latency 5 --require-key sk-key-two-2222
-keyB_URL=$MOCK_URL keyB_PID=$MOCK_PID
 printf 'sk-key-one-1111\n' >"$T/key1"
 printf '# the second server\n\nAuthorization: Bearer sk-key-two-2222\n' >"$T/hdr2"
 N=40
@@ -274,5 +278,23 @@ is "$(jq -r '.custom_id' "$T/out8" | tr '\n' ' ')" "z-1 z-2 z-3 z-4 z-5 " \
     "... a record per line, in order"
 is "$(jq -r 'select(.error == null) | .custom_id' "$T/out8" | wc -l | tr -d ' ')" 0 \
     "... each an error record"
+
+# --- 9. Each server's own published limits ---------------------------------
+# Server 1 publishes a tight limit (10 a second) in its x-ratelimit-*
+# headers; server 2 none.  Paced apart, the first slows only its own
+# lines: the second takes the rest.  (Paced together, both got half.)
+mock_as tight --rpm 600 --rl-window 1 --latency 20
+mock_as free --latency 20
+N=300
+spread 9 $N r 4 tight free
+t=$a1 f=$a2
+is "$st" 0 "one server with a tight published limit, one with none: exit 0"
+check "... every line ok, in order" in_order "$T/out9" $N r
+check "... the limited one slowed only its own lines (tight $t, free $f)" \
+    test "$f" -ge $((4 * t))
+check "... and it was used ($t)" test "$t" -ge 1
+is "$(awk -F'\t' '$5 == "429"' "$T/tight.log" | wc -l | tr -d ' ')" 0 \
+    "... within its limit: no 429"
+kill "$tight_PID" "$free_PID" 2>/dev/null
 
 done_testing
