@@ -155,10 +155,10 @@ static inline void send_to(struct parent *pp, int i)
 
 /* dispatch.c: when a request of cost tokens may go (now_s time): the
  * parent's pacer's time (--rpm, --tpm; one server's headers), and with
- * several servers the first that one of them lets it go by its own; *why
- * says what holds it, or NULL. */
+ * several servers the first that one of them lets it go by its own.
+ * *held_by (if not NULL): that server when it is the later, else -1. */
 double pace_ready_at(const struct parent *pp, double now, long long cost,
-    const char **why);
+    int *held_by);
 /* dispatch.c: take lines while there is a worker for them; 1 if input is
  * wanted. */
 int dispatch(struct parent *pp);

@@ -63,10 +63,14 @@ unsigned route_pick(struct route *r, const unsigned *out, uint64_t now,
     long long cost, uint64_t *aside);
 
 /* Several servers: the first time (now_s) at which some server in use
- * lets a request of cost tokens go by what it published; now if one
- * does.  *why says what holds it (NULL if nothing). */
+ * lets a request of cost tokens go by what it published, now if one
+ * does; *first is that server, or -1 when it is now. */
 double route_ready_at(const struct route *r, const unsigned *out, double now,
-    long long cost, const char **why);
+    long long cost, int *first);
+
+/* What holds a request of cost tokens to server s, in words (pacer_why). */
+const char *route_why(const struct route *r, const unsigned *out, unsigned s,
+    double now, long long cost);
 
 /* A request of cost tokens went to server s at now (now_s). */
 void route_sent(struct route *r, unsigned s, double now, long long cost);

@@ -8,7 +8,6 @@
  */
 #include "parent.h"
 
-#include <stdio.h>	/* snprintf */
 #include <string.h>	/* strchr, strstr */
 
 #include "frame.h"	/* msg_request_encode */
@@ -49,36 +48,37 @@ static struct record_ref req_ref(const struct dispatcher *dp, uint64_t seq)
 }
 
 double pace_ready_at(const struct parent *pp, double now, long long cost,
-    const char **why)
+    int *held_by)
 {
 	double at = pacer_ready_at(&pp->pacer, now, cost, busy_count(pp));
-	const char *swhy;
+	int first;
 	double sat = route_ready_at(&pp->rt, pp->fl.on_server, now, cost,
-	    &swhy);
+	    &first);
 
-	*why = pacer_why(&pp->pacer, now, cost, busy_count(pp));
-	if (sat > at) {
-		static char each[300];
-
-		snprintf(each, sizeof(each), "every server holds it by its "
-		    "own limits; the first to let it go: %s",
-		    swhy ? swhy : "?");
-		at = sat;
-		*why = each;
-	}
-	return at;
+	if (held_by)
+		*held_by = sat > at ? first : -1;
+	return sat > at ? sat : at;
 }
 
-/* A long pause is not a hang: say so, and why. */
+/* A long pause is not a hang: say so, and why (held_by: the server
+ * whose own limits let it go first, or -1 for the parent's pacer). */
 static void say_pause(struct parent *pp, double now, double at,
-    const char *why)
+    long long cost, int held_by)
 {
 	struct dispatcher *dp = &pp->dp;
+	const char *why;
 
 	if (at - now < PAUSE_SAY || at <= dp->pause_said + PAUSE_SAY ||
 	    pp->cfg->quiet)
 		return;
-	warnx("pausing %.1f s: %s", at - now, why ? why : "the pacer");
+	if (held_by < 0)
+		why = pacer_why(&pp->pacer, now, cost, busy_count(pp));
+	else
+		why = route_why(&pp->rt, pp->fl.on_server, (unsigned)held_by,
+		    now, cost);
+	warnx("pausing %.1f s: %s%s", at - now, held_by < 0 ? "" :
+	    "every server holds it by its own limits; the first to let it "
+	    "go: ", why ? why : "the pacer");
 	dp->pause_said = at;
 }
 
@@ -91,8 +91,8 @@ static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
 	struct dispatcher *dp = &pp->dp;
 	long long cost = pacer_correct(&pp->pacer, dp->req.prompt_est) +
 	    dp->req.max_out;
-	const char *why;
-	double now = now_s(), at = pace_ready_at(pp, now, cost, &why);
+	int held_by;
+	double now = now_s(), at = pace_ready_at(pp, now, cost, &held_by);
 	struct msg_request m = {
 		lineno, 0,
 		dp->req.path.data, dp->req.path.len,
@@ -108,7 +108,7 @@ static int place(struct parent *pp, uint64_t seq, uint64_t lineno)
 		dp->held_seq = seq;
 		dp->held_lineno = lineno;
 		dp->wake_at = at;
-		say_pause(pp, now, at, why);
+		say_pause(pp, now, at, cost, held_by);
 		return 0;
 	}
 	dp->held = 0;

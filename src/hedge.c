@@ -62,7 +62,6 @@ void hedge(struct parent *pp)
 	while (fl->nidle > 0 && pp->st.hedged * HEDGE_SHARE < fl->placed) {
 		int i, old = oldest(fl);
 		struct job *j;
-		const char *why;
 		double t;
 
 		if (old < 0)
@@ -73,7 +72,7 @@ void hedge(struct parent *pp)
 			return;
 		}
 		t = now / 1e6;
-		if (pace_ready_at(pp, t, j->charged, &why) > t) {
+		if (pace_ready_at(pp, t, j->charged, NULL) > t) {
 			pp->hedge_due_us = now + 10000;
 			return;
 		}

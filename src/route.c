@@ -70,12 +70,12 @@ unsigned route_pick(struct route *r, const unsigned *out, uint64_t now,
 }
 
 double route_ready_at(const struct route *r, const unsigned *out, double now,
-    long long cost, const char **why)
+    long long cost, int *first)
 {
-	double first = 0;
+	double soonest = 0;
 	uint64_t us = (uint64_t)(now * 1e6);
 
-	*why = NULL;
+	*first = -1;
 	if (r->n < 2)
 		return now;
 	for (int i = 0; i < r->n; i++) {
@@ -84,14 +84,23 @@ double route_ready_at(const struct route *r, const unsigned *out, double now,
 		if (!in_use(r, out, (unsigned)i, us))
 			continue;
 		at = pacer_ready_at(&r->s[i].pc, now, cost, out[i]);
-		if (at <= now)
+		if (at <= now) {
+			*first = -1;
 			return now;
-		if (first == 0 || at < first) {
-			first = at;
-			*why = pacer_why(&r->s[i].pc, now, cost, out[i]);
+		}
+		if (*first < 0 || at < soonest) {
+			soonest = at;
+			*first = i;
 		}
 	}
-	return first > 0 ? first : now;	/* none in use: route_pick says */
+	return *first >= 0 ? soonest : now;	/* none in use: route_pick
+						 * says where */
+}
+
+const char *route_why(const struct route *r, const unsigned *out, unsigned s,
+    double now, long long cost)
+{
+	return pacer_why(&r->s[s].pc, now, cost, out[s]);
 }
 
 void route_sent(struct route *r, unsigned s, double now, long long cost)

@@ -81,9 +81,9 @@ int main(void)
 	{
 		struct ratelimit_hint none = { 100, 0, -1, -1, 4, -1, -1 };
 		double t = now / 1e6, at;
-		const char *why;
+		int first;
 
-		CHECK(route_ready_at(&r, out, t, 1, &why) == t && why == NULL,
+		CHECK(route_ready_at(&r, out, t, 1, &first) == t && first < 0,
 		    "nothing published: ready now");
 		route_hint(&r, 0, t, &none);
 		CHECK_INT(route_pick(&r, out, now, 1, &aside), 1,
@@ -93,16 +93,17 @@ int main(void)
 		out[1] = 9;
 		CHECK_INT(route_pick(&r, out, now, 1, &aside), 1,
 		    "... and though it is busier");
-		CHECK(route_ready_at(&r, out, t, 1, &why) == t,
+		CHECK(route_ready_at(&r, out, t, 1, &first) == t,
 		    "one server ready: ready now");
 		route_hint(&r, 1, t + 1, &none);
-		at = route_ready_at(&r, out, t + 1, 1, &why);
-		CHECK(at > t + 3.9 && at < t + 4.1 && why != NULL,
+		at = route_ready_at(&r, out, t + 1, 1, &first);
+		CHECK(at > t + 3.9 && at < t + 4.1 && first == 0 &&
+		    route_why(&r, out, 0, t + 1, 1) != NULL,
 		    "both with none left: the first reset (%.3f), and why", at - t);
 		route_sent(&r, 0, t, 1);
 		CHECK_INT(route_pick(&r, out, now + S(1000), 1, &aside), 0,
 		    "none ready: the least busy still gets what must go");
-		CHECK(route_ready_at(&r, out, t + 4.5, 1, &why) == t + 4.5,
+		CHECK(route_ready_at(&r, out, t + 4.5, 1, &first) == t + 4.5,
 		    "after its reset, a server lets it go");
 	}
 	route_free(&r);
