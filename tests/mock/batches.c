@@ -486,11 +486,7 @@ line_answer(const char *endpoint, json_object *body, struct reply *r,
 	uint64_t attempt = 0;
 	int d = 0;
 
-	memset(&k, 0, sizeof k);
-	k.rt = route(endpoint);
-	k.max_tokens = -1;
-	k.n = 1;
-	k.model = "mock-model";
+	call_init(&k, route(endpoint));
 	emsg[0] = '\0';
 	extract(body, &k, emsg, sizeof emsg, &eparam);
 	k.stream = false;

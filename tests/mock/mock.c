@@ -1309,6 +1309,17 @@ struct call {
 	uint64_t	 kh;
 };
 
+/* A call understood of nothing yet: route rt, the defaults. */
+static void
+call_init(struct call *k, enum route rt)
+{
+	memset(k, 0, sizeof *k);
+	k->rt = rt;
+	k->max_tokens = -1;
+	k->n = 1;
+	k->model = "mock-model";
+}
+
 static json_object *
 jget(json_object *o, const char *k)
 {
@@ -2609,11 +2620,7 @@ serve_api(struct MHD_Connection *c, struct req *rq, const char *method,
 	double delay;
 
 	memset(&r, 0, sizeof r);
-	memset(&k, 0, sizeof k);
-	k.rt = rq->rt;
-	k.max_tokens = -1;
-	k.n = 1;
-	k.model = "mock-model";
+	call_init(&k, rq->rt);
 	emsg[0] = '\0';
 
 	root = rq->toolong ? NULL : parse_body(rq->body, rq->len);
@@ -3135,12 +3142,8 @@ raw_serve(int fd)
 		return false;
 	}
 	memset(&r, 0, sizeof r);
-	memset(&k, 0, sizeof k);
 	memset(&df, 0, sizeof df);
-	k.rt = route(url);
-	k.max_tokens = -1;
-	k.n = 1;
-	k.model = "mock-model";
+	call_init(&k, route(url));
 	emsg[0] = '\0';
 	pthread_mutex_lock(&mu);
 	st.requests++;
