@@ -21,33 +21,12 @@
 if [ -z "${BASH_VERSION:-}" ]; then
 	exec bash "$0" "$@"
 fi
-set -u
-export LC_ALL=C
-
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
-say() {
-	printf '# %s\n' "$*" >&2
-}
-
-abspath() {
-	case $1 in
-	/*) printf '%s\n' "$1" ;;
-	*) printf '%s/%s\n' "$PWD" "$1" ;;
-	esac
-}
-
-SPLITGPT=$(abspath "${1:-build/splitgpt}")
-MOCK=$(abspath "${2:-build/mock}")
+BENCH_NAME=bench
+# shellcheck source=tests/bench/common.sh
+. "$(dirname "$0")/common.sh"
+bench_setup "${1:-}" "${2:-}" /usr/bin/time timeout curl awk jq xargs pgrep
 FLOOR=$(abspath "${3:-build/floor}")
-[ -x "$SPLITGPT" ] || die "no splitgpt at $SPLITGPT (run make)"
-[ -x "$MOCK" ] || die "no mock at $MOCK (run make build/mock)"
 [ -x "$FLOOR" ] || die "no floor client at $FLOOR (run make build/floor)"
-for t in /usr/bin/time timeout curl awk jq xargs pgrep; do
-	command -v "$t" >/dev/null 2>&1 || die "needs $t"
-done
 HAVE_PARALLEL=0
 command -v parallel >/dev/null 2>&1 && HAVE_PARALLEL=1
 HAVE_STRACE=0
@@ -59,14 +38,6 @@ HAVE_TLS=0
 command -v openssl >/dev/null 2>&1 && [ -r "$SYS_CA" ] && HAVE_TLS=1
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-OUT=$(abspath "${BENCH_OUT:-build/bench}")
-mkdir -p "$OUT" || die "cannot create $OUT"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/splitgpt-bench.XXXXXX") || die "mktemp"
-
-# A made-up key; the mock does not check it.  Peers send the same header.
-OPENAI_API_KEY=sk-bench-0000000000000000
-export OPENAI_API_KEY
-unset OPENAI_BASE_URL
 MODEL=mock-model
 
 MOCK_PID=

@@ -31,37 +31,10 @@
 if [ -z "${BASH_VERSION:-}" ]; then
 	exec bash "$0" "$@"
 fi
-set -u
-export LC_ALL=C
-
-die() {
-	echo "bench-servers: $*" >&2
-	exit 1
-}
-say() {
-	printf '# %s\n' "$*" >&2
-}
-abspath() {
-	case $1 in
-	/*) printf '%s\n' "$1" ;;
-	*) printf '%s/%s\n' "$PWD" "$1" ;;
-	esac
-}
-
-SPLITGPT=$(abspath "${1:-build/splitgpt}")
-MOCK=$(abspath "${2:-build/mock}")
-[ -x "$SPLITGPT" ] || die "no splitgpt at $SPLITGPT (run make)"
-[ -x "$MOCK" ] || die "no mock at $MOCK (run make build/mock)"
-for t in timeout curl awk jq; do
-	command -v "$t" >/dev/null 2>&1 || die "needs $t"
-done
-OUT=$(abspath "${BENCH_OUT:-build/bench}")
-mkdir -p "$OUT" || die "cannot create $OUT"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/splitgpt-servers.XXXXXX") || die "mktemp"
-
-OPENAI_API_KEY=sk-bench-0000000000000000	# made up; the mock does not check
-export OPENAI_API_KEY
-unset OPENAI_BASE_URL
+BENCH_NAME=bench-servers
+# shellcheck source=tests/bench/common.sh
+. "$(dirname "$0")/common.sh"
+bench_setup "${1:-}" "${2:-}" timeout curl awk jq
 
 FAST=${SERVERS_FAST:-20}
 SLOW=${SERVERS_SLOW:-100}

@@ -31,38 +31,11 @@
 if [ -z "${BASH_VERSION:-}" ]; then
 	exec bash "$0" "$@"
 fi
-set -u
-export LC_ALL=C
-
-die() {
-	echo "bench-wait: $*" >&2
-	exit 1
-}
-say() {
-	printf '# %s\n' "$*" >&2
-}
-abspath() {
-	case $1 in
-	/*) printf '%s\n' "$1" ;;
-	*) printf '%s/%s\n' "$PWD" "$1" ;;
-	esac
-}
-
-SPLITGPT=$(abspath "${1:-build/splitgpt}")
-MOCK=$(abspath "${2:-build/mock}")
-[ -x "$SPLITGPT" ] || die "no splitgpt at $SPLITGPT (run make)"
-[ -x "$MOCK" ] || die "no mock at $MOCK (run make build/mock)"
-for t in /usr/bin/time timeout curl awk jq pgrep; do
-	command -v "$t" >/dev/null 2>&1 || die "needs $t"
-done
+BENCH_NAME=bench-wait
+# shellcheck source=tests/bench/common.sh
+. "$(dirname "$0")/common.sh"
+bench_setup "${1:-}" "${2:-}" /usr/bin/time timeout curl awk jq pgrep
 HERE=$(cd "$(dirname "$0")" && pwd)
-OUT=$(abspath "${BENCH_OUT:-build/bench}")
-mkdir -p "$OUT" || die "cannot create $OUT"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/splitgpt-wait.XXXXXX") || die "mktemp"
-
-OPENAI_API_KEY=sk-bench-0000000000000000	# made up; the mock does not check
-export OPENAI_API_KEY
-unset OPENAI_BASE_URL
 MODEL=mock-model
 
 if [ "${WAIT_QUICK:-0}" = 1 ]; then
