@@ -173,6 +173,20 @@ sg_bg() {
 	    'SG_PID=$(pgrep -P "$SG_WAIT" 2>/dev/null | head -1); [ -n "$SG_PID" ]'
 }
 
+# killed_behind_slow_head OUT: a fresh mock, then splitgpt -P 4 -o OUT
+# over $T/jin (120 prompts tagged j, the first held 2.5 s by the mock),
+# SIGKILLed 1.5 s in: the answers behind the slow head wait in OUT's
+# journal, and none is in OUT.
+killed_behind_slow_head() {
+	mock_stop
+	mock_start --latency 20 --seed 8
+	{ printf '{"prompt":"j-1 [[mock:sleep=2500]]","id":"j-1"}\n'; prompts 120 j | tail -n +2; } >"$T/jin"
+	sg_bg "$T/jin" /dev/null -P 4 -o "$1"
+	sleep 1.5
+	kill -KILL "$SG_PID"
+	wait "$SG_WAIT"
+}
+
 # wait_for TRIES DELAY CONDITION: evaluate the shell text CONDITION up to
 # TRIES times, DELAY seconds apart, until it holds (status 0) or the tries
 # run out (status 1).  The bound every wait in the tests needs.

@@ -74,14 +74,8 @@ is "$?" 2 "--resume without -o is a usage error"
 # A slow first line holds the head while the others finish: their answers
 # wait in the ring.  A SIGKILL then must not cost them: the journal keeps
 # them, and the resume reuses them.
-mock_stop
-mock_start --latency 20 --seed 8
-{ printf '{"prompt":"j-1 [[mock:sleep=2500]]","id":"j-1"}\n'; prompts 120 j | tail -n +2; } >"$T/jin"
 OUT=$T/j.jsonl
-sg_bg "$T/jin" /dev/null -P 4 -o "$OUT"
-sleep 1.5
-kill -KILL "$SG_PID"
-wait "$SG_WAIT"
+killed_behind_slow_head "$OUT"
 check "SIGKILL with a slow head: nothing reached FILE in order" test ! -s "$OUT"
 check "... but the finished answers are in the journal" \
     test "$(wc -l <"$OUT.journal" 2>/dev/null || echo 0)" -gt 50

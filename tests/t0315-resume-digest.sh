@@ -94,14 +94,8 @@ is "$(jq -r .response.body.model "$OUT" | sed -n 180p)" other-model \
 
 # 5. The journal: the answers a SIGKILLed run left there are reused only
 # for their own request.
-mock_stop
-mock_start --latency 20 --seed 8
-{ printf '{"prompt":"j-1 [[mock:sleep=2500]]","id":"j-1"}\n'; prompts 120 j | tail -n +2; } >"$T/jin"
 OUT=$T/j.jsonl
-sg_bg "$T/jin" /dev/null -P 4 -o "$OUT"
-sleep 1.5
-kill -KILL "$SG_PID"
-wait "$SG_WAIT"
+killed_behind_slow_head "$OUT"
 sleep 1.5	# the orphaned worker finishes the slow line and exits
 cut -f2- "$OUT.journal" | jq -r .custom_id | sort -t- -k2n >"$T/journaled"
 check "a SIGKILLed run left answers in the journal" \
