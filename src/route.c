@@ -36,7 +36,7 @@ static int in_use(const struct route *r, const unsigned *out, unsigned i,
 unsigned route_pick(struct route *r, const unsigned *out, uint64_t now,
     long long cost, uint64_t *aside)
 {
-	int best = -1, ready = -1, soonest = 0;
+	int best = -1, ready = -1, soonest = -1;
 	double t = now / 1e6;
 
 	*aside = 0;
@@ -48,8 +48,7 @@ unsigned route_pick(struct route *r, const unsigned *out, uint64_t now,
 
 		if (s->until_us > now) {
 			*aside |= UINT64_C(1) << i;
-			if (s->until_us < r->s[soonest].until_us ||
-			    r->s[soonest].until_us <= now)
+			if (soonest < 0 || s->until_us < r->s[soonest].until_us)
 				soonest = (int)i;
 			continue;
 		}
@@ -63,8 +62,9 @@ unsigned route_pick(struct route *r, const unsigned *out, uint64_t now,
 	}
 	if (ready >= 0)
 		best = ready;
-	if (best < 0)
-		best = soonest;
+	if (best < 0)	/* none in use: the first due back (or, each
+			 * holding its probe, the first) */
+		best = soonest >= 0 ? soonest : 0;
 	r->turn = (unsigned)best + 1;
 	return (unsigned)best;
 }
