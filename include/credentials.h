@@ -7,6 +7,7 @@
 #define SPLITGPT_CREDENTIALS_H
 
 #include "config.h"	/* struct config */
+#include "util.h"	/* struct buf */
 
 /*
  * A value from the environment, a file or the command line (from names
@@ -42,6 +43,11 @@ int user_key_header(const struct config *cfg, int server);
 /* The key that goes to server (its key-file's, else the run's), or NULL
  * when none does. */
 const char *server_key(const struct config *cfg, int server);
+
+/* The header that carries server's key into out: "Authorization: Bearer
+ * KEY", or Azure's "api-key: KEY" for AZURE_OPENAI_API_KEY's; 1, or 0
+ * when no key goes to it (out untouched).  The caller wipes out. */
+int key_header(const struct config *cfg, int server, struct buf *out);
 
 /*
  * Warn on stderr (never naming the key), for each server: --insecure; a

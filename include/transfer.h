@@ -68,8 +68,10 @@ struct transfer {
 	int idle_fired;		/* --idle-timeout cut this attempt */
 	int sends;		/* requests libcurl began this attempt */
 	const char *cas_file;	/* the CA file parsed by the parent, in use */
-	curl_socket_t sock;	/* the socket libcurl opened last, or
-				 * CURL_SOCKET_BAD once it is closed */
+	int server;		/* the server of the attempt under way */
+	curl_socket_t *sock;	/* for each server, the socket libcurl
+				 * opened to it last, or CURL_SOCKET_BAD
+				 * once it is closed */
 };
 
 /*

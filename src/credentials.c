@@ -129,6 +129,19 @@ const char *server_key(const struct config *cfg, int server)
 	return k && *k && !user_key_header(cfg, server) ? k : NULL;
 }
 
+int key_header(const struct config *cfg, int server, struct buf *out)
+{
+	const char *key = server_key(cfg, server);
+
+	if (key == NULL)
+		return 0;
+	if (cfg->key_azure && cfg->servers[server].key == NULL)
+		buf_addf(out, "api-key: %s", key);
+	else
+		buf_addf(out, "Authorization: Bearer %s", key);
+	return 1;
+}
+
 /* The host of url (after any user:pass@; "[::1]" with its brackets),
  * and its length in *n; NULL if url has no "scheme://". */
 static const char *url_host(const char *url, size_t *n)

@@ -12,7 +12,7 @@
 
 #include "api.h"	/* endpoint_of, url_join */
 #include "cacache.h"	/* the parent's parsed CA file */
-#include "credentials.h"	/* server_key */
+#include "credentials.h"	/* key_header */
 #include "evstream.h"	/* evstream_sniff */
 #include "sse.h"	/* streamed answers */
 
@@ -115,24 +115,26 @@ static void ack_now(const struct transfer *t)
 #ifdef TCP_QUICKACK
 	int one = 1;
 
-	/* A worker's one handle talks to one host: the socket opened last
-	 * is the one in use (CURLINFO_ACTIVESOCKET is known only once a
-	 * transfer is over).  Not a TCP socket: setsockopt just fails. */
-	if (t->sock != CURL_SOCKET_BAD)
-		(void)setsockopt(t->sock, IPPROTO_TCP, TCP_QUICKACK, &one,
-		    sizeof(one));
+	/* A worker's one handle keeps a connection to each server: the
+	 * socket opened last to this one is the one in use
+	 * (CURLINFO_ACTIVESOCKET is known only once a transfer is over).
+	 * Not a TCP socket: setsockopt just fails. */
+	if (t->sock[t->server] != CURL_SOCKET_BAD)
+		(void)setsockopt(t->sock[t->server], IPPROTO_TCP,
+		    TCP_QUICKACK, &one, sizeof(one));
 #else
 	(void)t;
 #endif
 }
 
-/* libcurl opened a socket, or closes one: keep track of the last. */
+/* libcurl opened a socket, or closes one: keep track of the last to
+ * each server. */
 static int on_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
 {
 	struct transfer *t = arg;
 
 	if (purpose == CURLSOCKTYPE_IPCXN)
-		t->sock = fd;
+		t->sock[t->server] = fd;
 	return CURL_SOCKOPT_OK;
 }
 
@@ -140,8 +142,9 @@ static int on_close(void *arg, curl_socket_t fd)
 {
 	struct transfer *t = arg;
 
-	if (fd == t->sock)
-		t->sock = CURL_SOCKET_BAD;
+	for (int i = 0; i < t->cfg->nservers; i++)
+		if (fd == t->sock[i])
+			t->sock[i] = CURL_SOCKET_BAD;
 	return close(fd);
 }
 
@@ -308,7 +311,6 @@ static struct curl_slist *request_headers(const struct config *cfg,
     int server)
 {
 	const struct server *s = &cfg->servers[server];
-	const char *key = server_key(cfg, server);
 	struct curl_slist *h;
 	struct buf hb = { 0 };
 	int i;
@@ -316,16 +318,12 @@ static struct curl_slist *request_headers(const struct config *cfg,
 	h = curl_slist_append(NULL, "Content-Type: application/json");
 	/* No 100-continue round trip for large bodies. */
 	h = curl_slist_append(h, "Expect:");
-	if (key) {
-		if (cfg->key_azure && s->key == NULL)
-			buf_addf(&hb, "api-key: %s", key);
-		else
-			buf_addf(&hb, "Authorization: Bearer %s", key);
+	if (key_header(cfg, server, &hb)) {
 		h = curl_slist_append(h, hb.data);
 		/* The key is in the list now; don't leave a second copy. */
 		memset(hb.data, 0, hb.len);
-		buf_release(&hb);
 	}
+	buf_release(&hb);
 	for (i = 0; i < cfg->nheaders; i++)
 		h = curl_slist_append(h, cfg->headers[i]);
 	for (i = 0; i < s->nheaders; i++)
@@ -384,7 +382,6 @@ void transfer_init(struct transfer *t, const struct config *cfg)
 {
 	memset(t, 0, sizeof(*t));
 	t->cfg = cfg;
-	t->sock = CURL_SOCKET_BAD;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		die(EXIT_INTERNAL, "curl_global_init failed");
 	t->curl = curl_easy_init();
@@ -396,8 +393,11 @@ void transfer_init(struct transfer *t, const struct config *cfg)
 	t->sse = sse_new(cfg->max_response, cfg->max_depth);
 	t->idle_ms = cfg->idle_timeout_ms;
 	t->headers = xcalloc(cfg->nservers, sizeof(*t->headers));
-	for (int i = 0; i < cfg->nservers; i++)
+	t->sock = xcalloc(cfg->nservers, sizeof(*t->sock));
+	for (int i = 0; i < cfg->nservers; i++) {
 		t->headers[i] = request_headers(cfg, i);
+		t->sock[i] = CURL_SOCKET_BAD;
+	}
 	set_options(t);
 }
 
@@ -409,6 +409,7 @@ void transfer_free(struct transfer *t)
 	for (int i = 0; i < t->cfg->nservers; i++)
 		curl_slist_free_all(t->headers[i]);
 	free(t->headers);
+	free(t->sock);
 	curl_global_cleanup();
 	json_tokener_free(t->tok);
 	buf_release(&t->url);
@@ -530,6 +531,7 @@ static CURLcode perform(struct transfer *t, const struct msg_request *rq,
     int server, const char *body, size_t bodylen, long timeout_ms)
 {
 	buf_reset(&t->url);
+	t->server = server;
 	url_join(&t->url, t->cfg->servers[server].url, rq->path, rq->pathlen);
 	curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, t->headers[server]);
 	buf_reset(&t->body);

@@ -297,4 +297,24 @@ is "$(awk -F'\t' '$5 == "429"' "$T/tight.log" | wc -l | tr -d ' ')" 0 \
     "... within its limit: no 429"
 kill "$tight_PID" "$free_PID" 2>/dev/null
 
+# --- 10. Servers that hold their body for the ACK of their head -------------
+# llama.cpp's server writes an answer's head and body apart with Nagle's
+# algorithm on; splitgpt acknowledges each head at once (case 0410), on
+# the socket of the server the attempt went to: a worker keeps one to each.
+# 400 requests in turn to two such servers took 40 ms each (8.7 s) when the
+# ACK went to the socket opened last; well under a second now.  The bound
+# is 20 times that.
+mock_start --raw-port-file "$T/rawport" --raw-keepalive
+raw1_URL=$MOCK_RAW_URL raw1_PID=$MOCK_PID
+mock_start --raw-port-file "$T/rawport" --raw-keepalive
+raw2_URL=$MOCK_RAW_URL raw2_PID=$MOCK_PID
+prompts 400 h >"$T/in10"
+SG_TIMEOUT=5 run --base-url "$raw1_URL" --base-url "$raw2_URL" -P 1 -q \
+    --stats "$T/s10" <"$T/in10" >"$T/out10"
+is "$?" 0 "two servers holding their body for the ACK: done within 5 s"
+check "... every line ok, in order" in_order "$T/out10" 400 h
+is "$(jqs "$T/s10" '[.servers[].answered | . > 100] | all')" true \
+    "... both servers in use"
+kill "$raw1_PID" "$raw2_PID" 2>/dev/null
+
 done_testing
