@@ -92,18 +92,6 @@ MEM_P=16
 
 # ---- small helpers --------------------------------------------------------
 
-# usdiff T0 T1: seconds between two $EPOCHREALTIME values, to the microsecond
-usdiff() {
-	local a=${1/./} b=${2/./} d
-	d=$((10#$b - 10#$a))
-	printf '%d.%06d\n' $((d / 1000000)) $((d % 1000000))
-}
-
-# calc AWK-EXPRESSION [FORMAT]
-calc() {
-	awk "BEGIN { printf \"${2:-%.3f}\", $1 }"
-}
-
 # ideal N P LATENCY_MS: ceil(N/P) x latency, in seconds
 ideal() {
 	awk -v n="$1" -v p="$2" -v l="$3" \

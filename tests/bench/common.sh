@@ -8,7 +8,8 @@
 # and checks them, checks each TOOL is installed, creates OUT (BENCH_OUT,
 # default build/bench) and a scratch TMP (the script removes it), and
 # sets a made-up OPENAI_API_KEY (the mock does not check it; peers send
-# the same header) with no OPENAI_BASE_URL.
+# the same header) with no OPENAI_BASE_URL.  usdiff and calc do the
+# arithmetic on times.
 # shellcheck shell=bash disable=SC2034 # what it sets is for the caller
 set -u
 export LC_ALL=C
@@ -25,6 +26,18 @@ abspath() {
 	/*) printf '%s\n' "$1" ;;
 	*) printf '%s/%s\n' "$PWD" "$1" ;;
 	esac
+}
+
+# usdiff T0 T1: seconds between two $EPOCHREALTIME values, to the microsecond
+usdiff() {
+	local a=${1/./} b=${2/./} d
+	d=$((10#$b - 10#$a))
+	printf '%d.%06d\n' $((d / 1000000)) $((d % 1000000))
+}
+
+# calc AWK-EXPRESSION [FORMAT]
+calc() {
+	awk "BEGIN { printf \"${2:-%.3f}\", $1 }"
 }
 
 bench_setup() {

@@ -81,16 +81,6 @@ stop() {	# PID
 awk 'BEGIN { for (i = 1; i <= '"$N"'; i++)
     printf "{\"prompt\":\"p-%d\",\"id\":\"p-%d\"}\n", i, i }' >"$TMP/in"
 
-usdiff() {	# T0 T1: seconds between two $EPOCHREALTIME values
-	local a=${1/./} b=${2/./} d
-	d=$((10#$b - 10#$a))
-	printf '%d.%06d\n' $((d / 1000000)) $((d % 1000000))
-}
-
-calc() {	# AWK-EXPRESSION [FORMAT]
-	awk "BEGIN { printf \"${2:-%.3f}\", $1 }"
-}
-
 ok200() {	# LOG: the requests that mock answered 200
 	[ -f "$1" ] || { echo 0; return; }
 	awk -F'\t' '$2 ~ /^POST / && $5 == "200"' "$1" | wc -l

@@ -162,16 +162,6 @@ prompts() {	# N: the file of N prompts, made once
 	printf '%s\n' "$TMP/in.$1"
 }
 
-usdiff() {	# T0 T1: seconds between two $EPOCHREALTIME values
-	local a=${1/./} b=${2/./} d
-	d=$((10#$b - 10#$a))
-	printf '%d.%06d\n' $((d / 1000000)) $((d % 1000000))
-}
-
-calc() {	# AWK-EXPRESSION [FORMAT]
-	awk "BEGIN { printf \"${2:-%.3f}\", $1 }"
-}
-
 kv() {	# FILE KEY: "Key: N kB" in FILE, or 0
 	awk -v k="$2:" '$1 == k { print $2; f = 1; exit } END { if (!f) print 0 }' \
 	    "$1" 2>/dev/null
